@@ -1,0 +1,71 @@
+// Command flowers runs flowerlib's transfer-learning pipeline headless: the same
+// steps as the notebooks, one sub-command per step.
+//
+//	flowers labels   -data DIR            labels table from class folders
+//	flowers help                          lists every command
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+)
+
+// command is one sub-command; each lives in its own cmd_<name>.go and registers itself in init().
+type command struct {
+	summary string
+	run     func(args []string) error // args after the command name
+}
+
+var commands = map[string]command{}
+
+func register(name, summary string, run func(args []string) error) {
+	commands[name] = command{summary: summary, run: run}
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "usage: flowers COMMAND [flags]\n\ncommands:\n")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintf(os.Stderr, "\nRun 'flowers COMMAND -h' for the flags of a command.\n")
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
+		usage()
+		if len(os.Args) < 2 {
+			os.Exit(2)
+		}
+		return
+	}
+	cmd, ok := commands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "flowers: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err := cmd.run(os.Args[2:]); err != nil {
+		if err == flag.ErrHelp {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "flowers %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+// newFlags returns a FlagSet for a sub-command that reports errors instead of exiting.
+func newFlags(name, usageLine string) *flag.FlagSet {
+	fs := flag.NewFlagSet("flowers "+name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: flowers %s %s\n", name, usageLine)
+		fs.PrintDefaults()
+	}
+	return fs
+}

@@ -1,0 +1,62 @@
+package backend
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+func TestGoBackendRuns(t *testing.T) {
+	var out bytes.Buffer
+	b, err := New("go", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsGo(b) {
+		t.Fatalf("IsGo(%q) = false", b.Name())
+	}
+	if !strings.Contains(out.String(), "GoMLX backend: go") {
+		t.Fatalf("backend not reported, got %q", out.String())
+	}
+	res, err := model.CallOnce(b, model.NewStore(), func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return graph.ReduceAllSum(graph.Mul(x, x))
+	}, []float32{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Value().(float32); got != 14 {
+		t.Fatalf("sum of squares = %v, want 14", got)
+	}
+	_ = shapes.Make(dtypes.Float32, 1)
+}
+
+func TestEnvOverride(t *testing.T) {
+	t.Setenv(EnvVar, "go")
+	if got := Choose(""); got != "go" {
+		t.Fatalf("Choose with %s=go = %q", EnvVar, got)
+	}
+	if got := Choose("xla:cpu"); got != "xla:cpu" {
+		t.Fatalf("explicit request ignored: %q", got)
+	}
+}
+
+func TestUnknownBackendIsError(t *testing.T) {
+	_, err := New("nosuchbackend", nil)
+	if err == nil || !strings.Contains(err.Error(), EnvVar+"=go") {
+		t.Fatalf("want an error that names %s=go, got %v", EnvVar, err)
+	}
+}
+
+func TestAutoWithoutPluginsFallsBackToGo(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
+	got := Choose("")
+	if got != "go" && !strings.HasPrefix(got, "xla:") {
+		t.Fatalf("Choose(\"\") = %q", got)
+	}
+}
