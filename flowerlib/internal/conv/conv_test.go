@@ -1,0 +1,247 @@
+package conv
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+func goBackend(t testing.TB) compute.Backend {
+	t.Helper()
+	b, err := backend.New("go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// randTensor returns a float32 tensor of the given dimensions, uniform in [-1, 1).
+func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = 2*rng.Float32() - 1
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+// withMode runs fn with the conv Mode set to m, restoring the previous one.
+func withMode[T any](m Mode, fn func() T) T {
+	prev := SetMode(m)
+	defer SetMode(prev)
+	return fn()
+}
+
+// execIn builds and runs graphFn in mode m on the go backend, returning flat float32 outputs.
+func execIn[F graph.ExecGraphFn](t testing.TB, m Mode, graphFn F, args ...any) [][]float32 {
+	t.Helper()
+	return withMode(m, func() [][]float32 {
+		exec, err := graph.NewExec(goBackend(t), graphFn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer exec.Finalize()
+		outs, err := exec.Exec(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flat := make([][]float32, len(outs))
+		for i, o := range outs {
+			flat[i] = tensors.MustCopyFlatData[float32](o)
+		}
+		return flat
+	})
+}
+
+// relDiff returns max|got−want| / max|want|: the error relative to the output's scale.
+func relDiff(got, want []float32) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	var maxDiff, maxRef float64
+	for i := range got {
+		maxDiff = max(maxDiff, math.Abs(float64(got[i])-float64(want[i])))
+		maxRef = max(maxRef, math.Abs(float64(want[i])))
+	}
+	if maxRef == 0 {
+		return maxDiff
+	}
+	return maxDiff / maxRef
+}
+
+// convCase is one convolution kind of ResNet50, at a small size.
+type convCase struct {
+	name                   string
+	h, w, cIn, cOut, k, st int
+}
+
+// resnetKinds lists every convolution kind in ResNet50 (sizes reduced; odd sizes catch
+// off-by-one errors in strided output sizes).
+var resnetKinds = []convCase{
+	{"1x1s1", 9, 7, 16, 24, 1, 1},
+	{"1x1s2", 9, 8, 16, 32, 1, 2},
+	{"3x3s1", 10, 9, 8, 12, 3, 1},  // callers pad for "same": input is already padded
+	{"7x7s2", 21, 18, 3, 16, 7, 2}, // conv1 after ZeroPadding2D(3)
+	{"3x3s2", 11, 10, 4, 8, 3, 2},  // not in ResNet50, but must work too
+}
+
+func TestFastMatchesNative(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range resnetKinds {
+		t.Run(c.name, func(t *testing.T) {
+			x := randTensor(rng, 2, c.h, c.w, c.cIn)
+			k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+			b := randTensor(rng, c.cOut)
+			fn := func(x, k, b *graph.Node) *graph.Node { return Conv2D(x, k, b, c.st) }
+			want := execIn(t, Native, fn, x, k, b)[0]
+			got := execIn(t, Fast, fn, x, k, b)[0]
+			wantLen := 2 * OutputSize(c.h, c.k, c.st) * OutputSize(c.w, c.k, c.st) * c.cOut
+			if len(got) != wantLen || len(want) != wantLen {
+				t.Fatalf("output sizes: fast %d, native %d, want %d", len(got), len(want), wantLen)
+			}
+			if d := relDiff(got, want); d > 1e-4 {
+				t.Fatalf("fast vs native: relative difference %.3g > 1e-4", d)
+			}
+		})
+	}
+}
+
+func randBN(rng *rand.Rand, c int) (gamma, beta, mean, variance *tensors.Tensor) {
+	v := make([]float32, c)
+	for i := range v {
+		v[i] = 0.05 + 2*rng.Float32() // positive variances, some small
+	}
+	return randTensor(rng, c), randTensor(rng, c), randTensor(rng, c), tensors.FromFlatDataAndDimensions(v, c)
+}
+
+func TestFoldedBatchNormMatchesUnfolded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range resnetKinds {
+		t.Run(c.name, func(t *testing.T) {
+			x := randTensor(rng, 2, c.h, c.w, c.cIn)
+			k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+			b := randTensor(rng, c.cOut)
+			g, be, m, v := randBN(rng, c.cOut)
+			folded := func(in []*graph.Node) *graph.Node {
+				return Conv2DBatchNorm(in[0], in[1], in[2], BatchNorm{in[3], in[4], in[5], in[6], 1.001e-5}, c.st)
+			}
+			unfolded := func(in []*graph.Node) *graph.Node {
+				return Unfolded(in[0], in[1], in[2], BatchNorm{in[3], in[4], in[5], in[6], 1.001e-5}, c.st)
+			}
+			args := []any{x, k, b, g, be, m, v}
+			want := execIn(t, Native, unfolded, args...)[0]
+			gotFast := execIn(t, Fast, folded, args...)[0]
+			gotNative := execIn(t, Native, folded, args...)[0]
+			d := relDiff(gotFast, want)
+			t.Logf("%s: folded (fast path) vs unfolded (native): relative difference %.3g", c.name, d)
+			if d > 1e-4 {
+				t.Fatalf("folded vs unfolded: relative difference %.3g > 1e-4", d)
+			}
+			if d := relDiff(gotNative, want); d != 0 {
+				t.Fatalf("native Conv2DBatchNorm differs from Unfolded by %.3g", d)
+			}
+		})
+	}
+}
+
+// TestGradientsMatch checks that gradients w.r.t. the input, kernel, bias and BatchNorm
+// parameters of the fast path (folded) equal the native path's on a tiny convolution.
+func TestGradientsMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []convCase{resnetKinds[0], resnetKinds[1], resnetKinds[2], resnetKinds[3]} {
+		t.Run(c.name, func(t *testing.T) {
+			x := randTensor(rng, 2, c.h, c.w, c.cIn)
+			k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+			b := randTensor(rng, c.cOut)
+			g, be, m, v := randBN(rng, c.cOut)
+			fn := func(inputs []*graph.Node) []*graph.Node {
+				bn := BatchNorm{inputs[3], inputs[4], inputs[5], inputs[6], 1.001e-5}
+				y := Conv2DBatchNorm(inputs[0], inputs[1], inputs[2], bn, c.st)
+				// A non-trivial loss: sum of squares of ReLU(y), weighted by position.
+				y = graph.Max(y, graph.ScalarZero(y.Graph(), y.DType()))
+				w := graph.Iota(y.Graph(), y.Shape(), 2)
+				loss := graph.ReduceAllSum(graph.Mul(graph.Mul(y, y), graph.OnePlus(w)))
+				return graph.Gradient(loss, inputs...)
+			}
+			args := []any{x, k, b, g, be, m, v}
+			want := execIn(t, Native, fn, args...)
+			got := execIn(t, Fast, fn, args...)
+			names := []string{"x", "kernel", "bias", "gamma", "beta", "mean", "variance"}
+			for i := range want {
+				d := relDiff(got[i], want[i])
+				if d > 1e-4 {
+					t.Errorf("gradient w.r.t. %s: fast vs native relative difference %.3g > 1e-4", names[i], d)
+				}
+			}
+		})
+	}
+}
+
+// TestBFloat16Close checks the bf16 option runs and stays within bf16 precision of float32.
+func TestBFloat16Close(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	c := resnetKinds[2]
+	x := randTensor(rng, 2, c.h, c.w, c.cIn)
+	k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+	fn := func(x, k *graph.Node) *graph.Node { return Conv2D(x, k, nil, c.st) }
+	want := execIn(t, Fast, fn, x, k)[0]
+	prev := SetBFloat16(true)
+	got := execIn(t, Fast, fn, x, k)[0]
+	SetBFloat16(prev)
+	d := relDiff(got, want)
+	t.Logf("bf16 vs float32, 3x3 conv with 72 products per output: relative difference %.3g", d)
+	if d == 0 || d > 2e-2 {
+		t.Fatalf("bf16 relative difference %.3g: want >0 (bf16 really used) and ≤ 2e-2", d)
+	}
+}
+
+func TestModeParsing(t *testing.T) {
+	for s, want := range map[string]Mode{"": Auto, "auto": Auto, "NATIVE": Native, "fast": Fast} {
+		if got, err := ParseMode(s); err != nil || got != want {
+			t.Errorf("ParseMode(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	if _, err := ParseMode("gpu"); err == nil {
+		t.Error("ParseMode(\"gpu\") did not fail")
+	}
+	g := graph.NewGraph(goBackend(t), "mode")
+	defer g.Finalize()
+	for m, want := range map[Mode]bool{Auto: true, Native: false, Fast: true} {
+		prev := SetMode(m)
+		if got := UsesFastPath(g); got != want {
+			t.Errorf("mode %v on the go backend: UsesFastPath = %v, want %v", m, got, want)
+		}
+		SetMode(prev)
+	}
+}
+
+func TestBadShapesPanicClearly(t *testing.T) {
+	g := graph.NewGraph(goBackend(t), "bad")
+	defer g.Finalize()
+	x := graph.Zeros(g, shapes.Make(dtypes.Float32, 1, 8, 8, 3))
+	k := graph.Zeros(g, shapes.Make(dtypes.Float32, 3, 3, 4, 8))
+	err := exceptions.TryCatch[error](func() { Conv2D(x, k, nil, 1) })
+	if err == nil || !strings.Contains(err.Error(), "channels") {
+		t.Fatal("mismatched channels did not fail")
+	}
+	t.Log(err)
+}
+
+func ExampleOutputSize() {
+	// conv1 of ResNet50: 224 padded by 3 on each side, 7×7 stride 2.
+	fmt.Println(OutputSize(224+6, 7, 2))
+	// Output: 112
+}
