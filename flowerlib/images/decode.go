@@ -1,0 +1,415 @@
+package images
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pkg/errors"
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/webp"
+)
+
+// Info describes an image file as read from its header.
+type Info struct {
+	Format        string // "jpeg", "png", "gif", "bmp" or "webp", from the content
+	Width, Height int    // stored size, before EXIF orientation
+	Orientation   int    // EXIF orientation 1..8 (JPEG only; 1 when absent)
+	Note          string // e.g. "PNG content in a .jpg file"; empty when nothing to say
+}
+
+// Sniff returns the image format of data's first bytes ("jpeg", "png", "gif", "bmp",
+// "webp"), or "" when it is not one of them.
+func Sniff(head []byte) string {
+	switch {
+	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF:
+		return "jpeg"
+	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")):
+		return "png"
+	case bytes.HasPrefix(head, []byte("GIF87a")), bytes.HasPrefix(head, []byte("GIF89a")):
+		return "gif"
+	case bytes.HasPrefix(head, []byte("BM")) && len(head) >= 14:
+		return "bmp"
+	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WEBP":
+		return "webp"
+	}
+	return ""
+}
+
+// extFormats maps lower-case file extensions to the format they promise.
+var extFormats = map[string]string{
+	".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".jfif": "jpeg",
+	".png": "png", ".gif": "gif", ".bmp": "bmp", ".webp": "webp",
+}
+
+// IsImageExt reports whether name has an image extension Scan considers (matched
+// case-insensitively: .JPG and .Jpeg count).
+func IsImageExt(name string) bool {
+	_, ok := extFormats[strings.ToLower(filepath.Ext(name))]
+	return ok
+}
+
+// notImageReason describes content that is not a supported image.
+func notImageReason(head []byte) string {
+	if len(head) == 0 {
+		return "empty file (0 bytes)"
+	}
+	kind := http.DetectContentType(head)
+	if i := strings.IndexByte(kind, ';'); i >= 0 {
+		kind = kind[:i]
+	}
+	return fmt.Sprintf("not a JPEG/PNG/GIF/BMP/WebP image (content looks like %s)", kind)
+}
+
+func decodeConfig(format string, r io.Reader) (image.Config, error) {
+	switch format {
+	case "jpeg":
+		return jpeg.DecodeConfig(r)
+	case "png":
+		return png.DecodeConfig(r)
+	case "gif":
+		return gif.DecodeConfig(r)
+	case "bmp":
+		return bmp.DecodeConfig(r)
+	case "webp":
+		return webp.DecodeConfig(r)
+	}
+	return image.Config{}, errors.Errorf("unknown format %q", format)
+}
+
+func decodeFormat(format string, r io.Reader) (image.Image, error) {
+	switch format {
+	case "jpeg":
+		return jpeg.Decode(r)
+	case "png":
+		return png.Decode(r)
+	case "gif":
+		return gif.Decode(r) // first frame of an animation
+	case "bmp":
+		return bmp.Decode(r)
+	case "webp":
+		return webp.Decode(r)
+	}
+	return nil, errors.Errorf("unknown format %q", format)
+}
+
+// decoderReason turns a decoder error into a short reason.
+func decoderReason(format string, err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Sprintf("truncated %s (data ends early)", strings.ToUpper(format))
+	}
+	return fmt.Sprintf("cannot decode %s: %v", strings.ToUpper(format), err)
+}
+
+// checkHeader sniffs the format, reads the dimensions and enforces MaxPixels. name is
+// only used for the extension note.
+func checkHeader(name string, head []byte, r io.Reader) (Info, error) {
+	info := Info{Orientation: 1}
+	info.Format = Sniff(head)
+	if info.Format == "" {
+		return info, &BadImageError{Path: name, Reason: notImageReason(head)}
+	}
+	if want, ok := extFormats[strings.ToLower(filepath.Ext(name))]; ok && want != info.Format {
+		info.Note = fmt.Sprintf("%s content in a %s file", strings.ToUpper(info.Format), filepath.Ext(name))
+	}
+	cfg, err := decodeConfig(info.Format, r)
+	if err != nil {
+		return info, &BadImageError{Path: name, Reason: decoderReason(info.Format, err)}
+	}
+	info.Width, info.Height = cfg.Width, cfg.Height
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return info, &BadImageError{Path: name, Reason: fmt.Sprintf("invalid size %d×%d", cfg.Width, cfg.Height)}
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return info, &BadImageError{Path: name, Reason: fmt.Sprintf(
+			"too large: header says %d×%d (%.0f megapixels, limit %d): possible decompression bomb",
+			cfg.Width, cfg.Height, float64(cfg.Width)*float64(cfg.Height)/1e6, MaxPixels/1_000_000)}
+	}
+	return info, nil
+}
+
+// Inspect reads only the header of the image file at path: format by content, size, and
+// the extension note. Content problems are *BadImageError; I/O errors (permissions) are not.
+func Inspect(path string) (Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Info{}, errors.Wrapf(err, "opening %q", path)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 4096)
+	head, err := br.Peek(512)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return Info{}, errors.Wrapf(err, "reading %q", path)
+	}
+	info, err := checkHeader(path, head, br)
+	if err != nil {
+		return info, err
+	}
+	if info.Format == "jpeg" {
+		// EXIF lives in the first segments; 64 KiB is the largest APP1 segment.
+		if _, err := f.Seek(0, io.SeekStart); err == nil {
+			buf := make([]byte, 70*1024)
+			n, _ := io.ReadFull(f, buf)
+			info.Orientation = exifOrientation(buf[:n])
+		}
+	}
+	return info, nil
+}
+
+// Decode decodes an image file's bytes into 8-bit RGB (no resize), applying the policies
+// in the package comment. name is used in errors and for the extension note.
+func Decode(data []byte, name string) (*RGB, Info, error) {
+	head := data
+	if len(head) > 512 {
+		head = head[:512]
+	}
+	info, err := checkHeader(name, head, bytes.NewReader(data))
+	if err != nil {
+		return nil, info, err
+	}
+	img, err := decodeFormat(info.Format, bytes.NewReader(data))
+	if err != nil {
+		return nil, info, &BadImageError{Path: name, Reason: decoderReason(info.Format, err)}
+	}
+	rgb := ToRGB(img)
+	if info.Format == "jpeg" {
+		info.Orientation = exifOrientation(data)
+		rgb = Orient(rgb, info.Orientation)
+	}
+	return rgb, info, nil
+}
+
+// ReadFile decodes the image file at path into 8-bit RGB at its own size.
+func ReadFile(path string) (*RGB, Info, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Info{}, errors.Wrapf(err, "reading %q", path)
+	}
+	return Decode(data, path)
+}
+
+// Load decodes the image file at path and resizes it to size×size with Resize (the
+// seed's cv2.imread + cv2.resize(img, (size, size)), but in RGB order). size <= 0 keeps
+// the image's own size.
+func Load(path string, size int) (*RGB, error) {
+	img, _, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if size > 0 {
+		img = Resize(img, size, size)
+	}
+	return img, nil
+}
+
+// ToRGB converts any image.Image into 8-bit RGB, compositing alpha on Background.
+func ToRGB(img image.Image) *RGB {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dst := NewRGB(w, h)
+	p := dst.Pix
+	switch src := img.(type) {
+	case *image.YCbCr:
+		for y := 0; y < h; y++ {
+			i := y * w * 3
+			for x := 0; x < w; x++ {
+				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
+				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
+				p[i], p[i+1], p[i+2] = color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
+				i += 3
+			}
+		}
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			row := src.Pix[(y)*src.Stride : y*src.Stride+w]
+			i := y * w * 3
+			for _, v := range row {
+				p[i], p[i+1], p[i+2] = v, v, v
+				i += 3
+			}
+		}
+	case *image.CMYK:
+		for y := 0; y < h; y++ {
+			row := src.Pix[y*src.Stride : y*src.Stride+4*w]
+			i := y * w * 3
+			for x := 0; x < w; x++ {
+				p[i], p[i+1], p[i+2] = color.CMYKToRGB(row[4*x], row[4*x+1], row[4*x+2], row[4*x+3])
+				i += 3
+			}
+		}
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			row := src.Pix[y*src.Stride : y*src.Stride+4*w]
+			i := y * w * 3
+			for x := 0; x < w; x++ {
+				a := uint32(row[4*x+3])
+				for c := 0; c < 3; c++ {
+					p[i+c] = uint8((uint32(row[4*x+c])*a + uint32(Background[c])*(255-a) + 127) / 255)
+				}
+				i += 3
+			}
+		}
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			row := src.Pix[y*src.Stride : y*src.Stride+4*w]
+			i := y * w * 3
+			for x := 0; x < w; x++ {
+				a := uint32(row[4*x+3])
+				for c := 0; c < 3; c++ { // premultiplied
+					p[i+c] = uint8(min(255, uint32(row[4*x+c])+(uint32(Background[c])*(255-a)+127)/255))
+				}
+				i += 3
+			}
+		}
+	case *image.Paletted:
+		var lut [256][3]uint8
+		for k, c := range src.Palette {
+			lut[k] = composite(c)
+		}
+		for y := 0; y < h; y++ {
+			row := src.Pix[y*src.Stride : y*src.Stride+w]
+			i := y * w * 3
+			for _, k := range row {
+				p[i], p[i+1], p[i+2] = lut[k][0], lut[k][1], lut[k][2]
+				i += 3
+			}
+		}
+	default: // 16-bit and other models
+		i := 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := composite(src.At(x, y))
+				p[i], p[i+1], p[i+2] = c[0], c[1], c[2]
+				i += 3
+			}
+		}
+	}
+	return dst
+}
+
+// composite converts one colour to 8-bit RGB over Background, rounding 16-bit values.
+func composite(c color.Color) [3]uint8 {
+	r, g, b, a := c.RGBA() // premultiplied, 0..65535
+	var out [3]uint8
+	for k, v := range [3]uint32{r, g, b} {
+		v += uint32(Background[k]) * 257 * (65535 - a) / 65535
+		out[k] = uint8((min(v, 65535)*255 + 32767) / 65535)
+	}
+	return out
+}
+
+// exifOrientation returns the EXIF orientation (1..8) of JPEG data, 1 when absent or invalid.
+func exifOrientation(data []byte) int {
+	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+		return 1
+	}
+	pos := 2
+	for pos+4 <= len(data) {
+		if data[pos] != 0xFF {
+			return 1
+		}
+		marker := data[pos+1]
+		if marker == 0xFF { // fill byte
+			pos++
+			continue
+		}
+		if marker == 0xDA || marker == 0xD9 { // start of scan / end: no EXIF before it
+			return 1
+		}
+		segLen := int(binary.BigEndian.Uint16(data[pos+2:]))
+		if segLen < 2 || pos+2+segLen > len(data) {
+			return 1
+		}
+		seg := data[pos+4 : pos+2+segLen]
+		if marker == 0xE1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
+			return tiffOrientation(seg[6:])
+		}
+		pos += 2 + segLen
+	}
+	return 1
+}
+
+// tiffOrientation reads tag 0x0112 of IFD0 of a TIFF (EXIF) block.
+func tiffOrientation(t []byte) int {
+	if len(t) < 8 {
+		return 1
+	}
+	var bo binary.ByteOrder
+	switch string(t[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 1
+	}
+	ifd := int(bo.Uint32(t[4:]))
+	if ifd < 8 || ifd+2 > len(t) {
+		return 1
+	}
+	n := int(bo.Uint16(t[ifd:]))
+	for k := 0; k < n; k++ {
+		e := ifd + 2 + 12*k
+		if e+12 > len(t) {
+			return 1
+		}
+		if bo.Uint16(t[e:]) == 0x0112 && bo.Uint16(t[e+2:]) == 3 { // SHORT
+			if v := int(bo.Uint16(t[e+8:])); v >= 1 && v <= 8 {
+				return v
+			}
+			return 1
+		}
+	}
+	return 1
+}
+
+// Orient returns img turned upright for EXIF orientation o (1..8); 1 and unknown values
+// return img itself.
+func Orient(img *RGB, o int) *RGB {
+	if o < 2 || o > 8 {
+		return img
+	}
+	w, h := img.Width, img.Height
+	dw, dh := w, h
+	if o >= 5 {
+		dw, dh = h, w
+	}
+	dst := NewRGB(dw, dh)
+	i := 0
+	for y := 0; y < dh; y++ {
+		for x := 0; x < dw; x++ {
+			var sx, sy int
+			switch o {
+			case 2:
+				sx, sy = w-1-x, y
+			case 3:
+				sx, sy = w-1-x, h-1-y
+			case 4:
+				sx, sy = x, h-1-y
+			case 5:
+				sx, sy = y, x
+			case 6:
+				sx, sy = y, h-1-x
+			case 7:
+				sx, sy = w-1-y, h-1-x
+			case 8:
+				sx, sy = w-1-y, x
+			}
+			j := (sy*w + sx) * 3
+			dst.Pix[i], dst.Pix[i+1], dst.Pix[i+2] = img.Pix[j], img.Pix[j+1], img.Pix[j+2]
+			i += 3
+		}
+	}
+	return dst
+}
