@@ -46,7 +46,7 @@ func (m Mode) String() string {
 	}
 }
 
-// EnvMode is the environment variable read at start-up for the default Mode:
+// EnvMode is the environment variable that selects the Mode when SetMode was not called:
 // "native" (graph.Convolve everywhere: the reference), "fast" or "auto" (default).
 const EnvMode = "FLOWERS_CONV"
 
@@ -54,21 +54,30 @@ const EnvMode = "FLOWERS_CONV"
 // multiply in bfloat16 (float32 accumulation); see SetBFloat16.
 const EnvBF16 = "FLOWERS_CONV_BF16"
 
+// Explicit settings (SetMode, SetBFloat16) win; otherwise the environment is read each time a
+// graph is built, so commands (outside flowerlib, which cannot import this package) can switch
+// paths with os.Setenv.
 var (
-	mode atomic.Int32
-	bf16 atomic.Bool
+	modeSet, bf16Set atomic.Bool
+	mode             atomic.Int32
+	bf16             atomic.Bool
+	warnedEnv        atomic.Bool
 )
 
-func init() {
+func envMode() Mode {
 	m, err := ParseMode(os.Getenv(EnvMode))
-	if err != nil {
+	if err != nil && !warnedEnv.Swap(true) {
 		fmt.Fprintf(os.Stderr, "flowerlib/conv: %v; using %q\n", err, Auto)
 	}
-	mode.Store(int32(m))
+	return m
+}
+
+func envBF16() bool {
 	switch strings.ToLower(os.Getenv(EnvBF16)) {
 	case "1", "true", "yes", "on":
-		bf16.Store(true)
+		return true
 	}
+	return false
 }
 
 // ParseMode parses "", "auto", "native" or "fast" (case-insensitive).
@@ -85,19 +94,40 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // SetMode sets the implementation used by graphs built from now on, returning the previous one.
-// Graphs already compiled (e.g. cached by an Exec) keep theirs.
-func SetMode(m Mode) (previous Mode) { return Mode(mode.Swap(int32(m))) }
+// Graphs already compiled (e.g. cached by an Exec) keep theirs. It overrides FLOWERS_CONV.
+func SetMode(m Mode) (previous Mode) {
+	previous = CurrentMode()
+	mode.Store(int32(m))
+	modeSet.Store(true)
+	return previous
+}
 
 // CurrentMode returns the Mode graphs built now will use.
-func CurrentMode() Mode { return Mode(mode.Load()) }
+func CurrentMode() Mode {
+	if modeSet.Load() {
+		return Mode(mode.Load())
+	}
+	return envMode()
+}
 
 // SetBFloat16 makes the fast path round its MatMul operands to bfloat16 (products accumulated
 // in float32, output float32) for graphs built from now on; it returns the previous setting.
 // It trades accuracy (about 3 significant digits per operand) for memory bandwidth.
-func SetBFloat16(enabled bool) (previous bool) { return bf16.Swap(enabled) }
+// It overrides FLOWERS_CONV_BF16.
+func SetBFloat16(enabled bool) (previous bool) {
+	previous = BFloat16()
+	bf16.Store(enabled)
+	bf16Set.Store(true)
+	return previous
+}
 
 // BFloat16 reports whether the fast path multiplies in bfloat16.
-func BFloat16() bool { return bf16.Load() }
+func BFloat16() bool {
+	if bf16Set.Load() {
+		return bf16.Load()
+	}
+	return envBF16()
+}
 
 // UsesFastPath reports whether convolutions built in g use the MatMul formulation.
 func UsesFastPath(g *graph.Graph) bool {
