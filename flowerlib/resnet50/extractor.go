@@ -1,0 +1,149 @@
+package resnet50
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
+)
+
+// Extractor runs the frozen ResNet50 over batches of images: the transfer-learning feature
+// extractor. The graph is compiled once per input shape and reused across batches.
+// It is not safe for concurrent use.
+type Extractor struct {
+	backend compute.Backend
+	store   *model.Store
+	exec    *model.Exec
+	opts    Options
+	warn    sync.Once
+	// Log receives the one-time warning about 0..1 input; nil means os.Stderr.
+	Log io.Writer
+}
+
+// NewExtractor loads w into a new Store and prepares the frozen model described by opts
+// (IncludeTop, Pooling; Frozen and TrainableFrom are ignored: BatchNorm uses its moving
+// statistics). It fails, naming each tensor, when w does not match (see CheckWeights).
+func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extractor, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckWeights(w, opts.IncludeTop); err != nil {
+		return nil, err
+	}
+	e := &Extractor{backend: backend, store: model.NewStore(), opts: opts}
+	var err error
+	e.exec, err = model.NewExec(backend, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+		return BuildGraph(scope.In("resnet50"), images).PreTrained(w).Trainable(false).
+			IncludeTop(opts.IncludeTop).Pooling(opts.Pooling).Done()
+	})
+	if err != nil {
+		return nil, errors.WithMessage(err, "resnet50.NewExtractor")
+	}
+	return e, nil
+}
+
+// OutputShape returns the shape of Extract's output for n images of the given size:
+// [n, ceil(h/32), ceil(w/32), 2048] ([n, 7, 7, 2048] at 224²), [n, 2048] pooled, or
+// [n, 1000] probabilities with the top.
+func (e *Extractor) OutputShape(n, height, width int) []int {
+	switch {
+	case e.opts.IncludeTop:
+		return []int{n, NumClasses}
+	case e.opts.Pooling != PoolingNone:
+		return []int{n, FeatureChannels}
+	}
+	layers, err := Layers(Options{Height: height, Width: width})
+	if err != nil {
+		return nil
+	}
+	return append([]int{n}, layers[len(layers)-1].OutputShape...)
+}
+
+// Extract returns the features of batch, float32 [n, height, width, 3] RGB in 0..255 (not
+// preprocessed: Preprocess runs inside). Input that looks like 0..1 (max ≤ 1 over the batch)
+// gets a one-time warning on Log. The result is float32, see OutputShape.
+func (e *Extractor) Extract(batch *tensors.Tensor) (*tensors.Tensor, error) {
+	s := batch.Shape()
+	if s.DType != dtypes.Float32 || s.Rank() != 4 || s.Dimensions[3] != 3 {
+		return nil, errors.Errorf("resnet50.Extractor: batch must be float32 [n, height, width, 3] RGB 0..255, got %s", s)
+	}
+	if s.Dimensions[1] < MinSize || s.Dimensions[2] < MinSize {
+		return nil, errors.Errorf("resnet50.Extractor: images must be at least %d×%d, got %s", MinSize, MinSize, s)
+	}
+	var maxValue float32
+	err := batch.ConstFlatData(func(flat any) { maxValue = maxOf(flat.([]float32)) })
+	if err != nil {
+		return nil, errors.WithMessage(err, "resnet50.Extractor: reading the batch")
+	}
+	e.warnUnitRange(maxValue)
+	var out *tensors.Tensor
+	err = exceptions.TryCatch[error](func() { out = e.exec.MustCall1(batch) })
+	if err != nil {
+		return nil, errors.WithMessage(err, "resnet50.Extractor")
+	}
+	return out, nil
+}
+
+// ExtractFloats is Extract on a flat float32 slice [n, height, width, 3] (RGB 0..255); it
+// returns the features as a flat slice (see OutputShape).
+func (e *Extractor) ExtractFloats(pixels []float32, n, height, width int) ([]float32, error) {
+	if len(pixels) != n*height*width*3 {
+		return nil, errors.Errorf("resnet50.Extractor: %d values is not %d images of %d×%d×3", len(pixels), n, height, width)
+	}
+	out, err := e.Extract(tensors.FromFlatDataAndDimensions(pixels, n, height, width, 3))
+	if err != nil {
+		return nil, err
+	}
+	defer out.MustFinalizeAll()
+	return tensors.CopyFlatData[float32](out)
+}
+
+// warnUnitRange warns once when the batch looks like it was rescaled to 0..1.
+func (e *Extractor) warnUnitRange(maxValue float32) {
+	if maxValue > 1 {
+		return
+	}
+	e.warn.Do(func() {
+		w := e.Log
+		if w == nil {
+			w = os.Stderr
+		}
+		fmt.Fprintf(w, "resnet50: WARNING: input values are all ≤ 1 (max %g): it looks rescaled to 0..1, "+
+			"as the seed article does with rescale=1/255. These ImageNet weights expect RGB 0..255 "+
+			"(preprocess_input 'caffe' mode); drop the 1/255 rescaling.\n", maxValue)
+	})
+}
+
+// LooksUnitRange reports whether pixel values look rescaled to 0..1 (all ≤ 1) rather than 0..255.
+func LooksUnitRange(pixels []float32) bool { return maxOf(pixels) <= 1 }
+
+func maxOf(x []float32) float32 {
+	if len(x) == 0 {
+		return 0
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// Store returns the Store holding the model's variables (under scope "/resnet50").
+func (e *Extractor) Store() *model.Store { return e.store }
+
+// Finalize frees the compiled graphs and the weights.
+func (e *Extractor) Finalize() {
+	e.exec.Finalize()
+	e.store.Finalize()
+}
