@@ -104,17 +104,67 @@ func decodeFormat(format string, r io.Reader) (image.Image, error) {
 	return nil, errors.Errorf("unknown format %q", format)
 }
 
-// decoderReason turns a decoder error into a short reason.
-func decoderReason(format string, err error) string {
+// decoderReason turns a decoder error into a short reason; data (may be nil) lets it name
+// the JPEG variant the decoder does not support.
+func decoderReason(format string, err error, data []byte) string {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Sprintf("truncated %s (data ends early)", strings.ToUpper(format))
+	}
+	if format == "jpeg" && len(data) > 4 && !bytes.HasSuffix(bytes.TrimRight(data, "\x00"), []byte{0xFF, 0xD9}) {
+		return fmt.Sprintf("truncated JPEG (no end-of-image marker; decoder: %v)", err)
+	}
+	var unsupported jpeg.UnsupportedError
+	if format == "jpeg" && errors.As(err, &unsupported) {
+		if v := jpegVariant(data); v != "" {
+			return fmt.Sprintf("unsupported JPEG variant: %s (decoder: %v)", v, err)
+		}
 	}
 	return fmt.Sprintf("cannot decode %s: %v", strings.ToUpper(format), err)
 }
 
-// checkHeader sniffs the format, reads the dimensions and enforces MaxPixels. name is
-// only used for the extension note.
-func checkHeader(name string, head []byte, r io.Reader) (Info, error) {
+// jpegVariant names the frame type of JPEG data when it is not 8-bit baseline/progressive
+// Huffman (what Go's decoder, like most, supports), or "".
+func jpegVariant(data []byte) string {
+	pos := 2
+	for pos+4 <= len(data) {
+		if data[pos] != 0xFF {
+			return ""
+		}
+		m := data[pos+1]
+		if m == 0xFF {
+			pos++
+			continue
+		}
+		n := int(data[pos+2])<<8 | int(data[pos+3])
+		if m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC {
+			precision := 0
+			if pos+4 < len(data) {
+				precision = int(data[pos+4])
+			}
+			switch {
+			case m >= 0xC9:
+				return fmt.Sprintf("arithmetic coding (SOF%d)", m-0xC0)
+			case m == 0xC3 || m == 0xC7:
+				return fmt.Sprintf("lossless (SOF%d)", m-0xC0)
+			case m >= 0xC5:
+				return fmt.Sprintf("hierarchical (SOF%d)", m-0xC0)
+			case precision != 8:
+				return fmt.Sprintf("%d-bit samples", precision)
+			}
+			return ""
+		}
+		if m == 0xDA || n < 2 {
+			return ""
+		}
+		pos += 2 + n
+	}
+	return ""
+}
+
+// checkHeader sniffs the format, reads the dimensions from r and enforces MaxPixels.
+// name is used in errors and for the extension note; full is whatever part of the file
+// is at hand, for error reasons.
+func checkHeader(name string, head, full []byte, r io.Reader) (Info, error) {
 	info := Info{Orientation: 1}
 	info.Format = Sniff(head)
 	if info.Format == "" {
@@ -125,7 +175,7 @@ func checkHeader(name string, head []byte, r io.Reader) (Info, error) {
 	}
 	cfg, err := decodeConfig(info.Format, r)
 	if err != nil {
-		return info, &BadImageError{Path: name, Reason: decoderReason(info.Format, err)}
+		return info, &BadImageError{Path: name, Reason: decoderReason(info.Format, err, full)}
 	}
 	info.Width, info.Height = cfg.Width, cfg.Height
 	if cfg.Width <= 0 || cfg.Height <= 0 {
@@ -147,12 +197,12 @@ func Inspect(path string) (Info, error) {
 		return Info{}, errors.Wrapf(err, "opening %q", path)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 4096)
-	head, err := br.Peek(512)
+	br := bufio.NewReaderSize(f, 8192)
+	head, err := br.Peek(8192)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
 		return Info{}, errors.Wrapf(err, "reading %q", path)
 	}
-	info, err := checkHeader(path, head, br)
+	info, err := checkHeader(path, head, head, br)
 	if err != nil {
 		return info, err
 	}
@@ -174,13 +224,13 @@ func Decode(data []byte, name string) (*RGB, Info, error) {
 	if len(head) > 512 {
 		head = head[:512]
 	}
-	info, err := checkHeader(name, head, bytes.NewReader(data))
+	info, err := checkHeader(name, head, data, bytes.NewReader(data))
 	if err != nil {
 		return nil, info, err
 	}
 	img, err := decodeFormat(info.Format, bytes.NewReader(data))
 	if err != nil {
-		return nil, info, &BadImageError{Path: name, Reason: decoderReason(info.Format, err)}
+		return nil, info, &BadImageError{Path: name, Reason: decoderReason(info.Format, err, data)}
 	}
 	rgb := ToRGB(img)
 	if info.Format == "jpeg" {
