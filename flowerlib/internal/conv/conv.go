@@ -17,8 +17,11 @@ import (
 	"sync/atomic"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/nn"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
@@ -148,12 +151,10 @@ func OutputSize(in, k, stride int) int { return (in-k)/stride + 1 }
 // bias [cOut] may be nil.
 func Conv2D(x, kernel, bias *graph.Node, stride int) *graph.Node {
 	checkShapes(x, kernel, bias, stride)
-	var y *graph.Node
 	if UsesFastPath(x.Graph()) {
-		y = matmulConv(x, kernel, stride)
-	} else {
-		y = graph.Convolve(x, kernel).Strides(stride).NoPadding().Done()
+		return matmulConv(x, kernel, bias, stride, false)
 	}
+	y := graph.Convolve(x, kernel).Strides(stride).NoPadding().Done()
 	if bias != nil {
 		y = graph.Add(y, graph.ExpandLeftToRank(bias, y.Rank()))
 	}
@@ -188,9 +189,21 @@ func Conv2DBatchNorm(x, kernel, bias *graph.Node, bn BatchNorm, stride int) *gra
 	}
 	checkShapes(x, kernel, bias, stride)
 	w, b := FoldBatchNorm(kernel, bias, bn)
-	y := matmulConv(x, w, stride)
-	return graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
+	return matmulConv(x, w, b, stride, false)
 }
+
+// Conv2DBatchNormReLU returns ReLU(Conv2DBatchNorm(x, kernel, bias, bn, stride)). On the fast
+// path the bias and ReLU are applied in one pass over the MatMul output (GoMLX's fused Dense).
+func Conv2DBatchNormReLU(x, kernel, bias *graph.Node, bn BatchNorm, stride int) *graph.Node {
+	if !UsesFastPath(x.Graph()) {
+		return relu(Unfolded(x, kernel, bias, bn, stride))
+	}
+	checkShapes(x, kernel, bias, stride)
+	w, b := FoldBatchNorm(kernel, bias, bn)
+	return matmulConv(x, w, b, stride, true)
+}
+
+func relu(x *graph.Node) *graph.Node { return graph.Max(x, graph.ScalarZero(x.Graph(), x.DType())) }
 
 // Unfolded returns BN(conv(x, kernel) + bias) computed literally: Conv2D, then the BatchNorm
 // as a per-channel scale and shift. It is the reference for the folded form.
@@ -232,11 +245,11 @@ func checkShapes(x, kernel, bias *graph.Node, stride int) {
 	}
 }
 
-// matmulConv is the valid, strided convolution as one MatMul:
+// matmulConv is the valid, strided convolution as one MatMul (+ bias, optional ReLU):
 // patches [batch, ho, wo, kh·kw·cIn] × kernel [kh·kw·cIn, cOut]. The contraction is over the
 // last axis of the patches and the first of the kernel, which the Go backend runs without any
-// transposition (its "non-transposed" layout, N,H,W merged into one row axis).
-func matmulConv(x, kernel *graph.Node, stride int) *graph.Node {
+// transposition (its "non-transposed" layout, N,H,W merged into one row axis). bias may be nil.
+func matmulConv(x, kernel, bias *graph.Node, stride int, withReLU bool) *graph.Node {
 	kDims := kernel.Shape().Dimensions
 	kh, kw, cIn, cOut := kDims[0], kDims[1], kDims[2], kDims[3]
 	patches := Im2Col(x, kh, kw, stride)
@@ -244,9 +257,22 @@ func matmulConv(x, kernel *graph.Node, stride int) *graph.Node {
 	if BFloat16() && x.DType() == dtypes.Float32 {
 		patches = graph.ConvertDType(patches, dtypes.BFloat16)
 		k2 = graph.ConvertDType(k2, dtypes.BFloat16)
-		return graph.Dot(patches, k2).WithOutputDType(dtypes.Float32).General([]int{3}, nil, []int{0}, nil)
+		y := graph.Dot(patches, k2).WithOutputDType(dtypes.Float32).General([]int{3}, nil, []int{0}, nil)
+		if bias != nil {
+			y = graph.Add(y, graph.ExpandLeftToRank(bias, y.Rank()))
+		}
+		if withReLU {
+			y = relu(y)
+		}
+		return y
 	}
-	return graph.DotGeneral(patches, []int{3}, nil, k2, []int{0}, nil)
+	act := activation.TypeNone
+	if withReLU {
+		act = activation.TypeRelu
+	}
+	// nn.Dense: MatMul, then bias and activation in place on its output on the Go backend
+	// (one pass instead of two or three); its gradient is the decomposed ops'.
+	return nn.Dense(patches, k2, bias, compute.DenseLayoutInputOutputs, act)
 }
 
 // Im2Col returns the patches of a valid, strided kh×kw convolution over x [batch, h, w, c]:
@@ -274,4 +300,40 @@ func Im2Col(x *graph.Node, kh, kw, stride int) *graph.Node {
 		}
 	}
 	return graph.Concatenate(taps, 3)
+}
+
+// MaxPool2D is a valid (unpadded) window×window max-pool with the given stride over NHWC x:
+// [batch, (h−window)/stride+1, (w−window)/stride+1, c]. On the fast path it is the maximum of
+// strided slices, separably along W then H: the Go backend's ReduceWindow allocates per
+// element and took about a third of a ResNet50 forward. Elsewhere it is graph.MaxPool.
+// Gradients flow to one maximal input per window (the first on ties along each axis).
+func MaxPool2D(x *graph.Node, window, stride int) *graph.Node {
+	if x.Rank() != 4 || window < 1 || stride < 1 || x.Shape().Dim(1) < window || x.Shape().Dim(2) < window {
+		exceptions.Panicf("conv.MaxPool2D: want NHWC x at least %d×%d, window and stride ≥ 1; got x %s, window %d, stride %d",
+			window, window, x.Shape(), window, stride)
+	}
+	if !UsesFastPath(x.Graph()) {
+		return graph.MaxPool(x).Window(window).Strides(stride).NoPadding().Done()
+	}
+	dims := x.Shape().Dimensions
+	ho, wo := OutputSize(dims[1], window, stride), OutputSize(dims[2], window, stride)
+	var y *graph.Node
+	for j := range window {
+		t := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(j, j+(wo-1)*stride+1).Stride(stride))
+		if y == nil {
+			y = t
+		} else {
+			y = graph.Max(y, t)
+		}
+	}
+	var z *graph.Node
+	for i := range window {
+		t := graph.Slice(y, graph.AxisRange(), graph.AxisRange(i, i+(ho-1)*stride+1).Stride(stride))
+		if z == nil {
+			z = t
+		} else {
+			z = graph.Max(z, t)
+		}
+	}
+	return z
 }

@@ -245,3 +245,85 @@ func ExampleOutputSize() {
 	fmt.Println(OutputSize(224+6, 7, 2))
 	// Output: 112
 }
+
+func TestConv2DBatchNormReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	c := resnetKinds[2]
+	x := randTensor(rng, 2, c.h, c.w, c.cIn)
+	k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+	b := randTensor(rng, c.cOut)
+	g, be, m, v := randBN(rng, c.cOut)
+	fused := func(in []*graph.Node) *graph.Node {
+		return Conv2DBatchNormReLU(in[0], in[1], in[2], BatchNorm{in[3], in[4], in[5], in[6], 1.001e-5}, c.st)
+	}
+	ref := func(in []*graph.Node) *graph.Node {
+		y := Unfolded(in[0], in[1], in[2], BatchNorm{in[3], in[4], in[5], in[6], 1.001e-5}, c.st)
+		return graph.Max(y, graph.ZerosLike(y))
+	}
+	args := []any{x, k, b, g, be, m, v}
+	want := execIn(t, Native, ref, args...)[0]
+	got := execIn(t, Fast, fused, args...)[0]
+	var zeros int
+	for _, v := range got {
+		if v == 0 {
+			zeros++
+		}
+	}
+	if zeros == 0 || zeros == len(got) {
+		t.Fatalf("ReLU output has %d zeros of %d: test data does not exercise the ReLU", zeros, len(got))
+	}
+	if d := relDiff(got, want); d > 1e-4 {
+		t.Fatalf("fused conv+BN+ReLU vs reference: relative difference %.3g > 1e-4", d)
+	}
+}
+
+func TestMaxPool2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, c := range []struct{ h, w, window, stride int }{{114, 114, 3, 2}, {9, 8, 3, 2}, {7, 7, 2, 1}, {6, 5, 3, 3}} {
+		t.Run(fmt.Sprintf("%dx%d_w%d_s%d", c.h, c.w, c.window, c.stride), func(t *testing.T) {
+			x := randTensor(rng, 2, c.h, c.w, 5)
+			fn := func(x *graph.Node) []*graph.Node {
+				y := MaxPool2D(x, c.window, c.stride)
+				w := graph.Iota(y.Graph(), y.Shape(), 2) // position weights: a non-uniform adjoint
+				return []*graph.Node{y, graph.Gradient(graph.ReduceAllSum(graph.Mul(y, graph.OnePlus(w))), x)[0]}
+			}
+			values := func(x *graph.Node) *graph.Node { return MaxPool2D(x, c.window, c.stride) }
+			want := execIn(t, Native, values, x)[0]
+			got := execIn(t, Fast, fn, x)
+			ho, wo := OutputSize(c.h, c.window, c.stride), OutputSize(c.w, c.window, c.stride)
+			if wantLen := 2 * ho * wo * 5; len(got[0]) != wantLen {
+				t.Fatalf("output size %d, want %d", len(got[0]), wantLen)
+			}
+			if d := relDiff(got[0], want); d != 0 {
+				t.Fatalf("max-pool values differ from graph.MaxPool: %.3g", d)
+			}
+			// graph.MaxPool has no gradient on the go backend (SelectAndScatterMax is not
+			// implemented), so the reference gradient is computed here: each output's adjoint
+			// (1+ow) goes to its window's maximum (random inputs have no ties).
+			xs := tensors.MustCopyFlatData[float32](x)
+			grad := make([]float32, len(xs))
+			at := func(n, h, w, ch int) int { return ((n*c.h+h)*c.w+w)*5 + ch }
+			for n := range 2 {
+				for oh := range ho {
+					for ow := range wo {
+						for ch := range 5 {
+							best := -1
+							for i := range c.window {
+								for j := range c.window {
+									idx := at(n, oh*c.stride+i, ow*c.stride+j, ch)
+									if best < 0 || xs[idx] > xs[best] {
+										best = idx
+									}
+								}
+							}
+							grad[best] += float32(1 + ow)
+						}
+					}
+				}
+			}
+			if d := relDiff(got[1], grad); d > 1e-6 {
+				t.Fatalf("max-pool gradients differ from the reference: %.3g", d)
+			}
+		})
+	}
+}
