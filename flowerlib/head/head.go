@@ -1,0 +1,362 @@
+// Package head is the classification head the seed article puts on the frozen ResNet50:
+//
+//	Flatten → BatchNormalization → Dense(2048, relu, he_normal(42))
+//	        → BatchNormalization → Dense(1024, relu, he_normal(42))
+//	        → BatchNormalization → Dense(5, softmax)
+//
+// trained with categorical cross-entropy and Adam (Keras defaults). Besides the seed's
+// Flatten over [7, 7, 2048] features (~205M weights in the first Dense), the same head runs on
+// globally average- or max-pooled features [2048] (the pooling is done by the base, so the
+// cached features are 49× smaller), with optional dropout after each hidden layer.
+//
+// Variables carry the names Keras gives these layers in the seed's model ("batch_normalization",
+// "dense", "batch_normalization_1", "dense_1", …, "dense_2"), each with Keras' weight names
+// (kernel, bias, gamma, beta, moving_mean, moving_variance), so they can be compared by name.
+//
+// Keras semantics reproduced: BatchNormalization(momentum=0.99, epsilon=1e-3) normalises with the
+// batch mean and (biased) variance while training and updates the moving statistics as
+// moving = 0.99·moving + 0.01·batch; in inference it uses the moving statistics. he_normal is
+// VarianceScaling(2, fan_in, truncated_normal): a normal truncated at 2σ with σ =
+// sqrt(2/fan_in)/0.87962566 (so the truncated values have stddev sqrt(2/fan_in)); the last
+// Dense uses glorot_uniform (limit sqrt(6/(fan_in+fan_out))); biases start at zero.
+package head
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/pkg/errors"
+)
+
+// Kind selects what the head sees: the seed's flattened 7×7×2048 feature map, or the
+// base's global average or max pooling of it.
+type Kind string
+
+const (
+	Flatten Kind = "flatten" // input [batch, 7, 7, 2048] (the seed)
+	Avg     Kind = "avg"     // input [batch, 2048], GlobalAveragePooling2D done by the base
+	Max     Kind = "max"     // input [batch, 2048], GlobalMaxPooling2D done by the base
+)
+
+// Keras constants the head reproduces.
+const (
+	BNMomentum = 0.99
+	BNEpsilon  = 1e-3
+	// FeatureChannels is ResNet50's last feature depth; FeatureGrid its 7×7 grid at 224².
+	FeatureChannels = 2048
+	FeatureGrid     = 7
+)
+
+// Config describes a head. The zero value plus Kind is the seed's head (see Defaults).
+type Config struct {
+	Kind    Kind    `json:"kind"`
+	Classes int     `json:"classes"` // output classes; default 5
+	Hidden  []int   `json:"hidden"`  // hidden Dense widths; default [2048, 1024]
+	Dropout float64 `json:"dropout"` // rate after each hidden Dense's ReLU while training; 0 (the seed) = none
+	Seed    int64   `json:"seed"`    // initialiser seed; default 42 as he_normal(seed=42) in the seed
+}
+
+// Defaults fills unset fields with the seed's values.
+func (c Config) Defaults() Config {
+	if c.Kind == "" {
+		c.Kind = Flatten
+	}
+	if c.Classes == 0 {
+		c.Classes = 5
+	}
+	if len(c.Hidden) == 0 {
+		c.Hidden = []int{2048, 1024}
+	}
+	if c.Seed == 0 {
+		c.Seed = 42
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot be built.
+func (c Config) Validate() error {
+	switch c.Kind {
+	case Flatten, Avg, Max:
+	default:
+		return errors.Errorf("head: unknown kind %q (want flatten, avg or max)", c.Kind)
+	}
+	if c.Classes < 2 {
+		return errors.Errorf("head: need at least 2 classes, got %d", c.Classes)
+	}
+	for _, h := range c.Hidden {
+		if h <= 0 {
+			return errors.Errorf("head: hidden widths must be positive, got %v", c.Hidden)
+		}
+	}
+	if c.Dropout < 0 || c.Dropout >= 1 {
+		return errors.Errorf("head: dropout must be in [0, 1), got %g", c.Dropout)
+	}
+	return nil
+}
+
+// InputDims returns the per-example feature dims the head takes: [7, 7, 2048] for Flatten,
+// [2048] for the pooled kinds.
+func (c Config) InputDims() []int {
+	if c.Kind == Flatten {
+		return []int{FeatureGrid, FeatureGrid, FeatureChannels}
+	}
+	return []int{FeatureChannels}
+}
+
+// InputSize is the product of InputDims.
+func (c Config) InputSize() int {
+	n := 1
+	for _, d := range c.InputDims() {
+		n *= d
+	}
+	return n
+}
+
+// Layer is one of the head's Keras layers with weights.
+type Layer struct {
+	Name string // Keras layer name, e.g. "dense_1"
+	BN   bool   // BatchNormalization (else Dense)
+	In   int    // input width
+	Out  int    // output width (Dense) or features (BN)
+}
+
+// Layers lists the head's layers with weights, in order.
+func (c Config) Layers() []Layer {
+	c = c.Defaults()
+	var ls []Layer
+	width := c.InputSize()
+	bnName := func(i int) string { return kerasName("batch_normalization", i) }
+	for i, h := range c.Hidden {
+		ls = append(ls, Layer{Name: bnName(i), BN: true, In: width, Out: width})
+		ls = append(ls, Layer{Name: kerasName("dense", i), In: width, Out: h})
+		width = h
+	}
+	ls = append(ls, Layer{Name: bnName(len(c.Hidden)), BN: true, In: width, Out: width})
+	ls = append(ls, Layer{Name: kerasName("dense", len(c.Hidden)), In: width, Out: c.Classes})
+	return ls
+}
+
+// NumParams returns (trainable, non-trainable) parameter counts, as Keras' summary counts them
+// (BN moving statistics are non-trainable).
+func (c Config) NumParams() (trainable, nonTrainable int) {
+	for _, l := range c.Layers() {
+		if l.BN {
+			trainable += 2 * l.Out
+			nonTrainable += 2 * l.Out
+		} else {
+			trainable += l.In*l.Out + l.Out
+		}
+	}
+	return
+}
+
+func kerasName(base string, i int) string {
+	if i == 0 {
+		return base
+	}
+	return fmt.Sprintf("%s_%d", base, i)
+}
+
+// Init creates the head's variables under scope with Keras' initial values, generated on the
+// host from cfg.Seed (deterministic for a seed, whatever the backend). Variables that already
+// exist (e.g. restored from a checkpoint) are left alone.
+func Init(scope *model.Scope, cfg Config) error {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	layers := cfg.Layers()
+	for li, l := range layers {
+		ls := scope.In("%s", l.Name)
+		create := func(name string, dims []int, fill func([]float32), trainable bool) error {
+			if v := ls.GetVariable(name); v != nil {
+				if !slicesEqual(v.Shape().Dimensions, dims) {
+					return errors.Errorf("head: variable %s has shape %v, want %v", v.Path(), v.Shape().Dimensions, dims)
+				}
+				return nil
+			}
+			t := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
+			tensors.MustMutableFlatData[float32](t, fill)
+			v, err := ls.CreateVariable(name, t)
+			if err != nil {
+				return errors.WithMessagef(err, "head: creating %s/%s", l.Name, name)
+			}
+			v.SetTrainable(trainable)
+			return nil
+		}
+		var err error
+		if l.BN {
+			for _, w := range []struct {
+				name      string
+				value     float32
+				trainable bool
+			}{{"gamma", 1, true}, {"beta", 0, true}, {"moving_mean", 0, false}, {"moving_variance", 1, false}} {
+				value := w.value
+				if err = create(w.name, []int{l.Out}, func(f []float32) { fillConst(f, value) }, w.trainable); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		seed := uint64(cfg.Seed)*1000003 + uint64(li)
+		var fill func([]float32)
+		if li == len(layers)-1 {
+			limit := math.Sqrt(6 / float64(l.In+l.Out))
+			fill = func(f []float32) { GlorotUniform(f, limit, seed) }
+		} else {
+			fill = func(f []float32) { HeNormal(f, l.In, seed) }
+		}
+		if err = create("kernel", []int{l.In, l.Out}, fill, true); err != nil {
+			return err
+		}
+		if err = create("bias", []int{l.Out}, func(f []float32) { fillConst(f, 0) }, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func fillConst(f []float32, v float32) {
+	for i := range f {
+		f[i] = v
+	}
+}
+
+// chunked runs fn over [0, n) in fixed chunks of 1<<20 values, each with its own seeded
+// generator, spread over the cores: the values depend only on the seed, not on scheduling.
+func chunked(n int, seed uint64, fn func(lo, hi int, r *rand.Rand)) {
+	const chunk = 1 << 20
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.NumCPU())
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(lo, hi int) {
+			defer func() { <-sem; wg.Done() }()
+			fn(lo, hi, rand.New(rand.NewPCG(seed, uint64(lo))))
+		}(lo, hi)
+	}
+	wg.Wait()
+}
+
+// HeNormal fills f with Keras' he_normal: truncated normal (re-drawn beyond 2σ) with
+// σ = sqrt(2/fanIn)/0.87962566103423978.
+func HeNormal(f []float32, fanIn int, seed uint64) {
+	stddev := math.Sqrt(2/float64(fanIn)) / 0.87962566103423978
+	chunked(len(f), seed, func(lo, hi int, r *rand.Rand) {
+		for i := lo; i < hi; i++ {
+			x := r.NormFloat64()
+			for x < -2 || x > 2 {
+				x = r.NormFloat64()
+			}
+			f[i] = float32(x * stddev)
+		}
+	})
+}
+
+// GlorotUniform fills f with uniform values in [-limit, limit).
+func GlorotUniform(f []float32, limit float64, seed uint64) {
+	chunked(len(f), seed, func(lo, hi int, r *rand.Rand) {
+		for i := lo; i < hi; i++ {
+			f[i] = float32((2*r.Float64() - 1) * limit)
+		}
+	})
+}
+
+// Logits builds the head on features, float32 [batch, InputDims...], and returns the logits
+// [batch, Classes] (Probabilities applies the softmax). While the graph is training
+// (model.Store.IsTraining), BatchNorm uses batch statistics and updates its moving averages,
+// and dropout is active. Init must have created the variables.
+func Logits(scope *model.Scope, features *graph.Node, cfg Config) *graph.Node {
+	cfg = cfg.Defaults()
+	g := features.Graph()
+	dims := features.Shape().Dimensions
+	if features.Rank() < 2 || !slicesEqual(dims[1:], cfg.InputDims()) {
+		panic(errors.Errorf("head.Logits(): features must be [batch, %v] for a %s head, got %s",
+			cfg.InputDims(), cfg.Kind, features.Shape()))
+	}
+	training := scope.IsTraining(g)
+	x := graph.Reshape(features, dims[0], cfg.InputSize()) // Flatten
+	layers := cfg.Layers()
+	for li, l := range layers {
+		ls := scope.In("%s", l.Name)
+		v := func(name string) *model.Variable {
+			vr := ls.GetVariable(name)
+			if vr == nil {
+				panic(errors.Errorf("head.Logits(): variable %s/%s missing: call head.Init first", l.Name, name))
+			}
+			return vr
+		}
+		if l.BN {
+			x = batchNorm(x, training, v("gamma"), v("beta"), v("moving_mean"), v("moving_variance"))
+			continue
+		}
+		x = graph.Add(graph.MatMul(x, v("kernel").NodeValue(g)), graph.ExpandAxes(v("bias").NodeValue(g), 0))
+		if li < len(layers)-1 {
+			x = graph.Max(x, graph.ZerosLike(x)) // relu
+			if training && cfg.Dropout > 0 {
+				keep := 1 - cfg.Dropout
+				mask := graph.LessThan(scope.RandomUniform(g, x.Shape()), graph.Scalar(g, dtypes.Float32, keep))
+				x = graph.Where(mask, graph.DivScalar(x, keep), graph.ZerosLike(x))
+			}
+		}
+	}
+	return x
+}
+
+// batchNorm is Keras' BatchNormalization on [batch, features] (axis -1).
+func batchNorm(x *graph.Node, training bool, gamma, beta, movingMean, movingVar *model.Variable) *graph.Node {
+	g := x.Graph()
+	var mean, variance *graph.Node
+	if training {
+		mean = graph.ReduceMean(x, 0)
+		variance = graph.ReduceMean(graph.Square(graph.Sub(x, graph.ExpandAxes(mean, 0))), 0) // biased, as Keras' non-fused path
+		m := BNMomentum
+		movingMean.SetNodeValue(graph.Add(graph.MulScalar(movingMean.NodeValue(g), m), graph.MulScalar(graph.StopGradient(mean), 1-m)))
+		movingVar.SetNodeValue(graph.Add(graph.MulScalar(movingVar.NodeValue(g), m), graph.MulScalar(graph.StopGradient(variance), 1-m)))
+	} else {
+		mean = movingMean.NodeValue(g)
+		variance = movingVar.NodeValue(g)
+	}
+	scale := graph.Mul(gamma.NodeValue(g), graph.Inverse(graph.Sqrt(graph.AddScalar(variance, BNEpsilon))))
+	shift := graph.Sub(beta.NodeValue(g), graph.Mul(mean, scale))
+	return graph.Add(graph.Mul(x, graph.ExpandAxes(scale, 0)), graph.ExpandAxes(shift, 0))
+}
+
+// Probabilities is the final softmax: [batch, Classes] probabilities from Logits.
+func Probabilities(logits *graph.Node) *graph.Node { return graph.Softmax(logits, -1) }
+
+// Loss is Keras' categorical cross-entropy of the softmax probabilities, averaged over the
+// batch, computed from the logits for stability: mean(-Σ onehot·log_softmax(logits)).
+// labels are int32 class indices [batch].
+func Loss(logits, labels *graph.Node) *graph.Node {
+	onehot := graph.OneHot(labels, logits.Shape().Dimensions[1], logits.DType())
+	return graph.ReduceAllMean(graph.Neg(graph.ReduceSum(graph.Mul(onehot, graph.LogSoftmax(logits, -1)), -1)))
+}
+
+// Correct returns the number of examples whose arg-max equals the label, as a float32 scalar.
+func Correct(logits, labels *graph.Node) *graph.Node {
+	pred := graph.ArgMax(logits, -1, dtypes.Int32)
+	return graph.ReduceAllSum(graph.ConvertDType(graph.Equal(pred, graph.ConvertDType(labels, dtypes.Int32)), dtypes.Float32))
+}

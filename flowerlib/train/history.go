@@ -1,0 +1,148 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/pkg/errors"
+)
+
+// EpochStats is one epoch of History, with Keras' metric names.
+type EpochStats struct {
+	Epoch       int     `json:"epoch"` // 1-based
+	Loss        float64 `json:"loss"`
+	Accuracy    float64 `json:"accuracy"`
+	ValLoss     float64 `json:"val_loss"`     // NaN without validation data
+	ValAccuracy float64 `json:"val_accuracy"` // NaN without validation data
+	Seconds     float64 `json:"seconds"`      // wall time of the epoch, validation included
+	Step        int64   `json:"step"`         // global step at the end of the epoch
+}
+
+// Line formats the epoch as Keras' verbose=2 line (without the "Epoch i/n" prefix).
+func (e EpochStats) Line() string {
+	s := fmt.Sprintf("%.0fs - loss: %.4f - accuracy: %.4f", e.Seconds, e.Loss, e.Accuracy)
+	if !math.IsNaN(e.ValLoss) {
+		s += fmt.Sprintf(" - val_loss: %.4f - val_accuracy: %.4f", e.ValLoss, e.ValAccuracy)
+	}
+	return s
+}
+
+// MarshalJSON writes NaN (no validation) as null.
+func (e EpochStats) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		Epoch       int      `json:"epoch"`
+		Loss        float64  `json:"loss"`
+		Accuracy    float64  `json:"accuracy"`
+		ValLoss     *float64 `json:"val_loss"`
+		ValAccuracy *float64 `json:"val_accuracy"`
+		Seconds     float64  `json:"seconds"`
+		Step        int64    `json:"step"`
+	}
+	p := plain{Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, Seconds: e.Seconds, Step: e.Step}
+	if !math.IsNaN(e.ValLoss) {
+		p.ValLoss, p.ValAccuracy = &e.ValLoss, &e.ValAccuracy
+	}
+	return json.Marshal(p)
+}
+
+// UnmarshalJSON reads null as NaN.
+func (e *EpochStats) UnmarshalJSON(b []byte) error {
+	var p struct {
+		Epoch       int      `json:"epoch"`
+		Loss        float64  `json:"loss"`
+		Accuracy    float64  `json:"accuracy"`
+		ValLoss     *float64 `json:"val_loss"`
+		ValAccuracy *float64 `json:"val_accuracy"`
+		Seconds     float64  `json:"seconds"`
+		Step        int64    `json:"step"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*e = EpochStats{Epoch: p.Epoch, Loss: p.Loss, Accuracy: p.Accuracy, Seconds: p.Seconds, Step: p.Step,
+		ValLoss: math.NaN(), ValAccuracy: math.NaN()}
+	if p.ValLoss != nil {
+		e.ValLoss = *p.ValLoss
+	}
+	if p.ValAccuracy != nil {
+		e.ValAccuracy = *p.ValAccuracy
+	}
+	return nil
+}
+
+// History is the per-epoch record of a run, like Keras' History.history.
+type History []EpochStats
+
+// Metric returns one metric over the epochs: "loss", "accuracy", "val_loss" or "val_accuracy".
+func (h History) Metric(name string) []float64 {
+	out := make([]float64, len(h))
+	for i, e := range h {
+		switch name {
+		case "loss":
+			out[i] = e.Loss
+		case "accuracy":
+			out[i] = e.Accuracy
+		case "val_loss":
+			out[i] = e.ValLoss
+		case "val_accuracy":
+			out[i] = e.ValAccuracy
+		default:
+			out[i] = math.NaN()
+		}
+	}
+	return out
+}
+
+// CSV returns the history in Keras CSVLogger's layout: epoch,accuracy,loss,val_accuracy,val_loss
+// (0-based epochs as Keras writes them), plus seconds.
+func (h History) CSV() []byte {
+	var b bytes.Buffer
+	b.WriteString("epoch,accuracy,loss,val_accuracy,val_loss,seconds\n")
+	f := func(v float64) string {
+		if math.IsNaN(v) {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'g', 8, 64)
+	}
+	for _, e := range h {
+		fmt.Fprintf(&b, "%d,%s,%s,%s,%s,%.2f\n", e.Epoch-1, f(e.Accuracy), f(e.Loss), f(e.ValAccuracy), f(e.ValLoss), e.Seconds)
+	}
+	return b.Bytes()
+}
+
+// HistoryFiles are the names Save writes in the run directory.
+const (
+	HistoryJSON = "history.json"
+	HistoryCSV  = "history.csv"
+)
+
+// Save writes history.json and history.csv into runDir, atomically.
+func (h History) Save(runDir string) error {
+	data, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return errors.Wrap(err, "encoding history")
+	}
+	if err := WriteFileAtomic(filepath.Join(runDir, HistoryJSON), data); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(runDir, HistoryCSV), h.CSV())
+}
+
+// LoadHistory reads runDir's history.json.
+func LoadHistory(runDir string) (History, error) {
+	path := filepath.Join(runDir, HistoryJSON)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errors.Wrapf(err, "reading history (has the run in %q finished an epoch?)", runDir)
+	}
+	var h History
+	if err := json.Unmarshal(data, &h); err != nil {
+		return nil, errors.Wrapf(err, "decoding %q", path)
+	}
+	return h, nil
+}
