@@ -15,6 +15,7 @@ package resnet50
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/flowerlib/flowers/flowerlib/internal/conv"
@@ -128,15 +129,16 @@ func (c *Config) Done() *Node {
 		}
 	}
 	b.training = c.scope.IsTraining(b.g)
+	b.differentiable = b.training && c.trainable
 
 	if !c.preprocessed {
 		x = Preprocess(x)
 	}
-	x = zeroPad(x, 3) // conv1_pad
+	x = zeroPad(x, 3, b.differentiable) // conv1_pad
 	x = b.convBN(x, "conv1", 2)
-	x = Max(x, ZerosLike(x)) // conv1_relu
-	x = zeroPad(x, 1)        // pool1_pad: zeros are safe after the ReLU
-	x = MaxPool(x).Window(3).Strides(2).NoPadding().Done()
+	x = Max(x, ZerosLike(x))              // conv1_relu
+	x = zeroPad(x, 1, b.differentiable)   // pool1_pad: zeros are safe after the ReLU
+	x = maxPool3x3s2(x, b.differentiable) // pool1_pool
 	for _, st := range stages {
 		x = b.stack1(x, st.filters, st.blocks, st.stride, st.name)
 	}
@@ -162,15 +164,50 @@ func Preprocess(x *Node) *Node {
 	if x.Rank() < 1 || x.Shape().Dimensions[x.Rank()-1] != 3 {
 		exceptions.Panicf("resnet50.Preprocess(): the last axis must be 3 RGB channels, got shape %s", x.Shape())
 	}
-	bgr := Reverse(x, x.Rank()-1)
+	axis := x.Rank() - 1
+	// Channel slices rather than Reverse: GoMLX has no gradient for Reverse.
+	bgr := Concatenate([]*Node{SliceAxis(x, axis, AxisElem(2)), SliceAxis(x, axis, AxisElem(1)), SliceAxis(x, axis, AxisElem(0))}, axis)
 	mean := Const(x.Graph(), []float32{103.939, 116.779, 123.68})
 	return Sub(bgr, ConvertDType(ExpandLeftToRank(mean, x.Rank()), x.DType()))
 }
 
 // zeroPad pads the two spatial axes of NHWC x with n zeros on each side (Keras ZeroPadding2D(n)).
-func zeroPad(x *Node, n int) *Node {
-	return Pad(x, ScalarZero(x.Graph(), x.DType()),
-		compute.PadAxis{}, compute.PadAxis{Start: n, End: n}, compute.PadAxis{Start: n, End: n}, compute.PadAxis{})
+// GoMLX's Pad has no gradient, so training graphs concatenate zeros instead.
+func zeroPad(x *Node, n int, differentiable bool) *Node {
+	if !differentiable {
+		return Pad(x, ScalarZero(x.Graph(), x.DType()),
+			compute.PadAxis{}, compute.PadAxis{Start: n, End: n}, compute.PadAxis{Start: n, End: n}, compute.PadAxis{})
+	}
+	for axis := 1; axis <= 2; axis++ {
+		dims := slices.Clone(x.Shape().Dimensions)
+		dims[axis] = n
+		zeros := Zeros(x.Graph(), shapes.Make(x.DType(), dims...))
+		x = Concatenate([]*Node{zeros, x, zeros}, axis)
+	}
+	return x
+}
+
+// maxPool3x3s2 is a 3×3/2 valid max-pool of NHWC x. The go backend has no gradient for
+// MaxPool (SelectAndScatterMax), so differentiable graphs take the maximum of the 9 strided
+// views instead (same values).
+func maxPool3x3s2(x *Node, differentiable bool) *Node {
+	if !differentiable {
+		return MaxPool(x).Window(3).Strides(2).NoPadding().Done()
+	}
+	h, w := x.Shape().Dimensions[1], x.Shape().Dimensions[2]
+	oh, ow := (h-3)/2+1, (w-3)/2+1
+	var out *Node
+	for i := range 3 {
+		for j := range 3 {
+			view := Slice(x, AxisRange(), AxisRange(i, i+2*(oh-1)+1).Stride(2), AxisRange(j, j+2*(ow-1)+1).Stride(2))
+			if out == nil {
+				out = view
+			} else {
+				out = Max(out, view)
+			}
+		}
+	}
+	return out
 }
 
 type builder struct {
@@ -179,6 +216,8 @@ type builder struct {
 	trainable map[string]bool            // layers whose kernel/bias/gamma/beta train
 	values    map[string]*weights.Tensor // "layer/weight" → pre-trained value
 	training  bool                       // graph is a training step
+	// differentiable: gradients flow into the base (training a trainable base).
+	differentiable bool
 }
 
 // variable returns the value node of layer/name: the existing variable, else one created from
@@ -230,7 +269,7 @@ func (b *builder) convBN(x *Node, name string, stride int) *Node {
 		Epsilon: BatchNormEpsilon,
 	}
 	if kh == 3 {
-		x = zeroPad(x, 1) // Keras padding="same" for 3×3/1
+		x = zeroPad(x, 1, b.differentiable) // Keras padding="same" for 3×3/1
 	}
 	if !trainBN || !b.training {
 		return conv.Conv2DBatchNorm(x, kernel, bias, bn, stride)
@@ -265,8 +304,8 @@ func batchNormTraining(y *Node, bn conv.BatchNorm, meanVar, varVar *model.Variab
 	mean := ReduceAndKeep(y, ReduceMean, 0, 1, 2)
 	centered := Sub(y, mean)
 	variance := ReduceAndKeep(Square(centered), ReduceMean, 0, 1, 2)
-	inv := Rsqrt(AddScalar(variance, BatchNormEpsilon))
-	out := Add(Mul(Mul(centered, inv), ExpandLeftToRank(bn.Gamma, 4)), ExpandLeftToRank(bn.Beta, 4))
+	normalized := Div(centered, Sqrt(AddScalar(variance, BatchNormEpsilon))) // Rsqrt has no gradient in GoMLX
+	out := Add(Mul(normalized, ExpandLeftToRank(bn.Gamma, 4)), ExpandLeftToRank(bn.Beta, 4))
 	m := BatchNormMomentum
 	batchMean, batchVar := StopGradient(Reshape(mean, -1)), StopGradient(Reshape(variance, -1))
 	meanVar.SetNodeValue(Add(MulScalar(bn.MovingMean, m), MulScalar(batchMean, 1-m)))
