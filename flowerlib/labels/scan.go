@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -242,6 +243,7 @@ func Scan(root string, opts Options) (*Table, *Report, error) {
 	if len(problems) > 0 {
 		return nil, rep, errors.New(strings.Join(problems, "\n"))
 	}
+	sort.SliceStable(rep.Skipped, func(i, j int) bool { return rep.Skipped[i].Path < rep.Skipped[j].Path })
 	t.Classes = classes // ReadDir order: sorted by name
 	if seed >= 0 {
 		Shuffle(t.Rows, seed)
