@@ -125,3 +125,6 @@ func classesOf(rows []Row) []string {
 	sort.Strings(out)
 	return out
 }
+
+// NewClassList returns the sorted distinct labels of rows.
+func NewClassList(rows []Row) []string { return classesOf(rows) }
