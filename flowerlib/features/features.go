@@ -1,0 +1,452 @@
+// Package features runs the frozen ResNet50 base once over a list of images and caches its
+// outputs on disk, so training epochs (and later notebook cells, each a fresh program) read
+// features instead of re-running the base: [N, 7, 7, 2048] float32 for the seed's Flatten head
+// (2936 images ≈ 1.2 GB), [N, 2048] with global pooling.
+//
+// A cache file is keyed by everything its values depend on: the image files (path, size,
+// modification time), the weights' checksum, preprocessing, image size, pooling, any
+// augmentation, and this package's Version. A change to any of them gives another key, so the
+// features are rebuilt, never reused. Files are written atomically (temporary file, fsync,
+// rename) and carry a CRC-32C of their data, checked when opened: a corrupt file is rebuilt.
+// Opened files are memory-mapped, so memory stays bounded however large the cache.
+package features
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/pkg/errors"
+)
+
+// Version is part of every cache key: bump it when the extraction changes.
+const Version = "flowerlib-features-1"
+
+// Preprocessing names the input convention the cached features were computed with.
+const Preprocessing = "images.Load bilinear RGB 0..255 → resnet50.Preprocess caffe (BGR, mean-subtracted)"
+
+const (
+	magic     = "FLWFEAT1"
+	dataStart = 16 // magic + uint64 number of floats
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Extractor runs the frozen base: resnet50.Extractor implements it.
+type Extractor interface {
+	// ExtractFloats returns the features of n images [n, height, width, 3] RGB 0..255 (flat).
+	ExtractFloats(pixels []float32, n, height, width int) ([]float32, error)
+	// OutputShape returns the features' shape for n images of the given size.
+	OutputShape(n, height, width int) []int
+}
+
+// Options says what to extract and where to cache it.
+type Options struct {
+	CacheDir  string   // required: where cache files live
+	Paths     []string // images, in row order
+	Size      int      // images are resized to Size×Size; default 224
+	Pooling   string   // "none", "avg" or "max": must be what the Extractor does (part of the key)
+	WeightsID string   // checksum (or other identity) of the base's weights; required
+	BatchSize int      // images per forward pass; default 32
+	// Transform, when set, augments each image before the base (images.BatchOptions.Transform);
+	// TransformID must then identify it (augmentation settings, seed, copy number).
+	Transform   func(index int, img *images.RGB, dst []float32)
+	TransformID string
+	// Progress receives a progress bar while extracting (nil: none).
+	Progress io.Writer
+	// Log receives one line about reuse/rebuild (nil: none).
+	Log io.Writer
+}
+
+// Failure is an image the base could not be run on (undecodable file): it has no row.
+type Failure = images.Failure
+
+type fileStat struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+}
+
+type keyFields struct {
+	Version       string     `json:"version"`
+	Files         []fileStat `json:"files"`
+	WeightsID     string     `json:"weights"`
+	Preprocessing string     `json:"preprocessing"`
+	Size          int        `json:"image_size"`
+	Pooling       string     `json:"pooling"`
+	Transform     string     `json:"transform,omitempty"`
+}
+
+type header struct {
+	Key      string    `json:"key"`
+	N        int       `json:"n"`
+	Dims     []int     `json:"dims"` // per row
+	Indices  []int     `json:"indices"`
+	Failures []Failure `json:"failures"`
+	CRC      uint32    `json:"crc32c"`
+	Created  string    `json:"created"`
+	Fields   keyFields `json:"fields"`
+}
+
+func (o Options) defaults() Options {
+	if o.Size <= 0 {
+		o.Size = 224
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 32
+	}
+	if o.Pooling == "" {
+		o.Pooling = "none"
+	}
+	return o
+}
+
+// Key returns the cache key of opts (a hex SHA-256 of the key fields): it stats every file.
+func Key(opts Options) (string, error) {
+	opts = opts.defaults()
+	if opts.WeightsID == "" {
+		return "", errors.New("features: Options.WeightsID is required (the weights' checksum)")
+	}
+	if opts.Transform != nil && opts.TransformID == "" {
+		return "", errors.New("features: Options.TransformID must identify the Transform")
+	}
+	f, err := keyFieldsOf(opts)
+	if err != nil {
+		return "", errors.Wrap(err, "features: image")
+	}
+	b, _ := json.Marshal(f)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// CachePath returns the cache file for a key.
+func CachePath(cacheDir, pooling, key string) string {
+	return filepath.Join(cacheDir, fmt.Sprintf("features-%s-%s.f32", pooling, key[:24]))
+}
+
+// Set is a cached feature matrix, memory-mapped: row r holds the features of image
+// Indices[r] of the paths it was built from.
+type Set struct {
+	Path     string
+	Key      string
+	N        int   // rows
+	Dims     []int // per-row dims, e.g. [7 7 2048] or [2048]
+	Indices  []int // path index of each row
+	Failures []Failure
+	// Rebuilt is true when Build computed the features (false: reused from the cache).
+	Rebuilt bool
+
+	mapped []byte
+	data   []float32
+	rowOf  map[int]int
+}
+
+// RowSize is the number of float32 values per row.
+func (s *Set) RowSize() int {
+	n := 1
+	for _, d := range s.Dims {
+		n *= d
+	}
+	return n
+}
+
+// Row returns row r's values (a view into the mapped file: do not modify).
+func (s *Set) Row(r int) []float32 {
+	rs := s.RowSize()
+	return s.data[r*rs : (r+1)*rs]
+}
+
+// RowOf returns the row of path index i, or -1 when that image failed.
+func (s *Set) RowOf(i int) int {
+	if r, ok := s.rowOf[i]; ok {
+		return r
+	}
+	return -1
+}
+
+// Gather copies rows into a new float32 tensor [len(rows), Dims...].
+func (s *Set) Gather(rows []int) *tensors.Tensor {
+	rs := s.RowSize()
+	t := tensors.FromShape(shapes.Make(dtypes.Float32, append([]int{len(rows)}, s.Dims...)...))
+	tensors.MustMutableFlatData[float32](t, func(f []float32) {
+		for i, r := range rows {
+			copy(f[i*rs:(i+1)*rs], s.data[r*rs:(r+1)*rs])
+		}
+	})
+	return t
+}
+
+// Close unmaps the file.
+func (s *Set) Close() error {
+	if s.mapped == nil {
+		return nil
+	}
+	err := syscall.Munmap(s.mapped)
+	s.mapped, s.data = nil, nil
+	return err
+}
+
+// Build returns the features of opts.Paths: from the cache when a valid file with the same key
+// exists, otherwise by running ex over the images and writing the cache first.
+func Build(ex Extractor, opts Options) (*Set, error) {
+	opts = opts.defaults()
+	if opts.CacheDir == "" {
+		return nil, errors.New("features: Options.CacheDir is required")
+	}
+	key, err := Key(opts)
+	if err != nil {
+		return nil, err
+	}
+	path := CachePath(opts.CacheDir, opts.Pooling, key)
+	if _, statErr := os.Stat(path); statErr == nil {
+		s, err := Open(path, key)
+		if err == nil {
+			logf(opts.Log, "features: reusing %s (%d×%v)\n", path, s.N, s.Dims)
+			return s, nil
+		}
+		logf(opts.Log, "features: %v: rebuilding\n", err)
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, errors.Wrapf(err, "features: creating cache directory %q", opts.CacheDir)
+	}
+	start := time.Now()
+	if err := write(ex, opts, key, path); err != nil {
+		return nil, err
+	}
+	s, err := Open(path, key)
+	if err != nil {
+		return nil, err
+	}
+	s.Rebuilt = true
+	logf(opts.Log, "features: computed %d×%v in %.1fs (%.1f images/s) → %s\n", s.N, s.Dims,
+		time.Since(start).Seconds(), float64(s.N)/time.Since(start).Seconds(), path)
+	return s, nil
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
+// write extracts the features batch by batch straight into a temporary file (bounded memory),
+// then syncs and renames it into place.
+func write(ex Extractor, opts Options, key, path string) (err error) {
+	tmp, err := os.CreateTemp(opts.CacheDir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return errors.Wrapf(err, "features: creating a temporary file in %q", opts.CacheDir)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(make([]byte, dataStart)); err != nil {
+		return errors.Wrapf(err, "features: writing %q", tmp.Name())
+	}
+	it := images.NewBatches(opts.Paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
+		Progress: opts.Progress, Description: "features", Transform: opts.Transform})
+	defer it.Close()
+	crc := crc32.New(castagnoli)
+	h := header{Key: key, Created: time.Now().UTC().Format(time.RFC3339)}
+	var floats uint64
+	for b := range it.All() {
+		out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
+		if err != nil {
+			return errors.WithMessagef(err, "features: running the base on %q…", opts.Paths[b.Indices[0]])
+		}
+		if h.Dims == nil {
+			h.Dims = ex.OutputShape(1, b.Size, b.Size)[1:]
+		}
+		buf := floatBytes(out)
+		crc.Write(buf)
+		if _, err := tmp.Write(buf); err != nil {
+			return errors.Wrapf(err, "features: writing %q", tmp.Name())
+		}
+		floats += uint64(len(out))
+		h.Indices = append(h.Indices, b.Indices...)
+	}
+	if err := it.Err(); err != nil {
+		return errors.WithMessage(err, "features: decoding images")
+	}
+	h.Failures = it.Failures()
+	h.N = len(h.Indices)
+	if h.N == 0 {
+		return errors.Errorf("features: none of the %d images could be decoded (first failure: %v)", len(opts.Paths), firstFailure(h.Failures))
+	}
+	h.CRC = crc.Sum32()
+	h.Fields, _ = keyFieldsOf(opts)
+	hdr, _ := json.Marshal(h)
+	var tail [12]byte
+	binary.LittleEndian.PutUint64(tail[:8], uint64(len(hdr)))
+	binary.LittleEndian.PutUint32(tail[8:], crc32.Checksum(hdr, castagnoli))
+	for _, chunk := range [][]byte{hdr, tail[:], []byte(magic)} {
+		if _, err = tmp.Write(chunk); err != nil {
+			return errors.Wrapf(err, "features: writing %q", tmp.Name())
+		}
+	}
+	var head [dataStart]byte
+	copy(head[:], magic)
+	binary.LittleEndian.PutUint64(head[8:], floats)
+	if _, err = tmp.WriteAt(head[:], 0); err != nil {
+		return errors.Wrapf(err, "features: writing %q", tmp.Name())
+	}
+	if err = tmp.Sync(); err != nil {
+		return errors.Wrapf(err, "features: syncing %q", tmp.Name())
+	}
+	if err = tmp.Close(); err != nil {
+		return errors.Wrapf(err, "features: closing %q", tmp.Name())
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return errors.Wrapf(err, "features: renaming into %q", path)
+	}
+	if d, err := os.Open(opts.CacheDir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func firstFailure(f []Failure) any {
+	if len(f) == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%s: %s", f[0].Path, f[0].Reason)
+}
+
+func keyFieldsOf(opts Options) (keyFields, error) {
+	f := keyFields{Version: Version, WeightsID: opts.WeightsID, Preprocessing: Preprocessing,
+		Size: opts.Size, Pooling: opts.Pooling, Transform: opts.TransformID}
+	for _, p := range opts.Paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return f, err
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return f, err
+		}
+		f.Files = append(f.Files, fileStat{Path: abs, Size: st.Size(), ModTime: st.ModTime().UnixNano()})
+	}
+	return f, nil
+}
+
+// Open maps a cache file and verifies it: layout, header checksum, key (when key is not ""),
+// and the CRC-32C of all its data. Any mismatch is an error naming the file.
+func Open(path, key string) (*Set, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errors.Wrapf(err, "features: opening cache")
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, errors.Wrapf(err, "features: %q", path)
+	}
+	size := st.Size()
+	bad := func(what string) error {
+		return errors.Errorf("features: cache file %q is corrupt or incomplete (%s)", path, what)
+	}
+	if size < dataStart+12+int64(len(magic)) {
+		return nil, bad("too short")
+	}
+	mapped, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, errors.Wrapf(err, "features: mapping %q", path)
+	}
+	s := &Set{Path: path, mapped: mapped}
+	fail := func(e error) (*Set, error) { s.Close(); return nil, e }
+	if string(mapped[:len(magic)]) != magic || string(mapped[size-int64(len(magic)):]) != magic {
+		return fail(bad("bad magic"))
+	}
+	floats := binary.LittleEndian.Uint64(mapped[8:16])
+	dataEnd := dataStart + 4*int64(floats)
+	tail := mapped[size-int64(len(magic))-12 : size-int64(len(magic))]
+	hdrLen := int64(binary.LittleEndian.Uint64(tail[:8]))
+	if dataEnd+hdrLen+12+int64(len(magic)) != size {
+		return fail(bad("sizes do not add up"))
+	}
+	hdrBytes := mapped[dataEnd : dataEnd+hdrLen]
+	if crc32.Checksum(hdrBytes, castagnoli) != binary.LittleEndian.Uint32(tail[8:]) {
+		return fail(bad("header checksum mismatch"))
+	}
+	var h header
+	if err := json.Unmarshal(hdrBytes, &h); err != nil {
+		return fail(bad("header: " + err.Error()))
+	}
+	if key != "" && h.Key != key {
+		return fail(errors.Errorf("features: cache file %q has key %.12s…, want %.12s…", path, h.Key, key))
+	}
+	data := mapped[dataStart:dataEnd]
+	if crc32.Checksum(data, castagnoli) != h.CRC {
+		return fail(bad("data checksum mismatch"))
+	}
+	s.Key, s.N, s.Dims, s.Indices, s.Failures = h.Key, h.N, h.Dims, h.Indices, h.Failures
+	if int(floats) != s.N*s.RowSize() || len(s.Indices) != s.N {
+		return fail(bad("row count does not match the data"))
+	}
+	if floats > 0 {
+		s.data = unsafe.Slice((*float32)(unsafe.Pointer(&data[0])), floats)
+	}
+	s.rowOf = make(map[int]int, s.N)
+	for r, i := range s.Indices {
+		s.rowOf[i] = r
+	}
+	return s, nil
+}
+
+func floatBytes(f []float32) []byte {
+	if len(f) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+}
+
+// Labeled is a train.Data over rows of a Set: example i is row Rows[i] with label Labels[i].
+type Labeled struct {
+	Set    *Set
+	Rows   []int
+	Labels []int32
+}
+
+// NewLabeled picks the rows of the given path indices (skipping images that failed) with
+// their labels; dropped counts the skipped ones.
+func NewLabeled(s *Set, pathIndices []int, labels []int32) (d *Labeled, dropped int) {
+	d = &Labeled{Set: s}
+	for k, i := range pathIndices {
+		r := s.RowOf(i)
+		if r < 0 {
+			dropped++
+			continue
+		}
+		d.Rows = append(d.Rows, r)
+		d.Labels = append(d.Labels, labels[k])
+	}
+	return d, dropped
+}
+
+func (d *Labeled) Len() int          { return len(d.Rows) }
+func (d *Labeled) Label(i int) int32 { return d.Labels[i] }
+
+// Inputs gathers the features of examples idx: float32 [len(idx), Dims...].
+func (d *Labeled) Inputs(idx []int, _ int) (*tensors.Tensor, error) {
+	rows := make([]int, len(idx))
+	for k, i := range idx {
+		rows[k] = d.Rows[i]
+	}
+	return d.Set.Gather(rows), nil
+}

@@ -1,0 +1,119 @@
+package features
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+)
+
+// writePNG writes a size×size image filled with c plus a diagonal stripe.
+func writePNG(t *testing.T, path string, c color.RGBA, size int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, size, size))
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			if (x+y)%8 < 3 {
+				img.Set(x, y, color.RGBA{255 - c.R, 255 - c.G, 255 - c.B, 255})
+			} else {
+				img.Set(x, y, c)
+			}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+// TestCacheRebuild runs the real (random-weights) ResNet50 on small images: the first Build
+// computes, the second reuses, changing one image or corrupting the file rebuilds.
+func TestCacheRebuild(t *testing.T) {
+	b := backend.MustNew("go", nil)
+	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Finalize()
+	dir := t.TempDir()
+	var paths []string
+	for i, c := range []color.RGBA{{200, 30, 30, 255}, {30, 200, 30, 255}, {30, 30, 200, 255}} {
+		p := filepath.Join(dir, "img"+string(rune('a'+i))+".png")
+		writePNG(t, p, c, 40)
+		paths = append(paths, p)
+	}
+	opts := Options{CacheDir: filepath.Join(dir, "cache"), Paths: paths, Size: 32, Pooling: "avg", WeightsID: "random:1", BatchSize: 2}
+	s1, err := Build(ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s1.Rebuilt || s1.N != 3 || !slices.Equal(s1.Dims, []int{2048}) {
+		t.Fatalf("first build: rebuilt=%v n=%d dims=%v", s1.Rebuilt, s1.N, s1.Dims)
+	}
+	row1 := slices.Clone(s1.Row(1))
+	s1.Close()
+
+	s2, err := Build(ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Rebuilt || s2.Path != s1.Path || !slices.Equal(s2.Row(1), row1) {
+		t.Fatalf("second build should reuse the cache: rebuilt=%v", s2.Rebuilt)
+	}
+	s2.Close()
+
+	// Change one input image: another key, recomputed features for it.
+	writePNG(t, paths[1], color.RGBA{240, 240, 20, 255}, 40)
+	s3, err := Build(ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s3.Rebuilt || s3.Path == s1.Path {
+		t.Fatalf("changed input: want a rebuild into a new file, got rebuilt=%v path=%s", s3.Rebuilt, s3.Path)
+	}
+	if slices.Equal(s3.Row(1), row1) {
+		t.Fatal("changed input: the features of the changed image did not change")
+	}
+	path3 := s3.Path
+	s3.Close()
+
+	// Other weights → other key.
+	if k1, _ := Key(opts); func() bool { o := opts; o.WeightsID = "random:2"; k2, _ := Key(o); return k1 == k2 }() {
+		t.Fatal("weights id is not part of the key")
+	}
+
+	// Corrupt one data byte: detected and rebuilt.
+	f, err := os.OpenFile(path3, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0x7f}, dataStart+100); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := Open(path3, ""); err == nil {
+		t.Fatal("Open accepted a corrupt file")
+	}
+	s4, err := Build(ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s4.Rebuilt {
+		t.Fatal("corrupt cache was reused")
+	}
+	s4.Close()
+	tmps, _ := filepath.Glob(filepath.Join(opts.CacheDir, ".*tmp*"))
+	if len(tmps) > 0 {
+		t.Fatalf("temporary files left: %v", tmps)
+	}
+}
