@@ -43,7 +43,7 @@ const (
 	maxBTreeNodes    = 1 << 20 // B-tree + symbol table nodes per file
 	maxNameLen       = 1 << 16
 	maxSuperblockOff = 1 << 30 // search for the signature at 0, 512, 1024, ...
-	maxUnwritten     = 1 << 30 // bytes of fill values materialized for a never-written dataset
+	maxUnwritten     = 1 << 24 // bytes of fill values materialized for a never-written dataset
 )
 
 // File is an open HDF5 file. Its group tree (names, attributes, dataset shapes) is
