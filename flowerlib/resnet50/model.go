@@ -135,10 +135,13 @@ func (c *Config) Done() *Node {
 		x = Preprocess(x)
 	}
 	x = zeroPad(x, 3, b.differentiable) // conv1_pad
-	x = b.convBN(x, "conv1", 2)
-	x = Max(x, ZerosLike(x))              // conv1_relu
-	x = zeroPad(x, 1, b.differentiable)   // pool1_pad: zeros are safe after the ReLU
-	x = maxPool3x3s2(x, b.differentiable) // pool1_pool
+	x = b.convBN(x, "conv1", 2, true)   // conv1_conv, conv1_bn, conv1_relu
+	x = zeroPad(x, 1, b.differentiable) // pool1_pad: zeros are safe after the ReLU
+	if b.differentiable && !conv.UsesFastPath(b.g) {
+		x = maxPool3x3s2(x) // pool1_pool; graph.MaxPool has no gradient on the go backend
+	} else {
+		x = conv.MaxPool2D(x, 3, 2) // pool1_pool
+	}
 	for _, st := range stages {
 		x = b.stack1(x, st.filters, st.blocks, st.stride, st.name)
 	}
@@ -187,13 +190,9 @@ func zeroPad(x *Node, n int, differentiable bool) *Node {
 	return x
 }
 
-// maxPool3x3s2 is a 3×3/2 valid max-pool of NHWC x. The go backend has no gradient for
-// MaxPool (SelectAndScatterMax), so differentiable graphs take the maximum of the 9 strided
-// views instead (same values).
-func maxPool3x3s2(x *Node, differentiable bool) *Node {
-	if !differentiable {
-		return MaxPool(x).Window(3).Strides(2).NoPadding().Done()
-	}
+// maxPool3x3s2 is a 3×3/2 valid max-pool of NHWC x as the maximum of the 9 strided views:
+// differentiable where graph.MaxPool is not (go backend, native convolution mode).
+func maxPool3x3s2(x *Node) *Node {
 	h, w := x.Shape().Dimensions[1], x.Shape().Dimensions[2]
 	oh, ow := (h-3)/2+1, (w-3)/2+1
 	var out *Node
@@ -245,9 +244,9 @@ func (b *builder) variable(layer, name string, dims []int, init model.VariableIn
 }
 
 // convBN is a Conv2D (valid padding) named name+"_conv" followed by its BatchNormalization
-// name+"_bn": folded into one inference op when frozen or not training, Keras' training-mode
-// BatchNorm otherwise.
-func (b *builder) convBN(x *Node, name string, stride int) *Node {
+// name+"_bn" and, with withReLU, the ReLU name+"_relu": folded into one inference op when
+// frozen or not training, Keras' training-mode BatchNorm otherwise.
+func (b *builder) convBN(x *Node, name string, stride int, withReLU bool) *Node {
 	convName, bnName := name+"_conv", name+"_bn"
 	cIn := x.Shape().Dimensions[3]
 	var kh, cOut int
@@ -272,10 +271,16 @@ func (b *builder) convBN(x *Node, name string, stride int) *Node {
 		x = zeroPad(x, 1, b.differentiable) // Keras padding="same" for 3×3/1
 	}
 	if !trainBN || !b.training {
+		if withReLU {
+			return conv.Conv2DBatchNormReLU(x, kernel, bias, bn, stride)
+		}
 		return conv.Conv2DBatchNorm(x, kernel, bias, bn, stride)
 	}
-	y := conv.Conv2D(x, kernel, bias, stride)
-	return batchNormTraining(y, bn, meanVar, varVar)
+	y := batchNormTraining(conv.Conv2D(x, kernel, bias, stride), bn, meanVar, varVar)
+	if withReLU {
+		y = relu(y)
+	}
+	return y
 }
 
 // convDims returns the kernel size and output channels of the convolution of a block layer
@@ -318,13 +323,11 @@ func (b *builder) block1(x *Node, filters, stride int, convShortcut bool, name s
 	_ = filters // encoded in the layer names, see convDims
 	shortcut := x
 	if convShortcut {
-		shortcut = b.convBN(x, name+"_0", stride)
+		shortcut = b.convBN(x, name+"_0", stride, false)
 	}
-	x = b.convBN(x, name+"_1", stride)
-	x = relu(x)
-	x = b.convBN(x, name+"_2", 1)
-	x = relu(x)
-	x = b.convBN(x, name+"_3", 1)
+	x = b.convBN(x, name+"_1", stride, true)
+	x = b.convBN(x, name+"_2", 1, true)
+	x = b.convBN(x, name+"_3", 1, false)
 	return relu(Add(shortcut, x)) // _add, _out
 }
 
@@ -345,4 +348,4 @@ func (b *builder) dense(x *Node, name string) *Node {
 	return Add(MatMul(x, kernel), ExpandLeftToRank(bias, 2))
 }
 
-func relu(x *Node) *Node { return Max(x, ZerosLike(x)) }
+func relu(x *Node) *Node { return Max(x, ScalarZero(x.Graph(), x.DType())) }
