@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/pkg/errors"
+
+	"github.com/flowerlib/flowers/flowerlib/download"
+	"github.com/flowerlib/flowers/flowerlib/labels"
+)
+
+func init() {
+	register("labels", "labels table from class folders: first rows, per-class counts, skip report (generate_csv)", runLabels)
+}
+
+func runLabels(args []string) error {
+	fs := newFlags("labels", "[-data DIR] [-out FILE] [-seed N] [-verify] [-strict] [-cache DIR]")
+	data := fs.String("data", "", "dataset folder whose sub-folders are the classes (default $"+download.DataEnv+", else download flower_photos into -cache)")
+	out := fs.String("out", "", "write the table as CSV (columns images,labels) to FILE")
+	seed := fs.Int64("seed", labels.DefaultSeed, "shuffle seed (negative: keep the sorted order)")
+	verify := fs.Bool("verify", false, "decode every image fully (slower; catches truncated files)")
+	strict := fs.Bool("strict", false, "unusable images are errors, not skips")
+	cache := fs.String("cache", "", "cache folder for the downloaded dataset (default "+download.DefaultCacheDir()+")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errors.Errorf("unexpected arguments %q (the dataset folder goes after -data)", fs.Args())
+	}
+	if *seed == 0 {
+		return errors.New("-seed 0 is reserved for the default; use another value")
+	}
+	root, err := download.ResolveData(*data, *cache, os.Stderr)
+	if err != nil {
+		return err
+	}
+	opts := labels.Options{Seed: *seed, Verify: *verify, Strict: *strict}
+	if *verify {
+		opts.Progress = os.Stderr
+	}
+	tab, rep, err := labels.Scan(root, opts)
+	if err != nil {
+		if rep != nil && len(rep.Skipped) > 0 {
+			fmt.Fprint(os.Stderr, rep.Summary())
+		}
+		return err
+	}
+	fmt.Print(tab.Head(5))
+	fmt.Println()
+	fmt.Print(tab.CountsString())
+	fmt.Println()
+	fmt.Print(rep.Summary())
+	if *out != "" {
+		if err := tab.SaveCSV(*out); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s\n", labels.Quote(*out))
+	}
+	fmt.Printf("labels: %d images in %d classes from %s, %d skipped, seed %d\n",
+		len(tab.Rows), len(tab.Classes), labels.Quote(root), len(rep.Skipped), *seed)
+	return nil
+}
