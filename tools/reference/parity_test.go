@@ -1,0 +1,317 @@
+package reference
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/weights"
+)
+
+const python = "/usr/bin/python3"
+
+// Tolerance is the parity criterion for pooled features: for every image,
+// max_j |go_j - torch_j| / max_j |torch_j| (the error relative to the feature vector's
+// largest magnitude, i.e. ∞-norm relative) must not exceed it.
+const Tolerance = 1e-4
+
+// requirePython skips (or, with CI=true, fails) when /usr/bin/python3 lacks the modules.
+func requirePython(t *testing.T, modules string) {
+	t.Helper()
+	out, err := exec.Command(python, "-c", "import "+modules).CombinedOutput()
+	if err == nil {
+		return
+	}
+	msg := fmt.Sprintf("%s cannot import %s (install Debian python3-h5py python3-torch): %v %s", python, modules, err, out)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+func script(name string) string {
+	return filepath.Join(repoRoot(), "tools", "reference", name)
+}
+
+func runPython(t *testing.T, args ...string) {
+	t.Helper()
+	start := time.Now()
+	out, err := exec.Command(python, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", python, args, err, out)
+	}
+	t.Logf("%s (%.1fs): %s", filepath.Base(args[0]), time.Since(start).Seconds(), out)
+}
+
+// shapes lists "layer/weight[shape]" in file order.
+func shapes(f *weights.File) []string {
+	var out []string
+	for _, l := range f.Layers {
+		out = append(out, l.Name)
+		for _, w := range l.Weights {
+			out = append(out, fmt.Sprintf("%s%v", w.Name, w.Shape))
+		}
+	}
+	return out
+}
+
+// TestKerasLayoutSame checks that the file keras_h5.py writes (h5py, the layer list
+// derived from Keras's resnet.py) and the one Go writes (resnet50.RandomWeights +
+// weights.WriteH5) read back identically through weights.ReadH5: layer names, order,
+// weight names and shapes, with and without the top.
+func TestKerasLayoutSame(t *testing.T) {
+	requirePython(t, "h5py, numpy")
+	dir := t.TempDir()
+	for _, top := range []bool{false, true} {
+		pyPath := filepath.Join(dir, fmt.Sprintf("py_%v.h5", top))
+		args := []string{script("keras_h5.py"), "--seed", "7", "--out", pyPath}
+		if top {
+			args = append(args, "--top")
+		}
+		runPython(t, args...)
+		goPath := filepath.Join(dir, fmt.Sprintf("go_%v.h5", top))
+		if err := weights.WriteH5(goPath, resnet50.RandomWeights(7, top)); err != nil {
+			t.Fatal(err)
+		}
+		py, err := weights.ReadH5(pyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw, err := weights.ReadH5(goPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := shapes(py), shapes(gw)
+		if len(a) != len(b) {
+			t.Errorf("top=%v: keras_h5.py gives %d layers+weights, Go %d", top, len(a), len(b))
+		}
+		for i := 0; i < min(len(a), len(b)); i++ {
+			if a[i] != b[i] {
+				t.Fatalf("top=%v: entry %d differs: keras_h5.py %q, Go %q", top, i, a[i], b[i])
+			}
+		}
+		wantLayers := 175
+		if top {
+			wantLayers = 177
+		}
+		if len(py.Layers) != wantLayers {
+			t.Errorf("top=%v: %d layers, want %d", top, len(py.Layers), wantLayers)
+		}
+		if err := resnet50.CheckWeights(py, top); err != nil {
+			t.Errorf("top=%v: resnet50.CheckWeights rejects the keras_h5.py file: %v", top, err)
+		}
+	}
+}
+
+// samplePaths returns n sample photos, round-robin over the classes.
+func samplePaths(t *testing.T, n int) []string {
+	dir := requireSample(t)
+	classes, _ := filepath.Glob(filepath.Join(dir, "*"))
+	var perClass [][]string
+	for _, c := range classes {
+		files, _ := filepath.Glob(filepath.Join(c, "*.jpg"))
+		sort.Strings(files)
+		if len(files) > 0 {
+			perClass = append(perClass, files)
+		}
+	}
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		added := false
+		for _, files := range perClass {
+			if i < len(files) && len(out) < n {
+				out = append(out, files[i])
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return out
+}
+
+// TestTorchParity runs flowerlib's ResNet50 and the independent PyTorch one
+// (torch_resnet50.py) on the same random Keras-layout weights and real sample photos:
+// pooled (avg) features must agree within Tolerance (see its definition) on every
+// image, and the with-top model must give the same top-5 classes.
+//
+// FLOWERS_PARITY_N sets the number of photos (default 16; "all" for every sample
+// photo); FLOWERS_REF_DTYPE=float64 runs the reference in float64 (default float32,
+// which differs from float64 by about 3e-8 relative on these weights).
+func TestTorchParity(t *testing.T) {
+	requirePython(t, "h5py, numpy, torch")
+	n := 16
+	if s := os.Getenv("FLOWERS_PARITY_N"); s == "all" {
+		n = 1 << 30
+	} else if s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	paths := samplePaths(t, n)
+	if len(paths) < 16 && os.Getenv("FLOWERS_PARITY_N") == "" {
+		t.Fatalf("only %d sample photos found, need 16", len(paths))
+	}
+	n = len(paths)
+	dir := t.TempDir()
+
+	// Weights the Go way; the no-top file holds the same tensors without avg_pool/predictions.
+	top := resnet50.RandomWeights(1, true)
+	noTop := &weights.File{}
+	for _, l := range top.Layers {
+		if l.Name != "avg_pool" && l.Name != resnet50.TopLayerName {
+			noTop.Layers = append(noTop.Layers, l)
+		}
+	}
+	topPath, noTopPath := filepath.Join(dir, "top.h5"), filepath.Join(dir, "notop.h5")
+	if err := weights.WriteH5(topPath, top); err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.WriteH5(noTopPath, noTop); err != nil {
+		t.Fatal(err)
+	}
+
+	// Photos: decoded and resized once by flowerlib; both models get the same uint8 pixels.
+	const size = 224
+	pix := make([]uint8, 0, n*size*size*3)
+	for _, p := range paths {
+		img, err := images.Load(p, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pix = append(pix, img.Pix...)
+	}
+	imgPath := filepath.Join(dir, "images.npy")
+	if err := writeUint8NPY(imgPath, []int{n, size, size, 3}, pix); err != nil {
+		t.Fatal(err)
+	}
+
+	dtype := "float32"
+	if os.Getenv("FLOWERS_REF_DTYPE") == "float64" {
+		dtype = "float64"
+	}
+	refFeat, refProbs := filepath.Join(dir, "ref_features.npy"), filepath.Join(dir, "ref_probs.npy")
+	runPython(t, script("torch_resnet50.py"), "--weights", topPath, "--images", imgPath,
+		"--features", refFeat, "--top", "--probs", refProbs, "--dtype", dtype,
+		"--threads", strconv.Itoa(runtime.NumCPU()))
+	wantFeat, err := readFloat32NPY(refFeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProbs, err := readFloat32NPY(refProbs)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// flowerlib, reading the weights back from the .h5 files.
+	be, err := backend.New("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixF := make([]float32, len(pix))
+	for i, v := range pix {
+		pixF[i] = float32(v)
+	}
+	run := func(path string, opts resnet50.Options) []float32 {
+		w, err := weights.ReadH5(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := resnet50.NewExtractor(be, w, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ex.Finalize()
+		const batch = 8
+		var out []float32
+		start := time.Now()
+		for i := 0; i < n; i += batch {
+			m := min(batch, n-i)
+			o, err := ex.ExtractFloats(pixF[i*size*size*3:(i+m)*size*size*3], m, size, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, o...)
+		}
+		t.Logf("flowerlib %+v: %d images in %.1fs (%.2f img/s, %s)", opts, n, time.Since(start).Seconds(),
+			float64(n)/time.Since(start).Seconds(), be.Name())
+		return out
+	}
+	gotFeat := run(noTopPath, resnet50.Options{Pooling: resnet50.PoolingAvg})
+	gotProbs := run(topPath, resnet50.Options{IncludeTop: true})
+
+	// Pooled features.
+	const dim = 2048
+	if len(gotFeat) != n*dim || len(wantFeat) != n*dim {
+		t.Fatalf("features: got %d values, reference %d, want %d", len(gotFeat), len(wantFeat), n*dim)
+	}
+	worst, worstL2 := 0.0, 0.0
+	for i := 0; i < n; i++ {
+		var maxDiff, maxRef, d2, r2 float64
+		for j := 0; j < dim; j++ {
+			g, r := float64(gotFeat[i*dim+j]), float64(wantFeat[i*dim+j])
+			maxDiff = max(maxDiff, math.Abs(g-r))
+			maxRef = max(maxRef, math.Abs(r))
+			d2 += (g - r) * (g - r)
+			r2 += r * r
+		}
+		if maxRef == 0 {
+			t.Fatalf("image %d (%s): reference features are all zero: the random weights make the test meaningless", i, paths[i])
+		}
+		rel := maxDiff / maxRef
+		if rel > worst {
+			worst = rel
+		}
+		worstL2 = max(worstL2, math.Sqrt(d2/r2))
+		if rel > Tolerance {
+			t.Errorf("image %d (%s): pooled features differ by %.3g relative (max |diff| %.4g, max |ref| %.4g), tolerance %g",
+				i, filepath.Base(paths[i]), rel, maxDiff, maxRef, Tolerance)
+		}
+	}
+	t.Logf("pooled features, %d images: max relative (∞-norm) difference %.3g, max L2-relative %.3g (tolerance %g)", n, worst, worstL2, Tolerance)
+
+	// Top-5 classes of the with-top model.
+	const classes = 1000
+	if len(gotProbs) != n*classes || len(wantProbs) != n*classes {
+		t.Fatalf("probabilities: got %d values, reference %d, want %d", len(gotProbs), len(wantProbs), n*classes)
+	}
+	maxProbDiff := 0.0
+	for i := 0; i < n; i++ {
+		g, r := gotProbs[i*classes:(i+1)*classes], wantProbs[i*classes:(i+1)*classes]
+		tg, tr := top5(g), top5(r)
+		if fmt.Sprint(tg) != fmt.Sprint(tr) {
+			t.Errorf("image %d (%s): top-5 classes %v (flowerlib) vs %v (torch); probabilities %v vs %v",
+				i, filepath.Base(paths[i]), tg, tr, pick(g, tg), pick(r, tr))
+		}
+		for j := range g {
+			maxProbDiff = max(maxProbDiff, math.Abs(float64(g[j]-r[j])))
+		}
+	}
+	t.Logf("top-5 classes equal on %d images; max probability difference %.3g", n, maxProbDiff)
+}
+
+func top5(p []float32) []int {
+	idx := make([]int, len(p))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+	return idx[:5]
+}
+
+func pick(p []float32, idx []int) []float32 {
+	out := make([]float32, len(idx))
+	for i, j := range idx {
+		out[i] = p[j]
+	}
+	return out
+}
