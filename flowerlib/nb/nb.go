@@ -1,0 +1,198 @@
+// Package nb holds the notebooks' display helpers: thin wrappers over GoNB's gonbui
+// (HTML, SVG, Markdown, live-updating outputs) plus the few notebook-only helpers that
+// keep cells to a few lines (settings from the environment, tables, galleries, training
+// curves). Outside a GoNB cell every Display function falls back to plain text on stdout,
+// so the same code runs from `go run` or a test.
+package nb
+
+import (
+	"fmt"
+	"html"
+	"image"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/janpfeifer/gonb/gonbui"
+)
+
+// Out is where the text fallbacks go outside a notebook (tests replace it).
+var Out io.Writer = os.Stdout
+
+// IsNotebook reports whether the program runs as a GoNB cell (rich output available).
+func IsNotebook() bool { return gonbui.IsNotebook }
+
+// HTML displays an HTML fragment as the cell's output; outside a notebook it prints a
+// one-line note with its size (HTML is not readable as text).
+func HTML(s string) {
+	if IsNotebook() {
+		gonbui.DisplayHTML(s)
+		return
+	}
+	fmt.Fprintf(Out, "[HTML output, %d bytes: shown in a notebook]\n", len(s))
+}
+
+// SVG displays an SVG image (from flowerlib/plots); outside a notebook it prints its title.
+func SVG(svg string) {
+	if IsNotebook() {
+		// gonbui wraps SVG in a <div> (image/svg+xml outputs do not survive HTML export).
+		gonbui.DisplaySVG(svg)
+		return
+	}
+	fmt.Fprintf(Out, "[SVG %s, %d bytes: shown in a notebook]\n", svgTitle(svg), len(svg))
+}
+
+// Markdown displays Markdown; outside a notebook it prints it as is.
+func Markdown(md string) {
+	if IsNotebook() {
+		gonbui.DisplayMarkdown(md)
+		return
+	}
+	fmt.Fprintln(Out, md)
+}
+
+// Row lays HTML/SVG fragments out side by side, wrapping on narrow screens.
+func Row(parts ...string) string {
+	var b strings.Builder
+	b.WriteString(`<div class="flowers-row" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">`)
+	for _, p := range parts {
+		b.WriteString("<div>")
+		b.WriteString(p)
+		b.WriteString("</div>")
+	}
+	b.WriteString("</div>")
+	return b.String()
+}
+
+// Table returns an HTML table (header row, then rows; cells are escaped), styled like a
+// pandas DataFrame. Numbers in cells are right-aligned.
+func Table(header []string, rows [][]string) string {
+	var b strings.Builder
+	b.WriteString(`<table class="flowers-table" style="border-collapse:collapse;font-size:12px">`)
+	if len(header) > 0 {
+		b.WriteString(`<thead><tr>`)
+		for _, h := range header {
+			fmt.Fprintf(&b, `<th style="text-align:left;padding:2px 10px;border-bottom:1px solid #999">%s</th>`, html.EscapeString(h))
+		}
+		b.WriteString(`</tr></thead>`)
+	}
+	b.WriteString(`<tbody>`)
+	for i, row := range rows {
+		bg := ""
+		if i%2 == 1 {
+			bg = ` style="background:#f5f5f5"`
+		}
+		fmt.Fprintf(&b, `<tr%s>`, bg)
+		for _, c := range row {
+			align := "left"
+			if isNumber(c) {
+				align = "right"
+			}
+			fmt.Fprintf(&b, `<td style="text-align:%s;padding:2px 10px">%s</td>`, align, html.EscapeString(c))
+		}
+		b.WriteString(`</tr>`)
+	}
+	b.WriteString(`</tbody></table>`)
+	return b.String()
+}
+
+// ShowTable displays Table(header, rows) in a notebook, or prints it aligned outside one.
+func ShowTable(header []string, rows [][]string) {
+	if IsNotebook() {
+		gonbui.DisplayHTML(Table(header, rows))
+		return
+	}
+	fmt.Fprint(Out, TextTable(header, rows))
+}
+
+// TextTable formats header and rows as aligned plain text.
+func TextTable(header []string, rows [][]string) string {
+	var widths []int
+	all := append([][]string{header}, rows...)
+	for _, r := range all {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	var b strings.Builder
+	for k, r := range all {
+		if k == 0 && len(header) == 0 {
+			continue
+		}
+		for i, c := range r {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", widths[i]-len([]rune(c)))
+			if isNumber(c) {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func isNumber(s string) bool {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
+	if s == "" {
+		return false
+	}
+	var f float64
+	_, err := fmt.Sscan(s, &f)
+	return err == nil && !strings.ContainsAny(s, " \t")
+}
+
+func svgTitle(svg string) string {
+	i := strings.Index(svg, `class="title"`)
+	if i < 0 {
+		return "chart"
+	}
+	rest := svg[i:]
+	j := strings.IndexByte(rest, '>')
+	k := strings.Index(rest, "</text>")
+	if j < 0 || k < j {
+		return "chart"
+	}
+	return fmt.Sprintf("%q", html.UnescapeString(rest[j+1:k]))
+}
+
+// Image converts flowerlib's 8-bit RGB image to a standard image.Image (for plots.Tile).
+func Image(rgb *images.RGB) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, rgb.Width, rgb.Height))
+	for i, j := 0, 0; i+2 < len(rgb.Pix); i, j = i+3, j+4 {
+		img.Pix[j], img.Pix[j+1], img.Pix[j+2], img.Pix[j+3] = rgb.Pix[i], rgb.Pix[i+1], rgb.Pix[i+2], 255
+	}
+	return img
+}
+
+// Must returns v, or stops the program with err (see Check).
+func Must[T any](v T, err error) T {
+	Check(err)
+	return v
+}
+
+// Check stops the cell when err is not nil: in a notebook it prints "error: …" on stderr
+// and exits with status 1, which GoNB shows as the cell's error (and which fails a
+// headless nbconvert run); elsewhere it panics, so callers and tests see a stack.
+func Check(err error) {
+	if err == nil {
+		return
+	}
+	if IsNotebook() {
+		Sync()
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
+	}
+	panic(err)
+}
+
+// Sync waits until every output sent so far has reached the notebook; call it (or defer
+// it) before a cell's program ends early.
+func Sync() { gonbui.Sync() }

@@ -1,0 +1,297 @@
+package nb
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/flowerlib/flowers/flowerlib/download"
+	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/pkg/errors"
+)
+
+// Settings are the notebooks' hyperparameters and data choices, set in one cell:
+//
+//	var settings = nb.Settings{Data: "sample", Weights: "random", Epochs: 30, ...}.FromEnv()
+//
+// Each GoNB cell is a fresh program that re-evaluates that declaration, so every cell
+// sees the same values. Zero values take the seed article's settings.
+type Settings struct {
+	// Data is "sample" (the 200 photos shipped beside the repository, offline), "download"
+	// (the official flower_photos.tgz, 3670 photos: needs internet once), or a dataset folder.
+	Data string `env:"FLOWERS_NB_DATA"`
+	// Weights is "random" (seeded random ResNet50 weights in the Keras layout: runs offline,
+	// but they are NOT ImageNet features, so validation accuracy stays low), "imagenet" (the
+	// official Keras file, 94 MB, downloaded once), or a Keras .h5 file.
+	Weights string `env:"FLOWERS_NB_WEIGHTS"`
+	// Work holds caches (features, converted weights) and runs (checkpoints, history);
+	// relative paths are relative to the notebook's folder. Default "runs".
+	Work string `env:"FLOWERS_WORK"`
+	// Head is "flatten" (the seed: Flatten over 7×7×2048, ~205M weights), "avg" or "max"
+	// (global pooling to 2048: ~50× faster on a CPU).
+	Head string `env:"FLOWERS_HEAD"`
+	// Mode is "cached" (run the frozen base once, train on cached features) or "augment"
+	// (the seed's way: augmented images through the base every epoch; slow on a CPU).
+	Mode         string  `env:"FLOWERS_MODE"`
+	Epochs       int     `env:"FLOWERS_EPOCHS"`     // default 30
+	BatchSize    int     `env:"FLOWERS_BATCH"`      // default 32
+	LearningRate float64 `env:"FLOWERS_LR"`         // Adam; default 1e-3
+	Dropout      float64 `env:"FLOWERS_DROPOUT"`    // after each hidden Dense; default 0 (the seed)
+	Augment      float64 `env:"FLOWERS_AUGMENT"`    // strength: 1 = the seed's ImageDataGenerator ranges, 0 = none
+	PerClass     int     `env:"FLOWERS_PER_CLASS"`  // use only the first N photos of each class (0: all)
+	ImageSize    int     `env:"FLOWERS_IMAGE_SIZE"` // default 224
+	Seed         int64   `env:"FLOWERS_SEED"`       // split, shuffle, initialisation; default 42
+	// MyPhoto is a photo of your own for the last step ("" uses a validation photo).
+	MyPhoto string `env:"FLOWERS_MY_PHOTO"`
+	// Backend is the GoMLX backend ("" = $GOMLX_BACKEND or the best installed: see flowerlib/backend).
+	Backend string `env:"FLOWERS_BACKEND"`
+}
+
+// Defaults fills zero fields with the seed article's values.
+func (s Settings) Defaults() Settings {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&s.Data, "sample")
+	def(&s.Weights, "random")
+	def(&s.Work, "runs")
+	def(&s.Head, "flatten")
+	def(&s.Mode, "cached")
+	if s.Epochs <= 0 {
+		s.Epochs = 30
+	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = 32
+	}
+	if s.LearningRate <= 0 {
+		s.LearningRate = 1e-3
+	}
+	if s.ImageSize <= 0 {
+		s.ImageSize = 224
+	}
+	if s.Seed == 0 {
+		s.Seed = 42
+	}
+	return s
+}
+
+// FromEnv overrides fields with the FLOWERS_* environment variables named in the struct
+// tags (the notebook tests use them for small CI runs), then fills defaults. A malformed
+// value stops the cell with an error naming the variable.
+func (s Settings) FromEnv() Settings {
+	s, err := s.fromEnv(os.LookupEnv)
+	Check(err)
+	return s.Defaults()
+}
+
+func (s Settings) fromEnv(lookup func(string) (string, bool)) (Settings, error) {
+	v := reflect.ValueOf(&s).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("env")
+		val, ok := lookup(name)
+		if name == "" || !ok || val == "" {
+			continue
+		}
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(val)
+		case reflect.Int, reflect.Int64:
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil {
+				return s, errors.Errorf("$%s=%q: want an integer", name, val)
+			}
+			f.SetInt(n)
+		case reflect.Float64:
+			x, err := strconv.ParseFloat(val, 64)
+			if err != nil {
+				return s, errors.Errorf("$%s=%q: want a number", name, val)
+			}
+			f.SetFloat(x)
+		}
+	}
+	return s, nil
+}
+
+// EnvNames lists the environment variables FromEnv reads, sorted.
+func EnvNames() []string {
+	var out []string
+	t := reflect.TypeOf(Settings{})
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("env"); name != "" {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// String lists the settings in one line per field (what the settings cell prints).
+func (s Settings) String() string {
+	var b strings.Builder
+	v := reflect.ValueOf(s)
+	for i := range v.NumField() {
+		fmt.Fprintf(&b, "%-13s %v\n", v.Type().Field(i).Name, v.Field(i).Interface())
+	}
+	return b.String()
+}
+
+// WorkDir returns the absolute work folder, created if needed.
+func (s Settings) WorkDir() string {
+	s = s.Defaults()
+	dir, err := filepath.Abs(s.Work)
+	Check(err)
+	Check(os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+// CacheDir is the folder for features and converted weights: <Work>/cache.
+func (s Settings) CacheDir() string { return filepath.Join(s.WorkDir(), "cache") }
+
+// RunDir is the run folder for the current training settings: changing the head, mode,
+// learning rate, batch size, dropout, augmentation, data or weights starts another run,
+// while running again with the same ones (or more epochs) resumes the existing one.
+func (s Settings) RunDir() string {
+	s = s.Defaults()
+	data := s.Data
+	if data != "sample" && data != "download" {
+		data = filepath.Base(filepath.Clean(data))
+	}
+	weights := s.Weights
+	if weights != "random" && weights != "imagenet" {
+		weights = strings.TrimSuffix(filepath.Base(weights), filepath.Ext(weights))
+	}
+	name := fmt.Sprintf("%s-%s-%s-%s-lr%g-b%d", data, weights, s.Head, s.Mode, s.LearningRate, s.BatchSize)
+	if s.PerClass > 0 {
+		name += fmt.Sprintf("-n%d", s.PerClass)
+	}
+	if s.Dropout > 0 {
+		name += fmt.Sprintf("-drop%g", s.Dropout)
+	}
+	if s.Mode == "augment" {
+		name += fmt.Sprintf("-aug%g", s.Augment)
+	}
+	if s.ImageSize != 224 {
+		name += fmt.Sprintf("-s%d", s.ImageSize)
+	}
+	if s.Seed != 42 {
+		name += fmt.Sprintf("-seed%d", s.Seed)
+	}
+	return filepath.Join(s.WorkDir(), "run", name)
+}
+
+// WeightsSpec is the weights argument flowerlib/train takes: "random:SEED", "imagenet" or a file.
+func (s Settings) WeightsSpec() string {
+	s = s.Defaults()
+	if s.Weights == "random" {
+		return fmt.Sprintf("random:%d", s.Seed)
+	}
+	return s.Weights
+}
+
+// DataDir returns the dataset folder the settings name: the shipped sample, the
+// downloaded flower_photos (fetched into the cache the first time, with a progress bar on
+// progress), or the given folder; with PerClass > 0, a copy of the first PerClass photos
+// of each class (in file-name order) under <Work>/data-<name>-<N>, made once.
+func (s Settings) DataDir(progress io.Writer) (string, error) {
+	s = s.Defaults()
+	var dir string
+	switch s.Data {
+	case "sample":
+		dir = testdata.SampleDir()
+		if dir == "" {
+			return "", errors.Errorf("the sample photos are not in ../shared/data/flower_photos_small "+
+				"(nor $%s): set Data to \"download\" (needs internet) or to a dataset folder", testdata.SampleEnv)
+		}
+	case "download":
+		var err error
+		dir, err = download.ResolveData("", s.CacheDir(), progress)
+		if err != nil {
+			return "", err
+		}
+	default:
+		dir = s.Data
+	}
+	if s.PerClass <= 0 {
+		return dir, nil
+	}
+	return subset(dir, filepath.Join(s.WorkDir(), fmt.Sprintf("data-%s-%d", filepath.Base(dir), s.PerClass)), s.PerClass)
+}
+
+// subset copies the first n images (by name) of each class folder of src into dst, keeping
+// modification times (the feature cache keys on them), and LICENSE.txt. Files already
+// there with the same size are kept, so calling it again is cheap.
+func subset(src, dst string, n int) (string, error) {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return "", errors.Wrapf(err, "reading dataset folder %q", src)
+	}
+	copyFile := func(from, to string) error {
+		st, err := os.Stat(from)
+		if err != nil {
+			return errors.Wrapf(err, "reading %q", from)
+		}
+		if dst, err := os.Stat(to); err == nil && dst.Size() == st.Size() {
+			return nil
+		}
+		data, err := os.ReadFile(from)
+		if err != nil {
+			return errors.Wrapf(err, "reading %q", from)
+		}
+		tmp := to + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return errors.Wrapf(err, "writing %q", tmp)
+		}
+		if err := os.Chtimes(tmp, st.ModTime(), st.ModTime()); err != nil {
+			return errors.Wrapf(err, "setting the time of %q", tmp)
+		}
+		return errors.Wrapf(os.Rename(tmp, to), "renaming %q", tmp)
+	}
+	for _, e := range entries {
+		from := filepath.Join(src, e.Name())
+		if !e.IsDir() {
+			if strings.HasPrefix(strings.ToUpper(e.Name()), "LICENSE") {
+				if err := os.MkdirAll(dst, 0o755); err != nil {
+					return "", errors.Wrapf(err, "creating %q", dst)
+				}
+				if err := copyFile(from, filepath.Join(dst, e.Name())); err != nil {
+					return "", err
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		files, err := os.ReadDir(from)
+		if err != nil {
+			return "", errors.Wrapf(err, "reading class folder %q", from)
+		}
+		if err := os.MkdirAll(filepath.Join(dst, e.Name()), 0o755); err != nil {
+			return "", errors.Wrapf(err, "creating %q", filepath.Join(dst, e.Name()))
+		}
+		kept := 0
+		for _, f := range files {
+			if kept == n {
+				break
+			}
+			if f.IsDir() || strings.HasPrefix(f.Name(), ".") || !images.IsImageExt(f.Name()) {
+				continue
+			}
+			if err := copyFile(filepath.Join(from, f.Name()), filepath.Join(dst, e.Name(), f.Name())); err != nil {
+				return "", err
+			}
+			kept++
+		}
+	}
+	return dst, nil
+}
