@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/labels"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+)
+
+func init() {
+	register("features", "ResNet50 features of photos (a folder of class folders, or files) to a float32 .npy", runFeatures)
+}
+
+func runFeatures(args []string) error {
+	fs := newFlags("features", "-weights imagenet|FILE.h5|random[:SEED] [-pooling avg|max|none] [-top] [-batch 32] [-size 224] -out F.npy (-data DIR | IMAGE…)")
+	weightsFlag := fs.String("weights", "imagenet", "imagenet (download the Keras file, cached), a Keras .h5 weights file, or random[:SEED] (offline demo, NOT ImageNet)")
+	pooling := fs.String("pooling", "avg", "none ([n,7,7,2048]), avg or max ([n,2048])")
+	top := fs.Bool("top", false, "run the 1000-class ImageNet top instead: rows are class probabilities [n,1000] (needs with-top weights)")
+	batch := fs.Int("batch", 32, "images per forward pass")
+	size := fs.Int("size", resnet50.DefaultSize, "images are resized to size×size")
+	out := fs.String("out", "", "output .npy file (float32); a .csv next to it lists the image of each row")
+	data := fs.String("data", "", "dataset folder with one sub-folder per class: rows follow its labels table (seed 42)")
+	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights are kept")
+	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else XLA when installed, else go)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("-out F.npy is required")
+	}
+	if (*data == "") == (fs.NArg() == 0) {
+		return errors.New("give either -data DIR or a list of image files (not both)")
+	}
+	if *batch < 1 {
+		return errors.Errorf("-batch %d: must be at least 1", *batch)
+	}
+	p, err := resnet50.ParsePooling(*pooling)
+	if err != nil {
+		return errors.WithMessage(err, "-pooling")
+	}
+	opts := resnet50.Options{IncludeTop: *top, Pooling: p, Height: *size, Width: *size}
+
+	// Rows: the labels table of -data, or the files as listed.
+	var paths, rowLabels []string
+	if *data != "" {
+		table, report, err := labels.Scan(*data, labels.Options{})
+		if err != nil {
+			return err
+		}
+		if len(report.Skipped) > 0 {
+			fmt.Fprintln(os.Stderr, report.Summary())
+		}
+		for _, r := range table.Rows {
+			paths = append(paths, r.Path)
+			rowLabels = append(rowLabels, r.Label)
+		}
+	} else {
+		paths = fs.Args()
+	}
+
+	w, err := resnet50.LoadWeights(*weightsFlag, *cacheDir, *top, os.Stderr)
+	if err != nil {
+		if *weightsFlag == "imagenet" {
+			err = errors.WithMessage(err, "-weights imagenet: cannot get the Keras ImageNet weights (pass a local .h5 with -weights FILE, or -weights random for an offline demo)")
+		}
+		return err
+	}
+	be, err := backend.New(*backendName, os.Stderr)
+	if err != nil {
+		return err
+	}
+	ex, err := resnet50.NewExtractor(be, w, opts)
+	if err != nil {
+		return errors.WithMessagef(err, "weights %q", *weightsFlag)
+	}
+	defer ex.Finalize()
+
+	start := time.Now()
+	it := images.NewBatches(paths, images.BatchOptions{Size: *size, BatchSize: *batch, Progress: os.Stderr, Description: "features"})
+	defer it.Close()
+	rowShape := ex.OutputShape(1, *size, *size)[1:]
+	var feats []float32
+	var rows []int
+	for b := range it.All() {
+		f, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
+		if err != nil {
+			return err
+		}
+		feats = append(feats, f...)
+		rows = append(rows, b.Indices...)
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	for _, f := range it.Failures() {
+		fmt.Fprintf(os.Stderr, "skipped %s: %s\n", f.Path, f.Reason)
+	}
+	if len(rows) == 0 {
+		return errors.Errorf("no image could be decoded (%d skipped): nothing written", len(it.Failures()))
+	}
+	secs := time.Since(start).Seconds()
+
+	shape := append([]int{len(rows)}, rowShape...)
+	if err := writeNPY(*out, shape, feats); err != nil {
+		return err
+	}
+	csvPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".csv"
+	if err := writeRowsCSV(csvPath, paths, rowLabels, rows); err != nil {
+		return err
+	}
+	fmt.Printf("features: wrote %s float32 %v to %s (rows listed in %s; %d skipped) in %.1fs, %.1f images/s\n",
+		weightsLabel(*weightsFlag), shape, *out, csvPath, len(it.Failures()), secs, float64(len(rows))/secs)
+	return nil
+}
+
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "flowers")
+	}
+	return filepath.Join(os.TempDir(), "flowers-cache")
+}
+
+func weightsLabel(spec string) string {
+	if strings.HasPrefix(spec, "random") {
+		return "RANDOM-weight (not ImageNet)"
+	}
+	return "ResNet50"
+}
+
+// writeNPY writes a float32 C-order .npy (format 1.0) atomically. flowerlib/internal/npy is not
+// importable from cmd/.
+func writeNPY(path string, shape []int, data []float32) (err error) {
+	dims := make([]string, len(shape))
+	for i, d := range shape {
+		dims[i] = strconv.Itoa(d)
+	}
+	tuple := strings.Join(dims, ", ")
+	if len(shape) == 1 {
+		tuple += ","
+	}
+	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", tuple)
+	pad := 64 - (10+len(header)+1)%64 // total header length a multiple of 64, ending in \n
+	header += strings.Repeat(" ", pad%64) + "\n"
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".npy-*")
+	if err != nil {
+		return errors.Wrapf(err, "writing %q", path)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	bw.WriteString("\x93NUMPY\x01\x00")
+	binary.Write(bw, binary.LittleEndian, uint16(len(header)))
+	bw.WriteString(header)
+	var buf [4]byte
+	for _, v := range data {
+		binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+		bw.Write(buf[:])
+	}
+	if err = bw.Flush(); err == nil {
+		err = tmp.Sync()
+	}
+	if err == nil {
+		err = tmp.Close()
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	return errors.Wrapf(err, "writing %q", path)
+}
+
+// writeRowsCSV lists the image (and label, with -data) of each feature row.
+func writeRowsCSV(path string, paths, rowLabels []string, rows []int) error {
+	var sb strings.Builder
+	cw := csv.NewWriter(&sb)
+	if rowLabels != nil {
+		cw.Write([]string{"images", "labels"})
+	} else {
+		cw.Write([]string{"images"})
+	}
+	for _, i := range rows {
+		if rowLabels != nil {
+			cw.Write([]string{paths[i], rowLabels[i]})
+		} else {
+			cw.Write([]string{paths[i]})
+		}
+	}
+	cw.Flush()
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		return errors.Wrapf(err, "writing %q", path)
+	}
+	return nil
+}

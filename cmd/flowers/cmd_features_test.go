@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/weights"
+)
+
+// samplePhotos returns n sample photos (../shared/data/flower_photos_small, or
+// $FLOWERS_SAMPLE_DIR), or skips. flowerlib/internal/testdata is not importable from cmd/.
+func samplePhotos(t *testing.T, n int) []string {
+	dir := os.Getenv("FLOWERS_SAMPLE_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "data", "flower_photos_small")
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*", "*.jpg"))
+	if len(paths) < n {
+		t.Skipf("sample photos not found in %s: skipping", dir)
+	}
+	slices.Sort(paths)
+	return paths[:n]
+}
+
+// readNPY parses a float32 C-order .npy file.
+func readNPY(t *testing.T, path string) ([]int, []float32) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(raw, []byte("\x93NUMPY\x01\x00")) {
+		t.Fatalf("%s: not a .npy v1.0 file", path)
+	}
+	hlen := int(binary.LittleEndian.Uint16(raw[8:]))
+	header := string(raw[10 : 10+hlen])
+	if (10+hlen)%64 != 0 || !strings.HasSuffix(header, "\n") || !strings.Contains(header, "'descr': '<f4'") {
+		t.Fatalf("%s: bad header %q", path, header)
+	}
+	m := regexp.MustCompile(`'shape': \(([0-9, ]*)\)`).FindStringSubmatch(header)
+	var shape []int
+	for _, s := range strings.Split(m[1], ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			var d int
+			for _, c := range s {
+				d = 10*d + int(c-'0')
+			}
+			shape = append(shape, d)
+		}
+	}
+	body := raw[10+hlen:]
+	data := make([]float32, len(body)/4)
+	for i := range data {
+		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+	}
+	return shape, data
+}
+
+func TestFeaturesCommand(t *testing.T) {
+	paths := samplePhotos(t, 3)
+	dir := t.TempDir()
+	h5 := filepath.Join(dir, "random3.h5")
+	if err := weights.WriteH5(h5, resnet50.RandomWeights(3, false)); err != nil {
+		t.Fatal(err)
+	}
+	fromFile := filepath.Join(dir, "file.npy")
+	fromRandom := filepath.Join(dir, "random.npy")
+	common := []string{"-size", "32", "-pooling", "avg", "-backend", "go", "-cache", filepath.Join(dir, "cache")}
+	if err := runFeatures(append(append([]string{"-weights", h5, "-out", fromFile}, common...), paths...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := runFeatures(append(append([]string{"-weights", "random:3", "-out", fromRandom}, common...), paths...)); err != nil {
+		t.Fatal(err)
+	}
+	shape, got := readNPY(t, fromFile)
+	if !slices.Equal(shape, []int{3, 2048}) {
+		t.Fatalf("shape %v, want [3 2048]", shape)
+	}
+	if _, again := readNPY(t, fromRandom); !slices.Equal(got, again) {
+		t.Error("features from the .h5 file differ from the same random weights in memory")
+	}
+	// Row i is image i: compare with the Extractor on each photo alone.
+	b, err := backend.New("go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(3, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range paths {
+		img, err := images.Load(p, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ex.ExtractFloats(img.Float32(), 1, 32, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := got[i*2048 : (i+1)*2048]
+		for j := range want {
+			if d := math.Abs(float64(row[j] - want[j])); d > 1e-4*math.Max(1, math.Abs(float64(want[j]))) {
+				t.Fatalf("row %d (%s) feature %d: %g, want %g", i, p, j, row[j], want[j])
+			}
+		}
+	}
+	csv, err := os.ReadFile(filepath.Join(dir, "file.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 4 || lines[0] != "images" || lines[2] != paths[1] {
+		t.Errorf("rows CSV:\n%s", csv)
+	}
+
+	// A no-top file for -top: one error naming the missing tensors.
+	err = runFeatures(append([]string{"-weights", h5, "-top", "-out", filepath.Join(dir, "x.npy"), "-size", "32", "-backend", "go"}, paths[0]))
+	if err == nil || !strings.Contains(err.Error(), "predictions/kernel [2048 1000]") || !strings.Contains(err.Error(), h5) {
+		t.Errorf("-top with a no-top file: %v", err)
+	}
+	// Flags.
+	if err := runFeatures([]string{"-weights", "random", "-out", filepath.Join(dir, "y.npy")}); err == nil || !strings.Contains(err.Error(), "-data DIR or a list") {
+		t.Errorf("no images: %v", err)
+	}
+	if err := runFeatures([]string{"-weights", "random:x", "-out", filepath.Join(dir, "y.npy"), paths[0]}); err == nil || !strings.Contains(err.Error(), "seed must be an integer") {
+		t.Errorf("bad seed: %v", err)
+	}
+}
