@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -166,4 +167,23 @@ func FormatTopK(g []Guess) string {
 		parts[i] = fmt.Sprintf("%s %.3f", x.Class, x.Probability)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// MarshalJSON writes NaN precision/recall (class never predicted / absent) as null.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	nullable := func(v []float64) []*float64 {
+		out := make([]*float64, len(v))
+		for i := range v {
+			if !math.IsNaN(v[i]) {
+				out[i] = &v[i]
+			}
+		}
+		return out
+	}
+	return json.Marshal(struct {
+		*plain
+		Precision []*float64 `json:"precision"`
+		Recall    []*float64 `json:"recall"`
+	}{(*plain)(r), nullable(r.Precision), nullable(r.Recall)})
 }
