@@ -239,3 +239,29 @@ func Equal(a, b *File) error {
 	}
 	return nil
 }
+
+// NoteAttr is the root attribute in which flowerlib records where a weights file came
+// from when it is not an official one (e.g. "RANDOM weights ... NOT ImageNet").
+const NoteAttr = "flowers_note"
+
+// RootAttrs returns the string-valued root attributes of an HDF5 file (e.g. backend,
+// keras_version, flowers_note); list attributes are joined with ", ".
+func RootAttrs(path string) (map[string]string, error) {
+	h, err := hdf5.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	out := map[string]string{}
+	for _, a := range h.Root().Attrs {
+		if a.Type.Class != hdf5.ClassString && a.Type.Class != hdf5.ClassVarLen {
+			continue
+		}
+		s, err := a.Strings()
+		if err != nil {
+			return nil, errors.WithMessagef(err, "reading %q", path)
+		}
+		out[a.Name] = strings.Join(s, ", ")
+	}
+	return out, nil
+}

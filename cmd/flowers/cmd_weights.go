@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/weights"
+)
+
+func init() {
+	register("weights", "ResNet50 weights files: -download the Keras ImageNet file, write -random ones, -inspect one", runWeights)
+}
+
+func runWeights(args []string) error {
+	fs := newFlags("weights", "(-download | -random [-seed 1] -out F.h5 | -inspect F.h5) [-top] [-cache DIR]")
+	download := fs.Bool("download", false, "download the official Keras ResNet50 ImageNet weights into -cache (md5-checked; no-op when present)")
+	random := fs.Bool("random", false, "write seeded RANDOM weights in the exact Keras layout (NOT ImageNet: for offline demos and tests)")
+	seed := fs.Int64("seed", 1, "seed for -random")
+	out := fs.String("out", "", "output .h5 for -random")
+	inspect := fs.String("inspect", "", "list the layers, weight shapes and totals of a Keras weights .h5")
+	top := fs.Bool("top", false, "the with-top variant (1000-class predictions layer)")
+	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights and their converted cache are kept")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errors.Errorf("unexpected arguments %q", fs.Args())
+	}
+	modes := 0
+	for _, b := range []bool{*download, *random, *inspect != ""} {
+		if b {
+			modes++
+		}
+	}
+	if modes != 1 {
+		fs.Usage()
+		return errors.New("give exactly one of -download, -random, -inspect F.h5")
+	}
+	switch {
+	case *download:
+		start := time.Now()
+		url, name, sum := weights.URL(*top)
+		fmt.Fprintf(os.Stderr, "weights: %s (md5 %s)\n", url, sum)
+		path, err := weights.Download(*cacheDir, *top)
+		if err != nil {
+			return err
+		}
+		w, err := weights.Load(path, *cacheDir) // also builds the fast-loading cache
+		if err != nil {
+			return err
+		}
+		if err := resnet50.CheckWeights(w, *top); err != nil {
+			return errors.WithMessagef(err, "%s", path)
+		}
+		fmt.Printf("%s ready at %s (%d tensors, md5 verified) in %.1fs\n", name, path, countTensors(w), time.Since(start).Seconds())
+	case *random:
+		if *out == "" {
+			return errors.New("-random needs -out F.h5")
+		}
+		start := time.Now()
+		w := resnet50.RandomWeights(*seed, *top)
+		note := fmt.Sprintf("RANDOM weights (seed %d) written by 'flowers weights -random': NOT ImageNet weights", *seed)
+		fmt.Fprintf(os.Stderr, "WARNING: %s. Predictions and features from them are meaningless; they exist to run the pipeline offline.\n", note)
+		if err := weights.WriteH5(*out, w, weights.Attr{Name: weights.NoteAttr, Value: note}); err != nil {
+			return err
+		}
+		st, _ := os.Stat(*out)
+		fmt.Printf("wrote %s: %d layers, %d parameters, %.1f MB of RANDOM (not ImageNet) weights in %.1fs\n",
+			*out, len(w.Layers), countParams(w), float64(st.Size())/1e6, time.Since(start).Seconds())
+	default:
+		return inspectWeights(*inspect)
+	}
+	return nil
+}
+
+func inspectWeights(path string) error {
+	start := time.Now()
+	w, err := weights.ReadH5(path)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	attrs, err := weights.RootAttrs(path)
+	if err != nil {
+		return err
+	}
+	fmt.Print(weights.Describe(w))
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		if k != "layer_names" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Printf("attribute %s = %q\n", k, attrs[k])
+	}
+	if note, ok := attrs[weights.NoteAttr]; ok && strings.Contains(note, "RANDOM") {
+		fmt.Fprintf(os.Stderr, "WARNING: %s\n", note)
+	}
+	top := w.Layer(resnet50.TopLayerName) != nil
+	verdict := "matches Keras ResNet50"
+	if top {
+		verdict += " (with top)"
+	} else {
+		verdict += " (no top)"
+	}
+	if err := resnet50.CheckWeights(w, top); err != nil {
+		verdict = "does NOT match Keras ResNet50: " + err.Error()
+	}
+	fmt.Printf("%s: %d layers, %d tensors, %d parameters, read in %.2fs; %s\n",
+		path, len(w.Layers), countTensors(w), countParams(w), elapsed.Seconds(), verdict)
+	return nil
+}
+
+func countTensors(w *weights.File) int {
+	n := 0
+	for _, l := range w.Layers {
+		n += len(l.Weights)
+	}
+	return n
+}
+
+func countParams(w *weights.File) int {
+	n := 0
+	for _, l := range w.Layers {
+		for _, t := range l.Weights {
+			n += len(t.Data)
+		}
+	}
+	return n
+}
