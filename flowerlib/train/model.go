@@ -212,4 +212,3 @@ func (m *Model) Close() {
 	m.exec.Finalize()
 	m.store.Finalize()
 }
-

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/flowerlib/flowers/flowerlib/train"
+)
+
+func init() {
+	register("eval", "evaluate a trained run on its validation split (confusion matrix, per-class precision/recall)", runEval)
+}
+
+func runEval(args []string) error {
+	fs := newFlags("eval", "-run DIR [-backend NAME] [-json]")
+	runDir := fs.String("run", "", "run directory written by `flowers train` (required)")
+	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND or the best installed)")
+	jsonOut := fs.Bool("json", false, "print the report as one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *runDir == "" {
+		fs.Usage()
+		return fmt.Errorf("-run is required")
+	}
+	m, err := train.Open(*runDir, *backendName, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	r, err := m.Evaluate(os.Stderr)
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return json.NewEncoder(os.Stdout).Encode(r)
+	}
+	fmt.Print(r.String())
+	fmt.Printf("validation accuracy %.4f on %d images (checkpoint step %d, %d epochs)\n", r.Accuracy, r.N, m.State.Step, len(m.State.History))
+	return nil
+}

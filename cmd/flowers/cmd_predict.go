@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/flowerlib/flowers/flowerlib/labels"
+	"github.com/flowerlib/flowers/flowerlib/metrics"
+	"github.com/flowerlib/flowers/flowerlib/train"
+)
+
+func init() {
+	register("predict", "classify image files with a trained run, printing the top classes", runPredict)
+}
+
+func runPredict(args []string) error {
+	fs := newFlags("predict", "-run DIR [-top K] [-data DIR] IMAGE…")
+	runDir := fs.String("run", "", "run directory written by `flowers train` (required)")
+	top := fs.Int("top", 3, "how many classes to print per image")
+	data := fs.String("data", "", "optional dataset root: its class folders must be the model's classes")
+	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND or the best installed)")
+	jsonOut := fs.Bool("json", false, "print the predictions as one JSON array on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *runDir == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("-run and at least one image are required")
+	}
+	m, err := train.Open(*runDir, *backendName, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if *data != "" {
+		t, _, err := labels.Scan(*data, labels.Options{})
+		if err != nil {
+			return err
+		}
+		if err := m.CheckClasses(t.Classes); err != nil {
+			return fmt.Errorf("%s: %w", *data, err)
+		}
+	}
+	preds, err := m.PredictFiles(fs.Args(), *top)
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return json.NewEncoder(os.Stdout).Encode(preds)
+	}
+	failed := 0
+	for _, p := range preds {
+		if p.Err != "" {
+			failed++
+			fmt.Printf("%s: skipped: %s\n", p.Path, p.Err)
+			continue
+		}
+		fmt.Printf("%s: %s\n", p.Path, metrics.FormatTopK(p.Top))
+	}
+	fmt.Printf("predicted %d images (%d skipped) with %s\n", len(preds)-failed, failed, *runDir)
+	if failed == len(preds) {
+		return fmt.Errorf("no image could be classified")
+	}
+	return nil
+}
