@@ -304,7 +304,9 @@ func (b *builder) convDims(name string) (kernel, filters int) {
 
 // batchNormTraining is Keras' BatchNormalization in training mode: it normalizes y with the
 // batch mean and (biased) variance over batch, height and width, and sets the moving averages
-// to moving·0.99 + batch·0.01.
+// to moving·0.99 + batch·0.01. The moving variance uses the biased batch variance, as Keras 3
+// does; TF-Keras 2's fused kernel uses the unbiased one, a factor n/(n−1) with n = batch·h·w
+// (under 0.1% at batch 32, 7×7).
 func batchNormTraining(y *Node, bn conv.BatchNorm, meanVar, varVar *model.Variable) *Node {
 	mean := ReduceAndKeep(y, ReduceMean, 0, 1, 2)
 	centered := Sub(y, mean)
