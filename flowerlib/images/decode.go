@@ -271,15 +271,7 @@ func ToRGB(img image.Image) *RGB {
 	p := dst.Pix
 	switch src := img.(type) {
 	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			i := y * w * 3
-			for x := 0; x < w; x++ {
-				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
-				p[i], p[i+1], p[i+2] = color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-				i += 3
-			}
-		}
+		ycbcrToRGB(src, p)
 	case *image.Gray:
 		for y := 0; y < h; y++ {
 			row := src.Pix[(y)*src.Stride : y*src.Stride+w]
@@ -346,6 +338,52 @@ func ToRGB(img image.Image) *RGB {
 		}
 	}
 	return dst
+}
+
+// ycbcrToRGB converts JPEG's usual output with color.YCbCrToRGB's integer arithmetic,
+// indexing the chroma planes directly instead of calling YOffset/COffset per pixel.
+func ycbcrToRGB(src *image.YCbCr, p []uint8) {
+	b := src.Rect
+	var shx, shy uint // chroma subsampling as shifts
+	switch src.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422:
+		shx = 1
+	case image.YCbCrSubsampleRatio420:
+		shx, shy = 1, 1
+	case image.YCbCrSubsampleRatio440:
+		shy = 1
+	case image.YCbCrSubsampleRatio411:
+		shx = 2
+	case image.YCbCrSubsampleRatio410:
+		shx, shy = 2, 1
+	}
+	w := b.Dx()
+	i := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		yrow := src.Y[(y-b.Min.Y)*src.YStride:][:w]
+		c0 := (y>>shy - b.Min.Y>>shy) * src.CStride
+		cbRow, crRow := src.Cb[c0:], src.Cr[c0:]
+		out := p[i : i+3*w]
+		for k, yv := range yrow {
+			ci := (b.Min.X+k)>>shx - b.Min.X>>shx
+			yy1 := int32(yv) * 0x10101
+			cb1 := int32(cbRow[ci]) - 128
+			cr1 := int32(crRow[ci]) - 128
+			o := out[3*k : 3*k+3 : 3*k+3]
+			o[0] = clamp16(yy1 + 91881*cr1)
+			o[1] = clamp16(yy1 - 22554*cb1 - 46802*cr1)
+			o[2] = clamp16(yy1 + 116130*cb1)
+		}
+		i += 3 * w
+	}
+}
+
+// clamp16 is color.YCbCrToRGB's rounding: v>>16 clamped to 0..255.
+func clamp16(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
 }
 
 // composite converts one colour to 8-bit RGB over Background, rounding 16-bit values.

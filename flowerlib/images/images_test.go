@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
+	"image/color"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -435,4 +436,46 @@ func TestBatchesCloseEarly(t *testing.T) {
 	}
 	it.Close()
 	it.Close()
+}
+
+// The inlined YCbCr conversion must equal color.YCbCrToRGB for every subsampling and
+// for sub-images whose origin is odd.
+func TestYCbCrFastPath(t *testing.T) {
+	ratios := []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, ratio := range ratios {
+		full := image.NewYCbCr(image.Rect(0, 0, 23, 17), ratio)
+		for _, plane := range [][]uint8{full.Y, full.Cb, full.Cr} {
+			for i := range plane {
+				plane[i] = uint8(rng.IntN(256))
+			}
+		}
+		for _, img := range []*image.YCbCr{full, full.SubImage(image.Rect(3, 5, 20, 16)).(*image.YCbCr)} {
+			got := ToRGB(img)
+			b := img.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					c := img.YCbCrAt(x, y)
+					r, g, bl := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+					if pr, pg, pb := got.At(x-b.Min.X, y-b.Min.Y); pr != r || pg != g || pb != bl {
+						t.Fatalf("%v %v (%d,%d): got %d,%d,%d want %d,%d,%d", ratio, b, x, y, pr, pg, pb, r, g, bl)
+					}
+				}
+			}
+		}
+	}
+	// The whole 0..255³ range of the arithmetic.
+	for y := 0; y < 256; y += 3 {
+		for cb := 0; cb < 256; cb++ {
+			for cr := 0; cr < 256; cr++ {
+				yy1 := int32(y) * 0x10101
+				cb1, cr1 := int32(cb)-128, int32(cr)-128
+				r, g, b := color.YCbCrToRGB(uint8(y), uint8(cb), uint8(cr))
+				if clamp16(yy1+91881*cr1) != r || clamp16(yy1-22554*cb1-46802*cr1) != g || clamp16(yy1+116130*cb1) != b {
+					t.Fatalf("YCbCr %d,%d,%d differs", y, cb, cr)
+				}
+			}
+		}
+	}
 }
