@@ -12,13 +12,16 @@ package conv
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/nn"
@@ -252,6 +255,12 @@ func checkShapes(x, kernel, bias *graph.Node, stride int) {
 func matmulConv(x, kernel, bias *graph.Node, stride int, withReLU bool) *graph.Node {
 	kDims := kernel.Shape().Dimensions
 	kh, kw, cIn, cOut := kDims[0], kDims[1], kDims[2], kDims[3]
+	if stride == 1 && kh*kw > 1 && wideRowsRatio(x.Shape().Dimensions, kh, kw) <= MaxWideOverhead && !BFloat16() {
+		return wideConv(x, kernel, bias, withReLU)
+	}
+	if stride > 1 && kh*kw > 1 && s2dFlopsRatio(kh, kw, stride) <= MaxSpaceToDepthOverhead {
+		return spaceToDepthConv(x, kernel, bias, stride, withReLU)
+	}
 	patches := Im2Col(x, kh, kw, stride)
 	k2 := graph.Reshape(kernel, kh*kw*cIn, cOut)
 	if BFloat16() && x.DType() == dtypes.Float32 {
@@ -266,13 +275,118 @@ func matmulConv(x, kernel, bias *graph.Node, stride int, withReLU bool) *graph.N
 		}
 		return y
 	}
+	return dense(patches, k2, bias, withReLU)
+}
+
+// dense is patches [..., k] × k2 [k, cOut] + bias, then ReLU if asked, with GoMLX's nn.Dense:
+// on the Go backend bias and activation are applied in place on the MatMul output (one pass
+// instead of two or three); its gradient is the decomposed ops'.
+func dense(patches, k2, bias *graph.Node, withReLU bool) *graph.Node {
 	act := activation.TypeNone
 	if withReLU {
 		act = activation.TypeRelu
 	}
-	// nn.Dense: MatMul, then bias and activation in place on its output on the Go backend
-	// (one pass instead of two or three); its gradient is the decomposed ops'.
 	return nn.Dense(patches, k2, bias, compute.DenseLayoutInputOutputs, act)
+}
+
+// MaxSpaceToDepthOverhead bounds the extra multiply-adds (zero kernel taps) that rewriting a
+// strided k×k convolution as a stride-1 one costs: 64/49 ≈ 1.31 for ResNet50's 7×7/2 conv1,
+// 16/9 ≈ 1.78 for a 3×3/2 (which then keeps im2col).
+var MaxSpaceToDepthOverhead = 1.35
+
+func roundUp(a, b int) int { return (a + b - 1) / b * b }
+
+func s2dFlopsRatio(kh, kw, s int) float64 {
+	return float64(roundUp(kh, s)*roundUp(kw, s)) / float64(kh*kw)
+}
+
+// spaceToDepthConv is a valid kh×kw convolution with stride s rewritten as a stride-1 one:
+// the input's s×s pixel blocks become channels ([n, h/s, w/s, s·s·c]) and the kernel, zero-
+// padded to a multiple of s, is rearranged to match ([⌈kh/s⌉, ⌈kw/s⌉, s·s·c, cOut]). Output
+// (oh, ow) tap (i, j) = (s·a+p, s·b+q) reads input (s·(oh+a)+p, s·(ow+b)+q) = block (oh+a, ow+b),
+// channel (p, q, c). This replaces kh·kw strided slices of c-channel pixels (ResNet50's conv1:
+// 49 slices of 3 floats per pixel, the slowest im2col of the network) by one transpose.
+func spaceToDepthConv(x, kernel, bias *graph.Node, s int, withReLU bool) *graph.Node {
+	dims := x.Shape().Dimensions
+	n, h, w, c := dims[0], dims[1], dims[2], dims[3]
+	kDims := kernel.Shape().Dimensions
+	kh, kw, cOut := kDims[0], kDims[1], kDims[3]
+	ho, wo := OutputSize(h, kh, s), OutputSize(w, kw, s)
+	kh2, kw2 := roundUp(kh, s), roundUp(kw, s)
+	// Input rows/cols needed by the padded kernel, rounded to whole blocks; crop or zero-pad.
+	hs, ws := roundUp(max((ho-1)*s+kh2, h), s), roundUp(max((wo-1)*s+kw2, w), s)
+	x = zeroPadAxis(zeroPadAxis(x, 1, 0, hs-h), 2, 0, ws-w)
+	x = graph.Reshape(x, n, hs/s, s, ws/s, s, c)
+	x = graph.TransposeAllAxes(x, 0, 1, 3, 2, 4, 5)
+	x = graph.Reshape(x, n, hs/s, ws/s, s*s*c)
+	k := zeroPadAxis(zeroPadAxis(kernel, 0, 0, kh2-kh), 1, 0, kw2-kw)
+	k = graph.Reshape(k, kh2/s, s, kw2/s, s, c, cOut)
+	k = graph.TransposeAllAxes(k, 0, 2, 1, 3, 4, 5)
+	k = graph.Reshape(k, kh2/s, kw2/s, s*s*c, cOut)
+	y := matmulConv(x, k, bias, 1, withReLU)
+	if y.Shape().Dim(1) != ho || y.Shape().Dim(2) != wo {
+		y = graph.Slice(y, graph.AxisRange(), graph.AxisRange(0, ho), graph.AxisRange(0, wo))
+	}
+	return y
+}
+
+// MaxWideOverhead bounds the extra MatMul rows (computed then discarded) that the "wide" stride-1
+// formulation may cost relative to im2col: about 1.07 at 56×56, 1.15 at 28×28, 1.3 at 14×14
+// and 1.65 at 7×7 (batch 32). Above it im2col's strided slices are cheaper.
+var MaxWideOverhead = 1.2
+
+// wideRowsRatio is the number of MatMul rows of wideConv over those of im2col.
+func wideRowsRatio(dims []int, kh, kw int) float64 {
+	n, hp, wp := dims[0], dims[1], dims[2]
+	if roundUp(n*hp*wp+kw-1, kw) > n*hp*wp+wp { // wideConv's horizontal stage would not fit
+		return math.Inf(1)
+	}
+	ho, wo := hp-kh+1, wp-kw+1
+	return float64((n*hp+kh)*wp) / float64(n*ho*wo)
+}
+
+// wideConv is a stride-1 valid kh×kw convolution that builds its patches with memcpy-speed ops
+// only (Pad and Concatenate; the Go backend's Slice copies element by element). Treating the
+// batch as one tall image flattened to rows of c channels, the input of tap (i, j) for output
+// pixel P is row P + i·wp + j: each tap is the flattened input shifted by a constant, i.e. one
+// Pad. The MatMul then computes every pixel position of the padded grid, and one pair of
+// slices keeps the valid ones (the discarded rows cost MaxWideOverhead at most).
+func wideConv(x, kernel, bias *graph.Node, withReLU bool) *graph.Node {
+	dims := x.Shape().Dimensions
+	n, hp, wp, c := dims[0], dims[1], dims[2], dims[3]
+	kDims := kernel.Shape().Dimensions
+	kh, kw, cOut := kDims[0], kDims[1], kDims[3]
+	ho, wo := hp-kh+1, wp-kw+1
+	pixels := n * hp * wp
+	rows := (n*hp + kh) * wp // a whole number of image rows, to reshape the output
+	flat := graph.Reshape(x, pixels, c)
+	// Patch row q = P + offMax, offMax = (kh−1)·wp + kw−1, holds for tap (i, j) flat row P + i·wp + j. Built in two stages,
+	// because the Go backend's Concatenate copies input by input, so concatenating kh·kw
+	// narrow (c-float) blocks per row sweeps the whole output kh·kw times:
+	// 1. Horizontal: row q of h holds flat rows q−kw+1 … q. Its rows q ≡ r (mod kw) are the
+	//    flat rows right-shifted by kw−1−r and reshaped kw at a time, so h is kw shifted
+	//    copies (each one memcpy) interleaved by one Concatenate of kw·c-float blocks.
+	hLen := roundUp(pixels+kw-1, kw)
+	groups := make([]*graph.Node, kw)
+	for r := range kw {
+		shifted := zeroPadAxis(flat, 0, kw-1-r, hLen-pixels-(kw-1-r))
+		groups[r] = graph.Reshape(shifted, hLen/kw, 1, kw*c)
+	}
+	h := graph.Reshape(graph.Concatenate(groups, 1), hLen, kw*c)
+	// 2. Vertical: patch row q holds h rows q − (kh−1−i)·wp for i < kh: kh shifted copies of h,
+	//    one Concatenate of kw·c-float blocks.
+	taps := make([]*graph.Node, kh)
+	for i := range kh {
+		shift := (kh - 1 - i) * wp
+		taps[i] = zeroPadAxis(h, 0, shift, rows-hLen-shift)
+	}
+	patches := graph.Concatenate(taps, 1)                                     // [rows, kh·kw·c]
+	y := dense(patches, graph.Reshape(kernel, kh*kw*c, cOut), bias, withReLU) // [rows, cOut]
+	// Output pixel (b, h, w) sits at row offMax + (b·hp + h)·wp + w = (b·hp + h + kh−1)·wp + (w + kw−1).
+	y = graph.Reshape(y, n*hp+kh, wp, cOut)
+	y = graph.Slice(y, graph.AxisRange(kh-1, kh-1+n*hp), graph.AxisRange(kw-1, wp))
+	y = graph.Reshape(y, n, hp, wo, cOut)
+	return graph.Slice(y, graph.AxisRange(), graph.AxisRange(0, ho))
 }
 
 // Im2Col returns the patches of a valid, strided kh×kw convolution over x [batch, h, w, c]:
@@ -336,4 +450,36 @@ func MaxPool2D(x *graph.Node, window, stride int) *graph.Node {
 		}
 	}
 	return z
+}
+
+// ZeroPad2D pads the two spatial axes of NHWC x with n zeros on each side, like Keras'
+// ZeroPadding2D(n): [batch, h+2n, w+2n, c]. Unlike graph.Pad, which has no gradient in GoMLX
+// v0.28, it is differentiable (it is built from Concatenate), so fine-tuning works through it.
+func ZeroPad2D(x *graph.Node, n int) *graph.Node {
+	if x.Rank() != 4 || n < 0 {
+		exceptions.Panicf("conv.ZeroPad2D: want NHWC x and n ≥ 0, got x %s, n %d", x.Shape(), n)
+	}
+	return zeroPadAxis(zeroPadAxis(x, 1, n, n), 2, n, n)
+}
+
+// zeroPadAxis adds before and after zeros along axis of x with one Concatenate (a memcpy per
+// block on the Go backend; differentiable, unlike graph.Pad).
+func zeroPadAxis(x *graph.Node, axis, before, after int) *graph.Node {
+	parts := make([]*graph.Node, 0, 3)
+	zeros := func(size int) *graph.Node {
+		dims := slices.Clone(x.Shape().Dimensions)
+		dims[axis] = size
+		return graph.Zeros(x.Graph(), shapes.Make(x.DType(), dims...))
+	}
+	if before > 0 {
+		parts = append(parts, zeros(before))
+	}
+	parts = append(parts, x)
+	if after > 0 {
+		parts = append(parts, zeros(after))
+	}
+	if len(parts) == 1 {
+		return x
+	}
+	return graph.Concatenate(parts, axis)
 }

@@ -86,29 +86,54 @@ func relDiff(got, want []float32) float64 {
 type convCase struct {
 	name                   string
 	h, w, cIn, cOut, k, st int
+	kw                     int // kernel width when not k
+}
+
+func (c convCase) kW() int {
+	if c.kw > 0 {
+		return c.kw
+	}
+	return c.k
 }
 
 // resnetKinds lists every convolution kind in ResNet50 (sizes reduced; odd sizes catch
 // off-by-one errors in strided output sizes).
 var resnetKinds = []convCase{
-	{"1x1s1", 9, 7, 16, 24, 1, 1},
-	{"1x1s2", 9, 8, 16, 32, 1, 2},
-	{"3x3s1", 10, 9, 8, 12, 3, 1},  // callers pad for "same": input is already padded
-	{"7x7s2", 21, 18, 3, 16, 7, 2}, // conv1 after ZeroPadding2D(3)
-	{"3x3s2", 11, 10, 4, 8, 3, 2},  // not in ResNet50, but must work too
+	{"1x1s1", 9, 7, 16, 24, 1, 1, 0},
+	{"1x1s2", 9, 8, 16, 32, 1, 2, 0},
+	{"3x3s1", 10, 9, 8, 12, 3, 1, 0},  // callers pad for "same": input is already padded
+	{"7x7s2", 21, 18, 3, 16, 7, 2, 0}, // conv1 after ZeroPadding2D(3)
+	{"3x3s2", 11, 10, 4, 8, 3, 2, 0},  // not in ResNet50, but must work too
+}
+
+// bothStride1Forms runs fn once with im2col and once with wideConv for stride-1 k×k convolutions.
+func bothStride1Forms(t *testing.T, fn func(t *testing.T)) {
+	prev := MaxWideOverhead
+	defer func() { MaxWideOverhead = prev }()
+	for _, form := range []struct {
+		name     string
+		overhead float64
+	}{{"im2col", 0}, {"wide", 100}} {
+		MaxWideOverhead = form.overhead
+		t.Run(form.name, fn)
+	}
 }
 
 func TestFastMatchesNative(t *testing.T) {
+	bothStride1Forms(t, testFastMatchesNative)
+}
+
+func testFastMatchesNative(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, c := range resnetKinds {
+	for _, c := range append(resnetKinds, convCase{"5x3s1", 8, 9, 6, 7, 5, 1, 3}) {
 		t.Run(c.name, func(t *testing.T) {
 			x := randTensor(rng, 2, c.h, c.w, c.cIn)
-			k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+			k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
 			b := randTensor(rng, c.cOut)
 			fn := func(x, k, b *graph.Node) *graph.Node { return Conv2D(x, k, b, c.st) }
 			want := execIn(t, Native, fn, x, k, b)[0]
 			got := execIn(t, Fast, fn, x, k, b)[0]
-			wantLen := 2 * OutputSize(c.h, c.k, c.st) * OutputSize(c.w, c.k, c.st) * c.cOut
+			wantLen := 2 * OutputSize(c.h, c.k, c.st) * OutputSize(c.w, c.kW(), c.st) * c.cOut
 			if len(got) != wantLen || len(want) != wantLen {
 				t.Fatalf("output sizes: fast %d, native %d, want %d", len(got), len(want), wantLen)
 			}
@@ -132,7 +157,7 @@ func TestFoldedBatchNormMatchesUnfolded(t *testing.T) {
 	for _, c := range resnetKinds {
 		t.Run(c.name, func(t *testing.T) {
 			x := randTensor(rng, 2, c.h, c.w, c.cIn)
-			k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+			k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
 			b := randTensor(rng, c.cOut)
 			g, be, m, v := randBN(rng, c.cOut)
 			folded := func(in []*graph.Node) *graph.Node {
@@ -160,11 +185,15 @@ func TestFoldedBatchNormMatchesUnfolded(t *testing.T) {
 // TestGradientsMatch checks that gradients w.r.t. the input, kernel, bias and BatchNorm
 // parameters of the fast path (folded) equal the native path's on a tiny convolution.
 func TestGradientsMatch(t *testing.T) {
+	bothStride1Forms(t, testGradientsMatch)
+}
+
+func testGradientsMatch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, c := range []convCase{resnetKinds[0], resnetKinds[1], resnetKinds[2], resnetKinds[3]} {
 		t.Run(c.name, func(t *testing.T) {
 			x := randTensor(rng, 2, c.h, c.w, c.cIn)
-			k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+			k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
 			b := randTensor(rng, c.cOut)
 			g, be, m, v := randBN(rng, c.cOut)
 			fn := func(inputs []*graph.Node) []*graph.Node {
@@ -195,7 +224,7 @@ func TestBFloat16Close(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	c := resnetKinds[2]
 	x := randTensor(rng, 2, c.h, c.w, c.cIn)
-	k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+	k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
 	fn := func(x, k *graph.Node) *graph.Node { return Conv2D(x, k, nil, c.st) }
 	want := execIn(t, Fast, fn, x, k)[0]
 	prev := SetBFloat16(true)
@@ -250,7 +279,7 @@ func TestConv2DBatchNormReLU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	c := resnetKinds[2]
 	x := randTensor(rng, 2, c.h, c.w, c.cIn)
-	k := randTensor(rng, c.k, c.k, c.cIn, c.cOut)
+	k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
 	b := randTensor(rng, c.cOut)
 	g, be, m, v := randBN(rng, c.cOut)
 	fused := func(in []*graph.Node) *graph.Node {
@@ -325,5 +354,27 @@ func TestMaxPool2D(t *testing.T) {
 				t.Fatalf("max-pool gradients differ from the reference: %.3g", d)
 			}
 		})
+	}
+}
+
+func TestZeroPad2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	x := randTensor(rng, 2, 4, 3, 5)
+	fn := func(x *graph.Node) []*graph.Node {
+		y := ZeroPad2D(x, 2)
+		ref := graph.Pad(x, graph.ScalarZero(x.Graph(), x.DType()),
+			compute.PadAxis{}, compute.PadAxis{Start: 2, End: 2}, compute.PadAxis{Start: 2, End: 2}, compute.PadAxis{})
+		w := graph.Iota(y.Graph(), y.Shape(), 2)
+		grad := graph.Gradient(graph.ReduceAllSum(graph.Mul(y, graph.OnePlus(w))), x)[0]
+		// d/dx of Σ y·(1+col) is 1 + the column x lands on (its own column + 2).
+		wantGrad := graph.AddScalar(graph.Iota(x.Graph(), x.Shape(), 2), 3)
+		return []*graph.Node{y, ref, grad, wantGrad}
+	}
+	out := execIn(t, Fast, fn, x)
+	if d := relDiff(out[0], out[1]); d != 0 || len(out[0]) != 2*8*7*5 {
+		t.Fatalf("ZeroPad2D differs from graph.Pad (%.3g) or has size %d", d, len(out[0]))
+	}
+	if d := relDiff(out[2], out[3]); d != 0 {
+		t.Fatalf("ZeroPad2D gradient wrong: %v vs %v", out[2][:6], out[3][:6])
 	}
 }
