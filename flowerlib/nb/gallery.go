@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/flowerlib/flowers/flowerlib/augment"
+	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/flowerlib/flowers/flowerlib/plots"
@@ -61,7 +62,7 @@ func ResizeDemo(path string, size int) (string, error) {
 		img     image.Image
 		caption string
 	}{
-		{plots.Shrink(Image(orig), 2*size), fmt.Sprintf("stored: %d×%d %s", info.Width, info.Height, info.Format)},
+		{plots.Shrink(Image(orig), size*3/2), fmt.Sprintf("stored: %d×%d %s", info.Width, info.Height, info.Format)},
 		{Image(resized), fmt.Sprintf("resized: %d×%d RGB (bilinear)", size, size)},
 		{Image(bgr), "BGR bytes shown as RGB (cv2 without cvtColor)"},
 	} {
@@ -146,10 +147,10 @@ func AugmentGrid(path string, cfg augment.Config, n, size int) (string, error) {
 		}
 		flip := ""
 		if p.Flip {
-			flip = " flip"
+			flip = " · flip"
 		}
 		tiles = append(tiles, plots.Tile{Image: Image(out),
-			Caption: fmt.Sprintf("epoch %d: %.0f°%s\nshift %.0f,%.0f zoom %.2f,%.2f", e+1, p.Theta, flip, p.Tx, p.Ty, p.Zx, p.Zy)})
+			Caption: fmt.Sprintf("epoch %d · %.0f°%s\nzoom %.2f×%.2f", e+1, p.Theta, flip, p.Zx, p.Zy)})
 	}
 	return plots.ImageGrid(tiles, plots.GridOptions{Title: "augmentation preview", Columns: min(5, len(tiles)), Thumb: 128})
 }
@@ -196,4 +197,53 @@ func PredictionGallery(preds []Prediction, n, size int) (string, error) {
 	}
 	title := fmt.Sprintf("%d predictions, %d mistakes (red)", len(tiles), mistakes)
 	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 112})
+}
+
+// HeadLayers returns the head's Keras-style summary as an HTML table: each layer with its
+// output shape and parameters, then the totals (BatchNormalization's moving mean and
+// variance count as non-trainable, as in Keras).
+func HeadLayers(c head.Config) string {
+	c = c.Defaults()
+	var rows [][]string
+	in := c.InputDims()
+	shape := func(d ...int) string {
+		s := "(None"
+		for _, v := range d {
+			s += fmt.Sprintf(", %d", v)
+		}
+		return s + ")"
+	}
+	rows = append(rows, []string{"resnet50 (frozen base)", shape(7, 7, 2048), "23,587,712 (frozen)"})
+	switch c.Kind {
+	case head.Flatten:
+		rows = append(rows, []string{"flatten (Flatten)", shape(in...), "0"})
+	default:
+		rows = append(rows, []string{fmt.Sprintf("%s_pool (Global%sPooling2D)", c.Kind, poolName(c.Kind)), shape(in...), "0"})
+	}
+	for _, l := range c.Layers() {
+		typ, params := "Dense", l.In*l.Out+l.Out
+		if l.BN {
+			typ, params = "BatchNormalization", 4*l.Out
+		}
+		rows = append(rows, []string{fmt.Sprintf("%s (%s)", l.Name, typ), shape(l.Out), commas(params)})
+	}
+	tr, non := c.NumParams()
+	rows = append(rows, []string{"head total", "", fmt.Sprintf("%s (trainable %s, non-trainable %s)", commas(tr+non), commas(tr), commas(non))})
+	return Table([]string{"layer (type)", "output shape", "params"}, rows)
+}
+
+func poolName(k head.Kind) string {
+	if k == head.Max {
+		return "Max"
+	}
+	return "Average"
+}
+
+// commas formats n with thousands separators, as Keras' summary does.
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -196,3 +196,16 @@ func Check(err error) {
 // Sync waits until every output sent so far has reached the notebook; call it (or defer
 // it) before a cell's program ends early.
 func Sync() { gonbui.Sync() }
+
+// Must2 is Must for functions returning two values and an error.
+func Must2[A, B any](a A, b B, err error) (A, B) {
+	Check(err)
+	return a, b
+}
+
+// Details returns a collapsed block (<details>) with summary as its title and text, in a
+// monospace font, inside: long listings such as model.summary() stay one click away.
+func Details(summary, text string) string {
+	return fmt.Sprintf(`<details><summary style="cursor:pointer">%s</summary><pre style="font-size:11px;line-height:1.25">%s</pre></details>`,
+		html.EscapeString(summary), html.EscapeString(text))
+}

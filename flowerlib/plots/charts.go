@@ -27,7 +27,7 @@ func BarChart(c Chart, bars []Bar) string {
 			hi = bar.Value
 		}
 	}
-	ticks, _, thi := niceTicks(0, hi, 5)
+	ticks, _, thi := niceTicks(0, hi*1.08, 5) // headroom for the value labels
 	b.yAxis(a, ticks, 0, thi)
 	if len(bars) > 0 {
 		slot := (a.x1 - a.x0) / float64(len(bars))
