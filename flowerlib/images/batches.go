@@ -3,7 +3,6 @@ package images
 import (
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -132,6 +131,7 @@ func NewBatches(paths []string, opts BatchOptions) *Batches {
 			select {
 			case jobs <- job{i, out}:
 			case <-it.stop:
+				out <- result{index: i, err: errStopped} // Close's drain waits on it
 				return
 			}
 		}
@@ -147,6 +147,8 @@ func NewBatches(paths []string, opts BatchOptions) *Batches {
 	}
 	return it
 }
+
+var errStopped = errors.New("images.Batches: closed")
 
 type job struct {
 	index int
@@ -264,5 +266,3 @@ func LoadAll(paths []string, size int, progress io.Writer) (data []float32, indi
 	}
 	return data, indices, it.Failures(), it.Err()
 }
-
-var _ = os.Stderr

@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
 	"golang.org/x/image/bmp"
@@ -430,12 +432,22 @@ func TestBatchesCloseEarly(t *testing.T) {
 		"a.png": imagestest.PNG(imagestest.Pattern(9, 9)), "b.png": imagestest.PNG(imagestest.Pattern(9, 9)),
 		"c.png": imagestest.PNG(imagestest.Pattern(9, 9)), "d.png": imagestest.PNG(imagestest.Pattern(9, 9)),
 	})
-	it := NewBatches(append(append(paths, paths...), paths...), BatchOptions{Size: 8, BatchSize: 1, Workers: 2})
-	if b := it.Next(); b == nil || b.N != 1 {
-		t.Fatalf("first batch: %+v", b)
+	base := runtime.NumGoroutine()
+	for range 20 {
+		it := NewBatches(append(append(paths, paths...), paths...), BatchOptions{Size: 8, BatchSize: 1, Workers: 2})
+		if b := it.Next(); b == nil || b.N != 1 {
+			t.Fatalf("first batch: %+v", b)
+		}
+		it.Close()
+		it.Close()
 	}
-	it.Close()
-	it.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		t.Errorf("%d goroutines left after Close (started with %d)", n, base)
+	}
 }
 
 // The inlined YCbCr conversion must equal color.YCbCrToRGB for every subsampling and

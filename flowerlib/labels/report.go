@@ -113,7 +113,11 @@ func (r *Report) CountsByExt() map[string]int {
 	return out
 }
 
-// Summary returns the skip report: one line per skipped path with its reason, then the
+// MaxSummaryLines bounds the skipped paths Summary lists one by one.
+const MaxSummaryLines = 100
+
+// Summary returns the skip report: one line per skipped path with its reason (at most
+// MaxSummaryLines), then the
 // counts by kind and by extension, then the notes. "skipped nothing" when clean.
 func (r *Report) Summary() string {
 	var b strings.Builder
@@ -121,7 +125,11 @@ func (r *Report) Summary() string {
 		b.WriteString("skipped nothing\n")
 	} else {
 		fmt.Fprintf(&b, "skipped %d:\n", len(r.Skipped))
-		for _, s := range r.Skipped {
+		for i, s := range r.Skipped {
+			if i == MaxSummaryLines {
+				fmt.Fprintf(&b, "  ... and %d more (all in Report.Skipped)\n", len(r.Skipped)-i)
+				break
+			}
 			fmt.Fprintf(&b, "  %s: %s\n", Quote(r.rel(s.Path)), s.Reason)
 		}
 		b.WriteString("by reason:")
