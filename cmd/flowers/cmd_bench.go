@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	benchmarks "github.com/janpfeifer/go-benchmarks"
@@ -50,7 +51,9 @@ type benchResult struct {
 	Size           int      `json:"size"`
 	ConvPath       string   `json:"conv"`
 	BFloat16       bool     `json:"bf16"`
-	CompileSeconds float64  `json:"compile_seconds"` // graph build + compile + first (warm-up) run
+	CompileSeconds float64  `json:"compile_seconds"`       // graph build + compile + first (warm-up) run
+	CPUPerImage    float64  `json:"cpu_seconds_per_image"` // user+sys CPU of this process per image over the timed runs
+	FaultsPerRun   float64  `json:"minor_faults_per_run"`  // page faults (fresh memory touched) per timed run
 }
 
 func runBench(args []string) error {
@@ -229,6 +232,7 @@ func benchGoMLX(exec *model.Exec, name string, batch, size int, seed int64, dura
 	}
 	compile := time.Since(compileStart)
 	times = times[:0]
+	startUsage := getRusage()
 
 	// go-benchmarks prints its table on os.Stdout: point it at the progress writer.
 	stdout := os.Stdout
@@ -243,6 +247,7 @@ func benchGoMLX(exec *model.Exec, name string, batch, size int, seed int64, dura
 	if runErr != nil {
 		return benchResult{}, runErr
 	}
+	endUsage := getRusage()
 	med := median(times)
 	return benchResult{
 		Backend:        name,
@@ -251,7 +256,23 @@ func benchGoMLX(exec *model.Exec, name string, batch, size int, seed int64, dura
 		PeakRSSMiB:     peakRSSMiB(),
 		Iterations:     len(times),
 		CompileSeconds: compile.Seconds(),
+		CPUPerImage:    (endUsage.cpu - startUsage.cpu).Seconds() / float64(batch*len(times)),
+		FaultsPerRun:   float64(endUsage.minFlt-startUsage.minFlt) / float64(len(times)),
 	}, nil
+}
+
+type procUsage struct {
+	cpu    time.Duration
+	minFlt int64
+}
+
+// getRusage returns this process's user+system CPU time and minor page faults so far.
+func getRusage() procUsage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return procUsage{}
+	}
+	return procUsage{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Minflt}
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -283,8 +304,8 @@ func peakRSSMiB() float64 {
 }
 
 func printBenchTable(w io.Writer, results []benchResult) {
-	fmt.Fprintf(w, "\n| backend | batch | flowerlib images/s | PyTorch images/s | ratio | flowerlib peak RSS MiB | PyTorch peak RSS MiB |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "\n| backend | batch | flowerlib images/s | PyTorch images/s | ratio | flowerlib peak RSS MiB | PyTorch peak RSS MiB | flowerlib CPU s/image |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		torch, ratio, tpeak := "–", "–", "–"
 		if r.TorchPerSec != nil {
@@ -294,7 +315,7 @@ func printBenchTable(w io.Writer, results []benchResult) {
 		if r.BFloat16 {
 			name += " (bf16)"
 		}
-		fmt.Fprintf(w, "| %s | %d | %.2f | %s | %s | %.0f | %s |\n", name, r.Batch, r.ImagesPerSec, torch, ratio, r.PeakRSSMiB, tpeak)
+		fmt.Fprintf(w, "| %s | %d | %.2f | %s | %s | %.0f | %s | %.3f |\n", name, r.Batch, r.ImagesPerSec, torch, ratio, r.PeakRSSMiB, tpeak, r.CPUPerImage)
 	}
 	fmt.Fprintln(w)
 }
