@@ -36,13 +36,14 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if err := CheckWeights(w, opts.IncludeTop); err != nil {
+	e := &Extractor{backend: backend, store: model.NewStore(), opts: opts}
+	// Variables are loaded now, so the graph function does not keep w (~94 MB) alive.
+	if err := LoadIntoScope(e.store.RootScope().At(ExtractorScope), w, opts.IncludeTop); err != nil {
 		return nil, err
 	}
-	e := &Extractor{backend: backend, store: model.NewStore(), opts: opts}
 	var err error
 	e.exec, err = model.NewExec(backend, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return BuildGraph(scope.In("resnet50"), images).PreTrained(w).Trainable(false).
+		return BuildGraph(scope.In(ExtractorScope), images).Trainable(false).
 			IncludeTop(opts.IncludeTop).Pooling(opts.Pooling).Done()
 	})
 	if err != nil {
@@ -138,6 +139,9 @@ func maxOf(x []float32) float32 {
 	}
 	return m
 }
+
+// ExtractorScope is the scope of the Extractor's variables in its Store.
+const ExtractorScope = "resnet50"
 
 // Store returns the Store holding the model's variables (under scope "/resnet50").
 func (e *Extractor) Store() *model.Store { return e.store }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/pkg/errors"
 )
 
@@ -107,6 +108,39 @@ func weightsByName(w *weights.File, top bool) (map[string]*weights.Tensor, error
 		sb.WriteString("\n  (this looks like a no-top file: use the with-top weights, or IncludeTop(false))")
 	}
 	return nil, errors.New(sb.String())
+}
+
+// LoadIntoScope creates (or overwrites) ResNet50's variables under scope from w, checked first
+// with CheckWeights: "conv1_conv/kernel", …, "predictions/bias" with top. Use it to load weights
+// outside a graph (BuildGraph then reuses the variables); BuildGraph sets trainability.
+func LoadIntoScope(scope *model.Scope, w *weights.File, top bool) error {
+	values, err := weightsByName(w, top)
+	if err != nil {
+		return err
+	}
+	layers, err := Layers(Options{IncludeTop: top})
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		for _, wt := range l.Weights {
+			t := tensorFromWeights(values[l.Name+"/"+wt.Name])
+			s := scope.At("%s", l.Name)
+			if v := s.GetVariable(wt.Name); v != nil {
+				if !v.Shape().Equal(t.Shape()) {
+					return errors.Errorf("resnet50.LoadIntoScope: variable %q has shape %s, the weights %s", v.Path(), v.Shape(), t.Shape())
+				}
+				if err := v.SetValue(t); err != nil {
+					return errors.WithMessagef(err, "resnet50.LoadIntoScope: setting %q", v.Path())
+				}
+				continue
+			}
+			if _, err := s.CreateVariable(wt.Name, t); err != nil {
+				return errors.WithMessage(err, "resnet50.LoadIntoScope")
+			}
+		}
+	}
+	return nil
 }
 
 // tensorFromWeights copies a weights tensor into a new GoMLX tensor.
