@@ -131,10 +131,13 @@ func runBench(args []string) error {
 	w := resnet50.RandomWeights(*seed, false)
 	torchCache := map[int]*torchResult{}
 	var results []benchResult
+	var failed []string
 	for _, name := range backends {
 		b, err := backend.New(name, progress)
-		if err != nil {
-			return err
+		if err != nil { // report, measure the other backends, fail at the end
+			fmt.Fprintf(os.Stderr, "flowers bench: %v\n", err)
+			failed = append(failed, name)
+			continue
 		}
 		store := model.NewStore()
 		exec, err := model.NewExec(b, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
@@ -180,6 +183,9 @@ func runBench(args []string) error {
 		}
 		exec.Finalize()
 	}
+	if len(results) == 0 {
+		return errors.Errorf("no backend could be measured (%s)", strings.Join(failed, ", "))
+	}
 	if !*jsonOut {
 		printBenchTable(os.Stdout, results)
 	}
@@ -190,6 +196,9 @@ func runBench(args []string) error {
 	}
 	summary += fmt.Sprintf(", peak RSS %.0f MiB", last.PeakRSSMiB)
 	fmt.Fprintln(progress, summary)
+	if len(failed) > 0 {
+		return errors.Errorf("backends not measured: %s", strings.Join(failed, ", "))
+	}
 	return nil
 }
 
@@ -484,7 +493,8 @@ for line in sys.stdin:
     x = (torch.rand(batch, 3, size, size) * 255).contiguous(memory_format=torch.channels_last)
     times = []
     with torch.inference_mode():
-        model(x)  # warm-up
+        for _ in range(2):  # warm-up: oneDNN prepares its kernels per shape on the first runs
+            model(x)
         end = time.time() + duration
         while not times or time.time() < end:
             t0 = time.perf_counter()
