@@ -72,13 +72,20 @@ func TestFeaturesCommand(t *testing.T) {
 	if err := weights.WriteH5(h5, resnet50.RandomWeights(3, false)); err != nil {
 		t.Fatal(err)
 	}
+	// A text file named .jpg in the middle of the list is skipped and reported (BAD_INPUTS 12);
+	// the rows CSV says which image each row is.
+	bad := filepath.Join(dir, "notes.jpg")
+	if err := os.WriteFile(bad, []byte("not a photo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	listed := []string{paths[0], bad, paths[1], paths[2]}
 	fromFile := filepath.Join(dir, "file.npy")
 	fromRandom := filepath.Join(dir, "random.npy")
 	common := []string{"-size", "32", "-pooling", "avg", "-backend", "go", "-cache", filepath.Join(dir, "cache")}
-	if err := runFeatures(append(append([]string{"-weights", h5, "-out", fromFile}, common...), paths...)); err != nil {
+	if err := runFeatures(append(append([]string{"-weights", h5, "-out", fromFile}, common...), listed...)); err != nil {
 		t.Fatal(err)
 	}
-	if err := runFeatures(append(append([]string{"-weights", "random:3", "-out", fromRandom}, common...), paths...)); err != nil {
+	if err := runFeatures(append(append([]string{"-weights", "random:3", "-out", fromRandom}, common...), listed...)); err != nil {
 		t.Fatal(err)
 	}
 	shape, got := readNPY(t, fromFile)
@@ -117,7 +124,7 @@ func TestFeaturesCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 4 || lines[0] != "images" || lines[2] != paths[1] {
+	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 4 || lines[0] != "images" || lines[1] != paths[0] || lines[2] != paths[1] || lines[3] != paths[2] {
 		t.Errorf("rows CSV:\n%s", csv)
 	}
 
