@@ -5,10 +5,12 @@ import (
 	"io"
 	"os"
 	"sync"
+	"unsafe"
 
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -100,7 +102,14 @@ func (e *Extractor) ExtractFloats(pixels []float32, n, height, width int) ([]flo
 	if len(pixels) != n*height*width*3 {
 		return nil, errors.Errorf("resnet50.Extractor: %d values is not %d images of %d×%d×3", len(pixels), n, height, width)
 	}
-	out, err := e.Extract(tensors.FromFlatDataAndDimensions(pixels, n, height, width, 3))
+	// One copy, straight into a backend buffer (shared memory on the go backend).
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(pixels))), 4*len(pixels))
+	in, err := tensors.FromRaw(e.backend, 0, shapes.Make(dtypes.Float32, n, height, width, 3), raw)
+	if err != nil {
+		return nil, errors.WithMessage(err, "resnet50.Extractor")
+	}
+	defer in.MustFinalizeAll()
+	out, err := e.Extract(in)
 	if err != nil {
 		return nil, err
 	}
