@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"encoding/binary"
 	"encoding/csv"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowerlib/flowers/flowerlib/npy"
 
 	"github.com/pkg/errors"
 
@@ -114,7 +112,7 @@ func runFeatures(args []string) error {
 	secs := time.Since(start).Seconds()
 
 	shape := append([]int{len(rows)}, rowShape...)
-	if err := writeNPY(*out, shape, feats); err != nil {
+	if err := npy.WriteFloat32(*out, shape, feats); err != nil {
 		return err
 	}
 	csvPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".csv"
@@ -138,51 +136,6 @@ func weightsLabel(spec string) string {
 		return "RANDOM-weight (not ImageNet)"
 	}
 	return "ResNet50"
-}
-
-// writeNPY writes a float32 C-order .npy (format 1.0) atomically. flowerlib/internal/npy is not
-// importable from cmd/.
-func writeNPY(path string, shape []int, data []float32) (err error) {
-	dims := make([]string, len(shape))
-	for i, d := range shape {
-		dims[i] = strconv.Itoa(d)
-	}
-	tuple := strings.Join(dims, ", ")
-	if len(shape) == 1 {
-		tuple += ","
-	}
-	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", tuple)
-	pad := 64 - (10+len(header)+1)%64 // total header length a multiple of 64, ending in \n
-	header += strings.Repeat(" ", pad%64) + "\n"
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".npy-*")
-	if err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	bw.WriteString("\x93NUMPY\x01\x00")
-	binary.Write(bw, binary.LittleEndian, uint16(len(header)))
-	bw.WriteString(header)
-	var buf [4]byte
-	for _, v := range data {
-		binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
-		bw.Write(buf[:])
-	}
-	if err = bw.Flush(); err == nil {
-		err = tmp.Sync()
-	}
-	if err == nil {
-		err = tmp.Close()
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	return errors.Wrapf(err, "writing %q", path)
 }
 
 // writeRowsCSV lists the image (and label, with -data) of each feature row.

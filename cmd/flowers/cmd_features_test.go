@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/npy"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/images"
@@ -32,35 +31,11 @@ func samplePhotos(t *testing.T, n int) []string {
 	return paths[:n]
 }
 
-// readNPY parses a float32 C-order .npy file.
+// readNPY reads a float32 .npy file.
 func readNPY(t *testing.T, path string) ([]int, []float32) {
-	raw, err := os.ReadFile(path)
+	shape, data, err := npy.ReadFloat32(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(raw, []byte("\x93NUMPY\x01\x00")) {
-		t.Fatalf("%s: not a .npy v1.0 file", path)
-	}
-	hlen := int(binary.LittleEndian.Uint16(raw[8:]))
-	header := string(raw[10 : 10+hlen])
-	if (10+hlen)%64 != 0 || !strings.HasSuffix(header, "\n") || !strings.Contains(header, "'descr': '<f4'") {
-		t.Fatalf("%s: bad header %q", path, header)
-	}
-	m := regexp.MustCompile(`'shape': \(([0-9, ]*)\)`).FindStringSubmatch(header)
-	var shape []int
-	for _, s := range strings.Split(m[1], ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			var d int
-			for _, c := range s {
-				d = 10*d + int(c-'0')
-			}
-			shape = append(shape, d)
-		}
-	}
-	body := raw[10+hlen:]
-	data := make([]float32, len(body)/4)
-	for i := range data {
-		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
 	}
 	return shape, data
 }

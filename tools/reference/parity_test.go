@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowerlib/flowers/flowerlib/npy"
+
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
@@ -191,7 +193,7 @@ func TestTorchParity(t *testing.T) {
 		pix = append(pix, img.Pix...)
 	}
 	imgPath := filepath.Join(dir, "images.npy")
-	if err := writeUint8NPY(imgPath, []int{n, size, size, 3}, pix); err != nil {
+	if err := npy.WriteUint8(imgPath, []int{n, size, size, 3}, pix); err != nil {
 		t.Fatal(err)
 	}
 
@@ -203,11 +205,11 @@ func TestTorchParity(t *testing.T) {
 	runPython(t, script("torch_resnet50.py"), "--weights", topPath, "--images", imgPath,
 		"--features", refFeat, "--top", "--probs", refProbs, "--dtype", dtype,
 		"--threads", strconv.Itoa(runtime.NumCPU()))
-	wantFeat, err := readFloat32NPY(refFeat)
+	_, wantFeat, err := npy.ReadFloat32(refFeat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantProbs, err := readFloat32NPY(refProbs)
+	_, wantProbs, err := npy.ReadFloat32(refProbs)
 	if err != nil {
 		t.Fatal(err)
 	}
