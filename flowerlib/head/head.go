@@ -26,6 +26,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sort"
 	"sync"
 
 	"github.com/gomlx/compute/dtypes"
@@ -62,7 +63,13 @@ type Config struct {
 	Hidden  []int   `json:"hidden"`  // hidden Dense widths; default [2048, 1024]
 	Dropout float64 `json:"dropout"` // rate after each hidden Dense's ReLU while training; 0 (the seed) = none
 	Seed    int64   `json:"seed"`    // initialiser seed; default 42 as he_normal(seed=42) in the seed
+	// Grid is the side of the base's feature map the Flatten head sees: 7 at 224² (the default),
+	// ceil(size/32) for other image sizes (see GridFor).
+	Grid int `json:"grid,omitempty"`
 }
+
+// GridFor returns the ResNet50 feature-map side for square images of the given size.
+func GridFor(imageSize int) int { return (imageSize + 31) / 32 }
 
 // Defaults fills unset fields with the seed's values.
 func (c Config) Defaults() Config {
@@ -77,6 +84,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Seed == 0 {
 		c.Seed = 42
+	}
+	if c.Grid == 0 {
+		c.Grid = FeatureGrid
 	}
 	return c
 }
@@ -106,7 +116,11 @@ func (c Config) Validate() error {
 // [2048] for the pooled kinds.
 func (c Config) InputDims() []int {
 	if c.Kind == Flatten {
-		return []int{FeatureGrid, FeatureGrid, FeatureChannels}
+		g := c.Grid
+		if g == 0 {
+			g = FeatureGrid
+		}
+		return []int{g, g, FeatureChannels}
 	}
 	return []int{FeatureChannels}
 }
@@ -289,6 +303,17 @@ func GlorotUniform(f []float32, limit float64, seed uint64) {
 // (model.Store.IsTraining), BatchNorm uses batch statistics and updates its moving averages,
 // and dropout is active. Init must have created the variables.
 func Logits(scope *model.Scope, features *graph.Node, cfg Config) *graph.Node {
+	return forward(scope, features, cfg, nil)
+}
+
+// tape records the first BatchNorm and Dense of a training graph for TrainGradients.
+type tape struct {
+	xhat, x1, y1 *graph.Node // normalised input, BN output, first Dense's matmul output
+	kernel       *graph.Node
+	vars         map[string]*model.Variable // gamma, beta, kernel of the first layers
+}
+
+func forward(scope *model.Scope, features *graph.Node, cfg Config, tp *tape) *graph.Node {
 	cfg = cfg.Defaults()
 	g := features.Graph()
 	dims := features.Shape().Dimensions
@@ -309,10 +334,27 @@ func Logits(scope *model.Scope, features *graph.Node, cfg Config) *graph.Node {
 			return vr
 		}
 		if l.BN {
-			x = batchNorm(x, training, v("gamma"), v("beta"), v("moving_mean"), v("moving_variance"))
+			var xhat *graph.Node
+			x, xhat = batchNorm(x, training, v("gamma"), v("beta"), v("moving_mean"), v("moving_variance"))
+			if tp != nil && li == 0 {
+				tp.xhat, tp.x1 = xhat, x
+				tp.vars["gamma"], tp.vars["beta"] = v("gamma"), v("beta")
+			}
 			continue
 		}
-		x = graph.Add(graph.MatMul(x, v("kernel").NodeValue(g)), graph.ExpandAxes(v("bias").NodeValue(g), 0))
+		kernel := v("kernel").NodeValue(g)
+		if tp != nil && li == 1 {
+			// TrainGradients asks autodiff only for the gradient of this matmul's output and
+			// adds the matmul's own gradients by hand. (No StopGradient: on the go backend it is
+			// an Identity that copies its input, the whole kernel.)
+			tp.kernel = kernel
+			tp.vars["kernel"] = v("kernel")
+			tp.y1 = graph.MatMul(x, kernel)
+			x = tp.y1
+		} else {
+			x = graph.MatMul(x, kernel)
+		}
+		x = graph.Add(x, graph.ExpandAxes(v("bias").NodeValue(g), 0))
 		if li < len(layers)-1 {
 			x = graph.Max(x, graph.ZerosLike(x)) // relu
 			if training && cfg.Dropout > 0 {
@@ -325,8 +367,56 @@ func Logits(scope *model.Scope, features *graph.Node, cfg Config) *graph.Node {
 	return x
 }
 
-// batchNorm is Keras' BatchNormalization on [batch, features] (axis -1).
-func batchNorm(x *graph.Node, training bool, gamma, beta, movingMean, movingVar *model.Variable) *graph.Node {
+// TrainGradients builds the training graph of the head on constant features (cached base
+// outputs) with labels (int32 [batch]): it returns the mean loss, the number of correct
+// predictions, and the gradients of every trainable variable (sorted by path). The caller must
+// have marked the graph as training (model.Store.SetTraining).
+//
+// It equals autodiff of Loss(Logits(...)), but computes the first BatchNorm's and Dense's
+// gradients by hand: dW = x1ᵀ·dy and dx1 = dy·Wᵀ as einsums laid out so that the go backend
+// never transposes the kernel. GoMLX's generic matmul gradient transposes it, which for the
+// flatten head's 205M-weight kernel costs ~8× the matmuls themselves. Because the features
+// are constants, BatchNorm's gradients reduce to dγ = Σ_batch dx1·x̂ and dβ = Σ_batch dx1.
+func TrainGradients(scope *model.Scope, features, labels *graph.Node, cfg Config) (loss, correct *graph.Node, vars []*model.Variable, grads []*graph.Node) {
+	g := features.Graph()
+	tp := &tape{vars: map[string]*model.Variable{}}
+	logits := forward(scope, features, cfg, tp)
+	loss = Loss(logits, labels)
+	correct = Correct(logits, labels)
+	manual := map[*model.Variable]bool{tp.vars["gamma"]: true, tp.vars["beta"]: true, tp.vars["kernel"]: true}
+	var auto []*model.Variable
+	for v := range scope.Store().IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) && !manual[v] {
+			auto = append(auto, v)
+		}
+	}
+	nodes := []*graph.Node{tp.y1}
+	for _, v := range auto {
+		nodes = append(nodes, v.NodeValue(g))
+	}
+	gs := graph.Gradient(loss, nodes...)
+	dy := gs[0]
+	byVar := map[*model.Variable]*graph.Node{}
+	for i, v := range auto {
+		byVar[v] = gs[1+i]
+	}
+	dx1 := graph.Einsum("bh,dh->bd", dy, tp.kernel)
+	byVar[tp.vars["kernel"]] = graph.Einsum("bd,bh->dh", tp.x1, dy)
+	byVar[tp.vars["gamma"]] = graph.ReduceSum(graph.Mul(dx1, tp.xhat), 0)
+	byVar[tp.vars["beta"]] = graph.ReduceSum(dx1, 0)
+	for v := range byVar {
+		vars = append(vars, v)
+	}
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
+	for _, v := range vars {
+		grads = append(grads, byVar[v])
+	}
+	return loss, correct, vars, grads
+}
+
+// batchNorm is Keras' BatchNormalization on [batch, features] (axis -1); it also returns the
+// normalised input x̂ = (x-mean)/sqrt(var+ε).
+func batchNorm(x *graph.Node, training bool, gamma, beta, movingMean, movingVar *model.Variable) (y, xhat *graph.Node) {
 	g := x.Graph()
 	var mean, variance *graph.Node
 	if training {
@@ -339,9 +429,10 @@ func batchNorm(x *graph.Node, training bool, gamma, beta, movingMean, movingVar 
 		mean = movingMean.NodeValue(g)
 		variance = movingVar.NodeValue(g)
 	}
-	scale := graph.Mul(gamma.NodeValue(g), graph.Inverse(graph.Sqrt(graph.AddScalar(variance, BNEpsilon))))
-	shift := graph.Sub(beta.NodeValue(g), graph.Mul(mean, scale))
-	return graph.Add(graph.Mul(x, graph.ExpandAxes(scale, 0)), graph.ExpandAxes(shift, 0))
+	inv := graph.ExpandAxes(graph.Inverse(graph.Sqrt(graph.AddScalar(variance, BNEpsilon))), 0)
+	xhat = graph.Mul(graph.Sub(x, graph.ExpandAxes(mean, 0)), inv)
+	y = graph.Add(graph.Mul(xhat, graph.ExpandAxes(gamma.NodeValue(g), 0)), graph.ExpandAxes(beta.NodeValue(g), 0))
+	return y, xhat
 }
 
 // Probabilities is the final softmax: [batch, Classes] probabilities from Logits.

@@ -64,7 +64,7 @@ func (a *Adam) Begin() float32 {
 func (a *Adam) Update(path string, w, g []float32, lrT float32) {
 	m := a.moments(path, len(w))
 	parallel(len(w), func(lo, hi int) {
-		adamKernel(w[lo:hi], g[lo:hi], m.M[lo:hi], m.V[lo:hi], lrT)
+		adamUpdate(w[lo:hi], g[lo:hi], m.M[lo:hi], m.V[lo:hi], lrT)
 	})
 }
 

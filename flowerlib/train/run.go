@@ -295,6 +295,19 @@ func Run(cfg Config) (*Result, error) {
 	info := &RunInfo{Data: cfg.Data, Weights: cfg.Weights, WeightsID: weightsID, CacheDir: cfg.CacheDir,
 		Head: cfg.Head, Mode: cfg.Mode, ImageSize: cfg.ImageSize, Seed: cfg.Seed, Classes: split.Classes,
 		Split: si, DataKey: dataKey(si), FineTune: cfg.FineTune}
+	b, err := backend.New(cfg.Backend, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := resnet50.NewExtractor(b, w, resnet50.Options{Pooling: poolingOf(cfg.Head.Kind)})
+	if err != nil {
+		return nil, err
+	}
+	defer ex.Finalize()
+	if cfg.Head.Kind == head.Flatten {
+		cfg.Head.Grid = ex.OutputShape(1, cfg.ImageSize, cfg.ImageSize)[1]
+		info.Head = cfg.Head
+	}
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return nil, errors.Wrapf(err, "creating run directory %q", cfg.RunDir)
 	}
@@ -312,15 +325,6 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 
-	b, err := backend.New(cfg.Backend, cfg.Log)
-	if err != nil {
-		return nil, err
-	}
-	ex, err := resnet50.NewExtractor(b, w, resnet50.Options{Pooling: poolingOf(cfg.Head.Kind)})
-	if err != nil {
-		return nil, err
-	}
-	defer ex.Finalize()
 	res := &Result{RunDir: cfg.RunDir, Backend: b.Name(), Head: cfg.Head, Mode: cfg.Mode, Classes: split.Classes,
 		Features: map[string]float64{}}
 
@@ -365,7 +369,10 @@ func Run(cfg Config) (*Result, error) {
 		RunDir: cfg.RunDir, Classes: split.Classes, DataKey: info.DataKey, Dropout: cfg.Head.Dropout,
 		CheckpointSteps: cfg.CheckpointSteps, EarlyStopping: cfg.EarlyStopping, Monitor: cfg.Monitor,
 		RestoreBest: cfg.RestoreBest, Progress: cfg.Progress, Log: cfg.Log, OnEpoch: cfg.OnEpoch,
-		OnStep: cfg.OnStep, MaxSteps: cfg.MaxSteps})
+		OnStep: cfg.OnStep, MaxSteps: cfg.MaxSteps,
+		Grad: func(scope *model.Scope, x, labels *graph.Node) (*graph.Node, *graph.Node, []*model.Variable, []*graph.Node) {
+			return head.TrainGradients(scope, x, labels, hc)
+		}})
 	if err != nil {
 		return nil, err
 	}

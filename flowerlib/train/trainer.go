@@ -51,6 +51,11 @@ type Data interface {
 // or reuses variables under scope; model.Store.IsTraining tells training from inference.
 type BuildFn func(scope *model.Scope, x *graph.Node) *graph.Node
 
+// GradFn builds the training loss, the number of correct predictions and the gradients of the
+// trainable variables itself (head.TrainGradients on cached features), instead of autodiff
+// through BuildFn. vars and grads are aligned.
+type GradFn func(scope *model.Scope, x, labels *graph.Node) (loss, correct *graph.Node, vars []*model.Variable, grads []*graph.Node)
+
 // Options configures Fit. Zero values take the seed's settings (30 epochs, batch 32, Adam 1e-3).
 type Options struct {
 	Epochs       int
@@ -81,6 +86,8 @@ type Options struct {
 	OnEpoch func(h History)
 	// OnStep, when set, is called after each training step.
 	OnStep func(s StepInfo)
+	// Grad, when set, replaces autodiff of the BuildFn in training steps (see GradFn).
+	Grad GradFn
 	// MaxSteps stops after this many optimizer steps in this call (0: no limit); for benchmarks.
 	MaxSteps int
 }
@@ -339,6 +346,11 @@ func (t *Trainer) stepGraph(scope *model.Scope, inputs []*graph.Node) []*graph.N
 	x, labels := inputs[0], inputs[1]
 	g := x.Graph()
 	t.Store.SetTraining(g, true)
+	if t.Opts.Grad != nil {
+		loss, correct, vars, grads := t.Opts.Grad(scope, x, labels)
+		t.gradVars[x.Shape().Dimensions[0]] = vars
+		return append([]*graph.Node{loss, correct}, grads...)
+	}
 	logits := t.build(scope, x)
 	loss := head.Loss(logits, labels)
 	correct := head.Correct(logits, labels)

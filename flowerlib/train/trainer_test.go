@@ -41,6 +41,11 @@ func newHeadTrainer(t *testing.T, runDir string, cfg head.Config, opts Options) 
 		t.Fatal(err)
 	}
 	opts.RunDir = runDir
+	if opts.Grad == nil && os.Getenv("FLOWERS_AUTODIFF") == "" {
+		opts.Grad = func(scope *model.Scope, x, labels *graph.Node) (*graph.Node, *graph.Node, []*model.Variable, []*graph.Node) {
+			return head.TrainGradients(scope, x, labels, cfg)
+		}
+	}
 	tr, err := New(b, store, func(scope *model.Scope, x *graph.Node) *graph.Node {
 		return head.Logits(scope, x, cfg)
 	}, opts)
