@@ -54,7 +54,8 @@ type benchResult struct {
 	BFloat16       bool     `json:"bf16"`
 	CompileSeconds float64  `json:"compile_seconds"`       // graph build + compile + first (warm-up) run
 	CPUPerImage    float64  `json:"cpu_seconds_per_image"` // user+sys CPU of this process per image over the timed runs
-	FaultsPerRun   float64  `json:"minor_faults_per_run"`  // page faults (fresh memory touched) per timed run
+	TorchCPU       *float64 `json:"torch_cpu_seconds_per_image"`
+	FaultsPerRun   float64  `json:"minor_faults_per_run"` // page faults (fresh memory touched) per timed run
 }
 
 func runBench(args []string) error {
@@ -180,6 +181,7 @@ func runBench(args []string) error {
 				if tr != nil {
 					ratio := r.ImagesPerSec / tr.ImagesPerSec
 					r.TorchPerSec, r.Ratio, r.TorchPeakMiB, r.TorchIters = &tr.ImagesPerSec, &ratio, &tr.PeakRSSMiB, &tr.Iterations
+					r.TorchCPU = &tr.CPUPerImage
 				}
 			}
 			if *jsonOut {
@@ -320,18 +322,19 @@ func peakRSSMiB() float64 {
 }
 
 func printBenchTable(w io.Writer, results []benchResult) {
-	fmt.Fprintf(w, "\n| backend | batch | flowerlib images/s | PyTorch images/s | ratio | flowerlib peak RSS MiB | PyTorch peak RSS MiB | flowerlib CPU s/image |\n")
+	fmt.Fprintf(w, "\n| backend | batch | flowerlib images/s | PyTorch images/s | ratio | flowerlib peak RSS MiB | PyTorch peak RSS MiB | CPU s/image flowerlib / PyTorch |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
-		torch, ratio, tpeak := "–", "–", "–"
+		torch, ratio, tpeak, cpu := "–", "–", "–", fmt.Sprintf("%.3f", r.CPUPerImage)
 		if r.TorchPerSec != nil {
 			torch, ratio, tpeak = fmt.Sprintf("%.2f", *r.TorchPerSec), fmt.Sprintf("%.2f", *r.Ratio), fmt.Sprintf("%.0f", *r.TorchPeakMiB)
+			cpu += fmt.Sprintf(" / %.3f", *r.TorchCPU)
 		}
 		name := r.Backend
 		if r.BFloat16 {
 			name += " (bf16)"
 		}
-		fmt.Fprintf(w, "| %s | %d | %.2f | %s | %s | %.0f | %s | %.3f |\n", name, r.Batch, r.ImagesPerSec, torch, ratio, r.PeakRSSMiB, tpeak, r.CPUPerImage)
+		fmt.Fprintf(w, "| %s | %d | %.2f | %s | %s | %.0f | %s | %s |\n", name, r.Batch, r.ImagesPerSec, torch, ratio, r.PeakRSSMiB, tpeak, cpu)
 	}
 	fmt.Fprintln(w)
 }
@@ -375,6 +378,7 @@ type torchResult struct {
 	ImagesPerSec float64 `json:"images_per_sec"`
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
 	Iterations   int     `json:"iterations"`
+	CPUPerImage  float64 `json:"cpu_seconds_per_image"`
 	Error        string  `json:"error"`
 }
 
@@ -503,13 +507,16 @@ for line in sys.stdin:
         for _ in range(2):  # warm-up: oneDNN prepares its kernels per shape on the first runs
             model(x)
         end = time.time() + duration
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
         while not times or time.time() < end:
             t0 = time.perf_counter()
             y = model(x)
             times.append(time.perf_counter() - t0)
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / (batch * len(times))
     assert tuple(y.shape) == (batch, 2048)
     times.sort()
     n = len(times)
     med = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
-    print(json.dumps({"batch": batch, "images_per_sec": batch / med, "peak_rss_mib": vmhwm_mib(), "iterations": n}), flush=True)
+    print(json.dumps({"batch": batch, "images_per_sec": batch / med, "peak_rss_mib": vmhwm_mib(), "iterations": n, "cpu_seconds_per_image": cpu}), flush=True)
 `
