@@ -367,7 +367,8 @@ func TestKernelProtocol(t *testing.T) {
 	}
 	cmd := exec.Command(python, "-m", "unittest", "-v", "kernel_test")
 	cmd.Dir = notebooksDir
-	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+dataDir, "FLOWERS_REPO="+repoRoot, "FLOWERS_KERNEL_NAME="+KernelName)
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+dataDir, "FLOWERS_REPO="+repoRoot, "FLOWERS_KERNEL_NAME="+KernelName,
+		"PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
 	// unittest reports on stderr; keep its verdict lines, not GoNB's log.
 	var verdict []string
