@@ -367,23 +367,35 @@ func forward(scope *model.Scope, features *graph.Node, cfg Config, tp *tape) *gr
 	return x
 }
 
+// Gradients is what TrainGradients builds: the loss, the number of correct predictions and the
+// gradient of every trainable variable (Vars sorted by path). Grads[i] is nil when Outer holds
+// that variable's gradient as an outer product: Outer[i] = {A, B} means Aᵀ·B, with A the
+// Dense layer's input [batch, in] and B its output gradient [batch, out].
+type Gradients struct {
+	Loss, Correct *graph.Node
+	Vars          []*model.Variable
+	Grads         []*graph.Node
+	Outer         map[int][2]*graph.Node
+}
+
 // TrainGradients builds the training graph of the head on constant features (cached base
-// outputs) with labels (int32 [batch]): it returns the mean loss, the number of correct
-// predictions, and the gradients of every trainable variable (sorted by path). The caller must
-// have marked the graph as training (model.Store.SetTraining).
+// outputs) with labels (int32 [batch]). The caller must have marked the graph as training
+// (model.Store.SetTraining).
 //
-// It equals autodiff of Loss(Logits(...)), but computes the first BatchNorm's and Dense's
-// gradients by hand: dW = x1ᵀ·dy and dx1 = dy·Wᵀ as einsums laid out so that the go backend
-// never transposes the kernel. GoMLX's generic matmul gradient transposes it, which for the
-// flatten head's 205M-weight kernel costs ~8× the matmuls themselves. Because the features
-// are constants, BatchNorm's gradients reduce to dγ = Σ_batch dx1·x̂ and dβ = Σ_batch dx1.
-func TrainGradients(scope *model.Scope, features, labels *graph.Node, cfg Config) (loss, correct *graph.Node, vars []*model.Variable, grads []*graph.Node) {
+// It equals autodiff of Loss(Logits(...)), but handles the first BatchNorm and Dense by hand:
+// the first kernel's gradient x1ᵀ·dy is returned as its two factors (Outer), for the trainer to
+// fuse with the Adam update, and dx1 = dy·Wᵀ is an einsum laid out so that the go backend never
+// transposes the kernel. GoMLX's generic matmul gradient transposes and writes the full
+// gradient, which for the flatten head's 205M-weight kernel costs several times the matmuls
+// themselves. Because the features are constants, BatchNorm's gradients reduce to
+// dγ = Σ_batch dx1·x̂ and dβ = Σ_batch dx1.
+func TrainGradients(scope *model.Scope, features, labels *graph.Node, cfg Config) *Gradients {
 	g := features.Graph()
 	tp := &tape{vars: map[string]*model.Variable{}}
 	logits := forward(scope, features, cfg, tp)
-	loss = Loss(logits, labels)
-	correct = Correct(logits, labels)
-	manual := map[*model.Variable]bool{tp.vars["gamma"]: true, tp.vars["beta"]: true, tp.vars["kernel"]: true}
+	r := &Gradients{Loss: Loss(logits, labels), Correct: Correct(logits, labels), Outer: map[int][2]*graph.Node{}}
+	kernel := tp.vars["kernel"]
+	manual := map[*model.Variable]bool{tp.vars["gamma"]: true, tp.vars["beta"]: true, kernel: true}
 	var auto []*model.Variable
 	for v := range scope.Store().IterVariables() {
 		if v.Trainable && v.InUseByGraph(g) && !manual[v] {
@@ -394,24 +406,36 @@ func TrainGradients(scope *model.Scope, features, labels *graph.Node, cfg Config
 	for _, v := range auto {
 		nodes = append(nodes, v.NodeValue(g))
 	}
-	gs := graph.Gradient(loss, nodes...)
+	gs := graph.Gradient(r.Loss, nodes...)
 	dy := gs[0]
 	byVar := map[*model.Variable]*graph.Node{}
 	for i, v := range auto {
 		byVar[v] = gs[1+i]
 	}
 	dx1 := graph.Einsum("bh,dh->bd", dy, tp.kernel)
-	byVar[tp.vars["kernel"]] = graph.Einsum("bd,bh->dh", tp.x1, dy)
+	byVar[kernel] = nil
 	byVar[tp.vars["gamma"]] = graph.ReduceSum(graph.Mul(dx1, tp.xhat), 0)
 	byVar[tp.vars["beta"]] = graph.ReduceSum(dx1, 0)
 	for v := range byVar {
-		vars = append(vars, v)
+		r.Vars = append(r.Vars, v)
 	}
-	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
-	for _, v := range vars {
-		grads = append(grads, byVar[v])
+	sort.Slice(r.Vars, func(i, j int) bool { return r.Vars[i].Path() < r.Vars[j].Path() })
+	for i, v := range r.Vars {
+		r.Grads = append(r.Grads, byVar[v])
+		if v == kernel {
+			r.Outer[i] = [2]*graph.Node{tp.x1, dy}
+		}
 	}
-	return loss, correct, vars, grads
+	return r
+}
+
+// Dense returns the full gradients, computing any outer-product one (for tests and tools).
+func (r *Gradients) Dense() []*graph.Node {
+	out := append([]*graph.Node(nil), r.Grads...)
+	for i, ab := range r.Outer {
+		out[i] = graph.Einsum("bd,bh->dh", ab[0], ab[1])
+	}
+	return out
 }
 
 // batchNorm is Keras' BatchNormalization on [batch, features] (axis -1); it also returns the

@@ -70,11 +70,16 @@ func TestTrainGradientsMatchAutodiff(t *testing.T) {
 	var paths []string
 	manual := model.MustNewExec(b, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
 		store.SetTraining(inputs[0].Graph(), true)
-		_, _, vars, grads := TrainGradients(scope, inputs[0], inputs[1], cfg)
-		for _, v := range vars {
+		r := TrainGradients(scope, inputs[0], inputs[1], cfg)
+		for _, v := range r.Vars {
 			paths = append(paths, v.Path())
 		}
-		return grads
+		for i := range r.Outer {
+			if r.Vars[i].Path() != "/dense/kernel" || r.Grads[i] != nil || len(r.Outer) != 1 {
+				t.Errorf("want only /dense/kernel's gradient as an outer product, got %s (%d)", r.Vars[i].Path(), len(r.Outer))
+			}
+		}
+		return r.Dense()
 	})
 	auto := model.MustNewExec(b, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
 		g := inputs[0].Graph()

@@ -4,3 +4,7 @@ package train
 
 // adamUpdate is the portable adamKernel (build with GOEXPERIMENT=simd for the vector version).
 func adamUpdate(w, g, m, v []float32, lrT float32) { adamKernel(w, g, m, v, lrT) }
+
+func adamOuterRows(w, mo, vo, in, outGrad []float32, k, m, n, lo, hi int, lrT float32) {
+	adamOuterRowsScalar(w, mo, vo, in, outGrad, k, m, n, lo, hi, 0, lrT)
+}

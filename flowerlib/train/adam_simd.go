@@ -40,3 +40,39 @@ func adamUpdate(w, g, m, v []float32, lrT float32) {
 	}
 	adamKernel(w[i:], g[i:], m[i:], v[i:], lrT)
 }
+
+// adamOuterRows updates rows [lo, hi) of w [m, n] with the gradient Aᵀ·B (see UpdateOuter),
+// 16 columns at a time in AVX-512 registers.
+func adamOuterRows(w, mo, vo, in, outGrad []float32, k, m, n, lo, hi int, lrT float32) {
+	if !archsimd.X86.AVX512() || n < 16 {
+		adamOuterRowsScalar(w, mo, vo, in, outGrad, k, m, n, lo, hi, 0, lrT)
+		return
+	}
+	b1, b2 := archsimd.BroadcastFloat32x16(AdamBeta1), archsimd.BroadcastFloat32x16(AdamBeta2)
+	c1, c2 := archsimd.BroadcastFloat32x16(1-AdamBeta1), archsimd.BroadcastFloat32x16(1-AdamBeta2)
+	eps, lr := archsimd.BroadcastFloat32x16(AdamEpsilon), archsimd.BroadcastFloat32x16(lrT)
+	zero := archsimd.BroadcastFloat32x16(0)
+	coef := make([]archsimd.Float32x16, k)
+	n16 := n - n%16
+	for d := lo; d < hi; d++ {
+		for bi := 0; bi < k; bi++ {
+			coef[bi] = archsimd.BroadcastFloat32x16(in[bi*m+d])
+		}
+		row := d * n
+		for j := 0; j < n16; j += 16 {
+			gi := zero
+			for bi := 0; bi < k; bi++ {
+				gi = archsimd.LoadFloat32x16Slice(outGrad[bi*n+j:]).MulAdd(coef[bi], gi)
+			}
+			p := row + j
+			mi := archsimd.LoadFloat32x16Slice(mo[p:]).Mul(b1).Add(gi.Mul(c1))
+			vi := archsimd.LoadFloat32x16Slice(vo[p:]).Mul(b2).Add(gi.Mul(gi).Mul(c2))
+			mi.StoreSlice(mo[p:])
+			vi.StoreSlice(vo[p:])
+			archsimd.LoadFloat32x16Slice(w[p:]).Sub(lr.Mul(mi).Div(vi.Sqrt().Add(eps))).StoreSlice(w[p:])
+		}
+	}
+	if n16 < n {
+		adamOuterRowsScalar(w, mo, vo, in, outGrad, k, m, n, lo, hi, n16, lrT)
+	}
+}

@@ -45,3 +45,37 @@ func TestAdamKeras(t *testing.T) {
 		t.Errorf("step %d", a.Step)
 	}
 }
+
+// TestAdamOuter: the fused outer-product update equals Update with the explicit gradient Aᵀ·B.
+func TestAdamOuter(t *testing.T) {
+	k, m, n := 5, 37, 45 // n not a multiple of 16: vector body and scalar tail
+	r := rand.New(rand.NewPCG(9, 9))
+	rnd := func(size int) []float32 {
+		x := make([]float32, size)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		return x
+	}
+	w1 := rnd(m * n)
+	w2 := append([]float32(nil), w1...)
+	a1, a2 := NewAdam(0), NewAdam(0)
+	for step := 0; step < 3; step++ {
+		in, og := rnd(k*m), rnd(k*n)
+		g := make([]float32, m*n)
+		for d := 0; d < m; d++ {
+			for j := 0; j < n; j++ {
+				for b := 0; b < k; b++ {
+					g[d*n+j] += in[b*m+d] * og[b*n+j]
+				}
+			}
+		}
+		a1.Update("w", w1, g, a1.Begin())
+		a2.UpdateOuter("w", w2, in, og, k, m, n, a2.Begin())
+	}
+	for i := range w1 {
+		if math.Abs(float64(w1[i]-w2[i])) > 1e-5 {
+			t.Fatalf("w[%d]: outer %v, explicit %v", i, w2[i], w1[i])
+		}
+	}
+}

@@ -370,7 +370,7 @@ func Run(cfg Config) (*Result, error) {
 		CheckpointSteps: cfg.CheckpointSteps, EarlyStopping: cfg.EarlyStopping, Monitor: cfg.Monitor,
 		RestoreBest: cfg.RestoreBest, Progress: cfg.Progress, Log: cfg.Log, OnEpoch: cfg.OnEpoch,
 		OnStep: cfg.OnStep, MaxSteps: cfg.MaxSteps,
-		Grad: func(scope *model.Scope, x, labels *graph.Node) (*graph.Node, *graph.Node, []*model.Variable, []*graph.Node) {
+		Grad: func(scope *model.Scope, x, labels *graph.Node) *head.Gradients {
 			return head.TrainGradients(scope, x, labels, hc)
 		}})
 	if err != nil {

@@ -53,8 +53,8 @@ type BuildFn func(scope *model.Scope, x *graph.Node) *graph.Node
 
 // GradFn builds the training loss, the number of correct predictions and the gradients of the
 // trainable variables itself (head.TrainGradients on cached features), instead of autodiff
-// through BuildFn. vars and grads are aligned.
-type GradFn func(scope *model.Scope, x, labels *graph.Node) (loss, correct *graph.Node, vars []*model.Variable, grads []*graph.Node)
+// through BuildFn.
+type GradFn func(scope *model.Scope, x, labels *graph.Node) *head.Gradients
 
 // Options configures Fit. Zero values take the seed's settings (30 epochs, batch 32, Adam 1e-3).
 type Options struct {
@@ -142,6 +142,12 @@ type State struct {
 	Stopped     string   `json:"stopped,omitempty"` // why training ended early
 }
 
+// gradSlot is a trainable variable and how its gradient comes out of the training step.
+type gradSlot struct {
+	v     *model.Variable
+	outer bool // two outputs A, B with gradient Aᵀ·B (see head.Gradients)
+}
+
 // Trainer trains the variables of a Store with Adam on the host (see Adam).
 type Trainer struct {
 	Backend compute.Backend
@@ -155,7 +161,7 @@ type Trainer struct {
 	build    BuildFn
 	stepExec *model.Exec
 	evalExec *model.Exec
-	gradVars map[int][]*model.Variable // trainable variables, in gradient order, per batch size
+	gradVars map[int][]gradSlot // trainable variables, in output order, per batch size
 	stop     bool
 }
 
@@ -173,7 +179,7 @@ func New(backend compute.Backend, store *model.Store, build BuildFn, opts Option
 	t := &Trainer{
 		Backend: backend, Store: store, Opts: opts, build: build,
 		Adam:     NewAdam(opts.LearningRate),
-		gradVars: map[int][]*model.Variable{},
+		gradVars: map[int][]gradSlot{},
 		State: State{Classes: opts.Classes, DataKey: opts.DataKey, Seed: opts.Seed,
 			LR: opts.LearningRate},
 	}
@@ -347,9 +353,20 @@ func (t *Trainer) stepGraph(scope *model.Scope, inputs []*graph.Node) []*graph.N
 	g := x.Graph()
 	t.Store.SetTraining(g, true)
 	if t.Opts.Grad != nil {
-		loss, correct, vars, grads := t.Opts.Grad(scope, x, labels)
-		t.gradVars[x.Shape().Dimensions[0]] = vars
-		return append([]*graph.Node{loss, correct}, grads...)
+		r := t.Opts.Grad(scope, x, labels)
+		outs := []*graph.Node{r.Loss, r.Correct}
+		var slots []gradSlot
+		for i, v := range r.Vars {
+			if ab, ok := r.Outer[i]; ok {
+				slots = append(slots, gradSlot{v: v, outer: true})
+				outs = append(outs, ab[0], ab[1])
+			} else {
+				slots = append(slots, gradSlot{v: v})
+				outs = append(outs, r.Grads[i])
+			}
+		}
+		t.gradVars[x.Shape().Dimensions[0]] = slots
+		return outs
 	}
 	logits := t.build(scope, x)
 	loss := head.Loss(logits, labels)
@@ -365,7 +382,11 @@ func (t *Trainer) stepGraph(scope *model.Scope, inputs []*graph.Node) []*graph.N
 	for i, v := range vars {
 		nodes[i] = v.NodeValue(g)
 	}
-	t.gradVars[x.Shape().Dimensions[0]] = vars
+	slots := make([]gradSlot, len(vars))
+	for i, v := range vars {
+		slots[i] = gradSlot{v: v}
+	}
+	t.gradVars[x.Shape().Dimensions[0]] = slots
 	return append([]*graph.Node{loss, correct}, graph.Gradient(loss, nodes...)...)
 }
 
@@ -380,11 +401,12 @@ func (t *Trainer) evalGraph(scope *model.Scope, inputs []*graph.Node) []*graph.N
 
 // shareVariables moves the trainable variables into backend-shared memory when the backend
 // allows it, so the host Adam updates them in place with no copy.
-func (t *Trainer) shareVariables(vars []*model.Variable) error {
+func (t *Trainer) shareVariables(slots []gradSlot) error {
 	if !t.Backend.HasSharedBuffers() {
 		return nil
 	}
-	for _, v := range vars {
+	for _, s := range slots {
+		v := s.v
 		val := v.MustValue()
 		if val.IsShared() {
 			continue
@@ -429,25 +451,44 @@ func (t *Trainer) TrainStep(d Data, idx []int, epoch int) (loss, correct float64
 	if err := exceptions.TryCatch[error](func() { outs = t.stepExec.MustExec(x, y) }); err != nil {
 		return 0, 0, errors.WithMessage(err, "train step")
 	}
-	vars := t.gradVars[len(idx)]
-	if len(outs) != 2+len(vars) {
-		return 0, 0, errors.Errorf("train step: %d outputs for %d variables", len(outs), len(vars))
-	}
-	if err := t.shareVariables(vars); err != nil {
+	slots := t.gradVars[len(idx)]
+	if err := t.shareVariables(slots); err != nil {
 		return 0, 0, err
 	}
 	lrT := t.Adam.Begin()
-	for i, v := range vars {
-		grad := outs[2+i]
-		err := tensors.ConstFlatData[float32](grad, func(gf []float32) {
-			tensors.MustMutableFlatData[float32](v.MustValue(), func(wf []float32) {
-				t.Adam.Update(v.Path(), wf, gf, lrT)
+	next := 2
+	for _, s := range slots {
+		v := s.v
+		var err error
+		if s.outer {
+			a, b := outs[next], outs[next+1]
+			next += 2
+			k, m, n := a.Shape().Dimensions[0], a.Shape().Dimensions[1], b.Shape().Dimensions[1]
+			err = tensors.ConstFlatData[float32](a, func(af []float32) {
+				tensors.MustConstFlatData[float32](b, func(bf []float32) {
+					tensors.MustMutableFlatData[float32](v.MustValue(), func(wf []float32) {
+						t.Adam.UpdateOuter(v.Path(), wf, af, bf, k, m, n, lrT)
+					})
+				})
 			})
-		})
-		grad.FinalizeAll()
+			a.FinalizeAll()
+			b.FinalizeAll()
+		} else {
+			grad := outs[next]
+			next++
+			err = tensors.ConstFlatData[float32](grad, func(gf []float32) {
+				tensors.MustMutableFlatData[float32](v.MustValue(), func(wf []float32) {
+					t.Adam.Update(v.Path(), wf, gf, lrT)
+				})
+			})
+			grad.FinalizeAll()
+		}
 		if err != nil {
 			return 0, 0, err
 		}
+	}
+	if next != len(outs) {
+		return 0, 0, errors.Errorf("train step: %d outputs for %d variables", len(outs), len(slots))
 	}
 	loss = float64(tensors.ToScalar[float32](outs[0]))
 	correct = float64(tensors.ToScalar[float32](outs[1]))

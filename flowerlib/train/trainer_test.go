@@ -42,7 +42,7 @@ func newHeadTrainer(t *testing.T, runDir string, cfg head.Config, opts Options) 
 	}
 	opts.RunDir = runDir
 	if opts.Grad == nil && os.Getenv("FLOWERS_AUTODIFF") == "" {
-		opts.Grad = func(scope *model.Scope, x, labels *graph.Node) (*graph.Node, *graph.Node, []*model.Variable, []*graph.Node) {
+		opts.Grad = func(scope *model.Scope, x, labels *graph.Node) *head.Gradients {
 			return head.TrainGradients(scope, x, labels, cfg)
 		}
 	}
