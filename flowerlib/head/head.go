@@ -306,11 +306,19 @@ func Logits(scope *model.Scope, features *graph.Node, cfg Config) *graph.Node {
 	return forward(scope, features, cfg, nil)
 }
 
-// tape records the first BatchNorm and Dense of a training graph for TrainGradients.
+// tape records a training graph's pieces for TrainGradients: the first BatchNorm's x̂ and
+// output, and for each Dense its input, matmul output, kernel and the variables of the segment
+// after it (bias, the next BatchNorm's γ and β).
 type tape struct {
-	xhat, x1, y1 *graph.Node // normalised input, BN output, first Dense's matmul output
-	kernel       *graph.Node
-	vars         map[string]*model.Variable // gamma, beta, kernel of the first layers
+	xhat          *graph.Node
+	gamma0, beta0 *model.Variable
+	dense         []tapeDense
+}
+
+type tapeDense struct {
+	in, y, kernel *graph.Node
+	kernelVar     *model.Variable
+	after         []*model.Variable // bias, then γ, β of the next BatchNorm (if any)
 }
 
 func forward(scope *model.Scope, features *graph.Node, cfg Config, tp *tape) *graph.Node {
@@ -336,23 +344,24 @@ func forward(scope *model.Scope, features *graph.Node, cfg Config, tp *tape) *gr
 		if l.BN {
 			var xhat *graph.Node
 			x, xhat = batchNorm(x, training, v("gamma"), v("beta"), v("moving_mean"), v("moving_variance"))
-			if tp != nil && li == 0 {
-				tp.xhat, tp.x1 = xhat, x
-				tp.vars["gamma"], tp.vars["beta"] = v("gamma"), v("beta")
+			if tp != nil {
+				if li == 0 {
+					tp.xhat, tp.gamma0, tp.beta0 = xhat, v("gamma"), v("beta")
+				} else {
+					last := &tp.dense[len(tp.dense)-1]
+					last.after = append(last.after, v("gamma"), v("beta"))
+				}
 			}
 			continue
 		}
 		kernel := v("kernel").NodeValue(g)
-		if tp != nil && li == 1 {
-			// TrainGradients asks autodiff only for the gradient of this matmul's output and
-			// adds the matmul's own gradients by hand. (No StopGradient: on the go backend it is
-			// an Identity that copies its input, the whole kernel.)
-			tp.kernel = kernel
-			tp.vars["kernel"] = v("kernel")
-			tp.y1 = graph.MatMul(x, kernel)
-			x = tp.y1
-		} else {
-			x = graph.MatMul(x, kernel)
+		in := x
+		x = graph.MatMul(x, kernel)
+		if tp != nil {
+			// TrainGradients asks autodiff only for gradients down to this matmul's output and
+			// does the matmul's own by hand. (No StopGradient on the kernel: on the go backend
+			// it is an Identity that copies its input.)
+			tp.dense = append(tp.dense, tapeDense{in: in, y: x, kernel: kernel, kernelVar: v("kernel"), after: []*model.Variable{v("bias")}})
 		}
 		x = graph.Add(x, graph.ExpandAxes(v("bias").NodeValue(g), 0))
 		if li < len(layers)-1 {
@@ -382,48 +391,55 @@ type Gradients struct {
 // outputs) with labels (int32 [batch]). The caller must have marked the graph as training
 // (model.Store.SetTraining).
 //
-// It equals autodiff of Loss(Logits(...)), but handles the first BatchNorm and Dense by hand:
-// the first kernel's gradient x1ᵀ·dy is returned as its two factors (Outer), for the trainer to
-// fuse with the Adam update, and dx1 = dy·Wᵀ is an einsum laid out so that the go backend never
-// transposes the kernel. GoMLX's generic matmul gradient transposes and writes the full
-// gradient, which for the flatten head's 205M-weight kernel costs several times the matmuls
-// themselves. Because the features are constants, BatchNorm's gradients reduce to
-// dγ = Σ_batch dx1·x̂ and dβ = Σ_batch dx1.
+// It equals autodiff of Loss(Logits(...)), but does the Dense layers' matmuls by hand: each
+// kernel's gradient xᵀ·dy is returned as its two factors (Outer), for the trainer to fuse with
+// the Adam update, and dx = dy·Wᵀ is an einsum laid out so that the go backend never transposes
+// a kernel. GoMLX's generic matmul gradient transposes and writes the full gradient, which for
+// the flatten head's 205M-weight kernel costs several times the matmuls themselves. Because the
+// features are constants, the first BatchNorm's gradients reduce to dγ = Σ_batch dx·x̂ and
+// dβ = Σ_batch dx.
 func TrainGradients(scope *model.Scope, features, labels *graph.Node, cfg Config) *Gradients {
 	g := features.Graph()
-	tp := &tape{vars: map[string]*model.Variable{}}
+	tp := &tape{}
 	logits := forward(scope, features, cfg, tp)
 	r := &Gradients{Loss: Loss(logits, labels), Correct: Correct(logits, labels), Outer: map[int][2]*graph.Node{}}
-	kernel := tp.vars["kernel"]
-	manual := map[*model.Variable]bool{tp.vars["gamma"]: true, tp.vars["beta"]: true, kernel: true}
-	var auto []*model.Variable
-	for v := range scope.Store().IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) && !manual[v] {
-			auto = append(auto, v)
+	byVar := map[*model.Variable]*graph.Node{}
+	outer := map[*model.Variable][2]*graph.Node{}
+	// Backward, one segment (matmul output → next matmul input) at a time: autodiff of the
+	// segment's vector-Jacobian product ⟨next input, dx⟩ gives dy and the segment's variables'
+	// gradients; the matmul's dx = dy·Wᵀ and dW = xᵀ·dy are done here.
+	target := r.Loss
+	var dx *graph.Node
+	for k := len(tp.dense) - 1; k >= 0; k-- {
+		d := tp.dense[k]
+		nodes := []*graph.Node{d.y}
+		for _, v := range d.after {
+			nodes = append(nodes, v.NodeValue(g))
+		}
+		gs := graph.Gradient(target, nodes...)
+		dy := gs[0]
+		for i, v := range d.after {
+			byVar[v] = gs[1+i]
+		}
+		outer[d.kernelVar] = [2]*graph.Node{d.in, dy}
+		dx = graph.Einsum("bh,dh->bd", dy, d.kernel)
+		if k > 0 {
+			target = graph.ReduceAllSum(graph.Mul(d.in, graph.StopGradient(dx)))
 		}
 	}
-	nodes := []*graph.Node{tp.y1}
-	for _, v := range auto {
-		nodes = append(nodes, v.NodeValue(g))
+	byVar[tp.gamma0] = graph.ReduceSum(graph.Mul(dx, tp.xhat), 0)
+	byVar[tp.beta0] = graph.ReduceSum(dx, 0)
+	for v := range outer {
+		byVar[v] = nil
 	}
-	gs := graph.Gradient(r.Loss, nodes...)
-	dy := gs[0]
-	byVar := map[*model.Variable]*graph.Node{}
-	for i, v := range auto {
-		byVar[v] = gs[1+i]
-	}
-	dx1 := graph.Einsum("bh,dh->bd", dy, tp.kernel)
-	byVar[kernel] = nil
-	byVar[tp.vars["gamma"]] = graph.ReduceSum(graph.Mul(dx1, tp.xhat), 0)
-	byVar[tp.vars["beta"]] = graph.ReduceSum(dx1, 0)
 	for v := range byVar {
 		r.Vars = append(r.Vars, v)
 	}
 	sort.Slice(r.Vars, func(i, j int) bool { return r.Vars[i].Path() < r.Vars[j].Path() })
 	for i, v := range r.Vars {
 		r.Grads = append(r.Grads, byVar[v])
-		if v == kernel {
-			r.Outer[i] = [2]*graph.Node{tp.x1, dy}
+		if ab, ok := outer[v]; ok {
+			r.Outer[i] = ab
 		}
 	}
 	return r
