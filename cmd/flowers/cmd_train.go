@@ -28,6 +28,9 @@ func runTrain(args []string) error {
 	lr := fs.Float64("lr", 1e-3, "Adam learning rate (Keras default 1e-3)")
 	seed := fs.Int64("seed", 42, "seed of the split, shuffling and initialisation")
 	size := fs.Int("size", 224, "image size")
+	fineTune := fs.String("fine-tune", "", "after the head, unfreeze the base from this layer prefix (e.g. conv5) and train both on images")
+	fineTuneLR := fs.Float64("fine-tune-lr", 1e-5, "learning rate of the fine-tuning phase")
+	fineTuneEpochs := fs.Int("fine-tune-epochs", 5, "epochs of the fine-tuning phase")
 	ckptSteps := fs.Int("checkpoint-steps", 0, "also checkpoint every N steps (0: after each epoch only)")
 	patience := fs.Int("early-stopping", 0, "stop after N epochs without val_loss improvement (0: off)")
 	restoreBest := fs.Bool("restore-best", false, "end with the weights of the best epoch (by val_loss)")
@@ -44,12 +47,12 @@ func runTrain(args []string) error {
 		Data: *data, Weights: *weightsSpec, RunDir: *runDir, CacheDir: *cacheDir,
 		Head: head.Config{Kind: head.Kind(*headKind), Dropout: *dropout, Seed: *seed},
 		Mode: *mode, Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Seed: *seed, ImageSize: *size,
-		AugmentCopies: *copies, CheckpointSteps: *ckptSteps, EarlyStopping: *patience, RestoreBest: *restoreBest,
+		AugmentCopies: *copies, FineTune: *fineTune, FineTuneLR: *fineTuneLR, FineTuneEpochs: *fineTuneEpochs, CheckpointSteps: *ckptSteps, EarlyStopping: *patience, RestoreBest: *restoreBest,
 		Backend: *backendName, Progress: os.Stderr, Log: os.Stderr,
 	}
-	if *mode == train.ModeAugment {
+	if *mode == train.ModeAugment || *fineTune != "" {
 		cfg.Augment = augmentFor(*seed)
-		if cfg.Augment == nil {
+		if cfg.Augment == nil && *mode == train.ModeAugment {
 			return fmt.Errorf("-mode augment needs flowerlib/augment, not available in this build: use -mode cached")
 		}
 	}

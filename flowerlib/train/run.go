@@ -65,8 +65,9 @@ type Config struct {
 	AugmentCopies int
 	// FineTune unfreezes the base from this layer prefix (e.g. "conv5") and trains it with the
 	// head on images, at FineTuneLR (default 1e-5), starting from the head trained so far.
-	FineTune   string
-	FineTuneLR float64
+	FineTune       string
+	FineTuneLR     float64
+	FineTuneEpochs int // default 5
 
 	CheckpointSteps int
 	EarlyStopping   int
@@ -103,6 +104,9 @@ func (c Config) defaults() Config {
 	}
 	if c.FineTuneLR <= 0 {
 		c.FineTuneLR = 1e-5
+	}
+	if c.FineTuneEpochs <= 0 {
+		c.FineTuneEpochs = 5
 	}
 	return c
 }
@@ -175,6 +179,8 @@ type Result struct {
 	Classes  []string           `json:"classes"`
 	Stopped  string             `json:"stopped,omitempty"`
 	Features map[string]float64 `json:"features_seconds,omitempty"`
+	// FineTune is the history of the fine-tuning phase (Config.FineTune), in RunDir/finetune.
+	FineTune History `json:"fine_tune,omitempty"`
 }
 
 // WeightsReader reads a Keras weights file; it is weights.ReadH5 once available.
@@ -392,10 +398,12 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	if cfg.FineTune != "" && tr.State.Done {
-		if err := fineTune(b, w, store, cfg, info, si); err != nil {
+		keep := func(i int) bool { return set.RowOf(i) >= 0 }
+		ft, err := fineTune(b, w, tr, cfg, si, keep)
+		if err != nil {
 			return nil, err
 		}
-		hist, _ = LoadHistory(cfg.RunDir)
+		res.FineTune = ft
 	}
 	res.History, res.Steps, res.Epochs, res.Stopped = hist, tr.State.Step, len(hist), tr.State.Stopped
 	if len(hist) > 0 {
@@ -476,20 +484,10 @@ func (a *augmented) Inputs(idx []int, epoch int) (*tensors.Tensor, error) {
 	if len(a.copies) > 0 {
 		return a.copies[epoch%len(a.copies)].Gather(idx), nil
 	}
-	tf, _ := a.cfg.Augment(epoch)
 	size := a.cfg.ImageSize
-	pix := make([]float32, len(idx)*size*size*3)
-	for i, j := range idx {
-		img, err := images.Load(a.paths[j], size)
-		if err != nil {
-			return nil, err
-		}
-		dst := pix[i*size*size*3 : (i+1)*size*size*3]
-		if tf != nil {
-			tf(j, img, dst)
-		} else {
-			img.Float32Into(dst)
-		}
+	pix, err := loadPixels(a.paths, idx, size, a.cfg.Augment, epoch)
+	if err != nil {
+		return nil, err
 	}
 	out, err := a.ex.ExtractFloats(pix, len(idx), size, size)
 	if err != nil {
@@ -501,8 +499,91 @@ func (a *augmented) Inputs(idx []int, epoch int) (*tensors.Tensor, error) {
 	return t, nil
 }
 
-// fineTune continues a finished run with the base unfrozen from cfg.FineTune, on images,
-// at cfg.FineTuneLR, for cfg.Epochs more epochs, in RunDir/finetune.
-func fineTune(b compute.Backend, w *weights.File, headStore *model.Store, cfg Config, info *RunInfo, si SplitInfo) error {
-	return errors.New("fine-tuning: not implemented yet")
+// loadPixels decodes paths[idx] at size×size into float32 NHWC RGB 0..255, augmented with
+// augment(epoch) when augment is set and epoch ≥ 0 (training).
+func loadPixels(paths []string, idx []int, size int, augment func(int) (Transform, string), epoch int) ([]float32, error) {
+	var tf Transform
+	if augment != nil && epoch >= 0 {
+		tf, _ = augment(epoch)
+	}
+	n := size * size * 3
+	pix := make([]float32, len(idx)*n)
+	for i, j := range idx {
+		img, err := images.Load(paths[j], size)
+		if err != nil {
+			return nil, err
+		}
+		if tf != nil {
+			tf(j, img, pix[i*n:(i+1)*n])
+		} else {
+			img.Float32Into(pix[i*n : (i+1)*n])
+		}
+	}
+	return pix, nil
+}
+
+// imageData is Data of image files: inputs are the decoded images [n, size, size, 3] (for
+// fine-tuning, where the base runs inside the trained graph).
+type imageData struct {
+	paths   []string
+	codes   []int32
+	size    int
+	augment func(int) (Transform, string)
+}
+
+func (d *imageData) Len() int          { return len(d.paths) }
+func (d *imageData) Label(i int) int32 { return d.codes[i] }
+func (d *imageData) Inputs(idx []int, epoch int) (*tensors.Tensor, error) {
+	pix, err := loadPixels(d.paths, idx, d.size, d.augment, epoch)
+	if err != nil {
+		return nil, err
+	}
+	return tensors.FromFlatDataAndDimensions(pix, len(idx), d.size, d.size, 3), nil
+}
+
+// fineTune continues a finished head training with the base unfrozen from cfg.FineTune (e.g.
+// "conv5"), on images (augmented when cfg.Augment is set), at cfg.FineTuneLR for
+// cfg.FineTuneEpochs epochs, in RunDir/finetune (resumable like the first phase). The base's
+// trainable layers then use batch statistics in training, as in Keras.
+func fineTune(b compute.Backend, w *weights.File, headTrainer *Trainer, cfg Config, si SplitInfo, keep func(int) bool) (History, error) {
+	store := model.NewStore()
+	var headVars []NamedArray
+	for _, a := range headTrainer.arrays() {
+		if strings.HasPrefix(a.Name, "var:") {
+			headVars = append(headVars, a)
+		}
+	}
+	if err := SetVariables(store, headVars, nil); err != nil {
+		return nil, err
+	}
+	train := &imageData{size: cfg.ImageSize, augment: cfg.Augment}
+	valid := &imageData{size: cfg.ImageSize}
+	for i, p := range si.Train {
+		if keep(i) {
+			train.paths, train.codes = append(train.paths, p), append(train.codes, int32(si.TrainCodes[i]))
+		}
+	}
+	for i, p := range si.Valid {
+		if keep(len(si.Train) + i) {
+			valid.paths, valid.codes = append(valid.paths, p), append(valid.codes, int32(si.ValidCodes[i]))
+		}
+	}
+	hc := cfg.Head
+	stage := cfg.FineTune
+	build := func(scope *model.Scope, x *graph.Node) *graph.Node {
+		feats := resnet50.BuildGraph(scope.In("resnet50"), x).PreTrained(w).TrainableFrom(stage).
+			Pooling(poolingOf(hc.Kind)).Done()
+		return head.Logits(scope, feats, hc)
+	}
+	o := headTrainer.Opts
+	o.RunDir = filepath.Join(cfg.RunDir, "finetune")
+	o.Epochs, o.LearningRate, o.Grad = cfg.FineTuneEpochs, cfg.FineTuneLR, nil
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, "fine-tuning the base from %q with the head, lr %g, %d epochs, in %s\n", stage, o.LearningRate, o.Epochs, o.RunDir)
+	}
+	tr, err := New(b, store, build, o)
+	if err != nil {
+		return nil, err
+	}
+	return tr.Fit(train, valid)
 }

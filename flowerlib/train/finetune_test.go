@@ -1,0 +1,72 @@
+package train
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/head"
+)
+
+// TestFineTuneConv5: after the head phase, fine-tuning from "conv5" changes the conv5 weights,
+// leaves conv4 untouched, and keeps learning (finite loss, history saved).
+func TestFineTuneConv5(t *testing.T) {
+	if testing.Short() {
+		t.Skip("backpropagates through ResNet50's conv5 on the go backend")
+	}
+	dir := t.TempDir()
+	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
+	runDir := filepath.Join(dir, "run")
+	res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: runDir,
+		CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg, Hidden: []int{32, 16}}, Epochs: 2,
+		BatchSize: 8, ImageSize: 32, Backend: "go", FineTune: "conv5", FineTuneEpochs: 2, FineTuneLR: 1e-4, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.FineTune) != 2 {
+		t.Fatalf("fine-tune history %v", res.FineTune)
+	}
+	var st State
+	names, _ := ListCheckpoints(filepath.Join(runDir, "finetune"))
+	if len(names) == 0 {
+		t.Fatal("no fine-tune checkpoint")
+	}
+	arrays, err := ReadCheckpointFile(names[0], &st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _, _ := LoadWeights("random:1", "", nil)
+	changed := map[string]bool{}
+	for _, a := range arrays {
+		for _, l := range w.Layers {
+			for _, wt := range l.Weights {
+				if a.Name == "var:/resnet50/"+l.Name+"/"+shortName(wt.Name) {
+					changed[l.Name] = changed[l.Name] || !slices.Equal(a.Data, wt.Data)
+				}
+			}
+		}
+	}
+	if !changed["conv5_block3_3_conv"] || !changed["conv5_block1_1_conv"] {
+		t.Errorf("conv5 weights did not change: %v", changed)
+	}
+	if changed["conv4_block6_3_conv"] || changed["conv1_conv"] {
+		t.Errorf("frozen layers changed: %v", changed)
+	}
+}
+
+func shortName(n string) string {
+	_, after, _ := cutLast(n, "/")
+	if i := len(after) - 2; i > 0 && after[i:] == ":0" {
+		return after[:i]
+	}
+	return after
+}
+
+func cutLast(s, sep string) (string, string, bool) {
+	for i := len(s) - len(sep); i >= 0; i-- {
+		if s[i:i+len(sep)] == sep {
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return "", s, false
+}
