@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/flowerlib/flowers/flowerlib/augment"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/train"
 )
@@ -73,8 +74,14 @@ func runTrain(args []string) error {
 	return nil
 }
 
-// augmentFor returns the seed's augmentation (ImageDataGenerator preset) per epoch, or nil
-// while flowerlib/augment is not available.
+// augmentFor returns the seed's augmentation (ImageDataGenerator(rotation_range=40,
+// width/height_shift_range=0.4, shear_range=0.2, zoom_range=0.3, horizontal_flip=True)) per
+// epoch, without the seed's rescale=1/255: the ResNet50 weights expect RGB 0..255.
 func augmentFor(seed int64) func(epoch int) (train.Transform, string) {
-	return nil
+	cfg := augment.SeedArticle()
+	cfg.Rescale = 1
+	cfg.Seed = seed
+	return func(epoch int) (train.Transform, string) {
+		return cfg.Transform(epoch), fmt.Sprintf("augment %+v epoch %d", cfg, epoch)
+	}
 }

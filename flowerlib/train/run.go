@@ -183,17 +183,8 @@ type Result struct {
 	FineTune History `json:"fine_tune,omitempty"`
 }
 
-// WeightsReader reads a Keras weights file; it is weights.ReadH5 once available.
-var WeightsReader = func(path string) (*weights.File, error) {
-	return nil, errors.Errorf("reading Keras weights files is not available in this build (%q): use -weights random", path)
-}
-
-// WeightsDownloader downloads the official no-top ImageNet weights into cacheDir.
-var WeightsDownloader = func(cacheDir string) (string, error) {
-	return "", errors.New("downloading the ImageNet weights is not available in this build: use -weights FILE or random")
-}
-
-// LoadWeights resolves a weights spec: "imagenet" (download into cacheDir/weights once),
+// LoadWeights resolves a weights spec: "imagenet" ($FLOWERS_WEIGHTS, else downloaded into
+// cacheDir/weights once, md5-checked),
 // "random[:SEED]" (seeded random values in the Keras layout: NOT ImageNet weights), or a path
 // to a Keras .h5 file. It returns the weights and their identity for cache keys (the file's
 // SHA-256, or "random:SEED").
@@ -212,35 +203,20 @@ func LoadWeights(spec, cacheDir string, log io.Writer) (*weights.File, string, e
 		}
 		return resnet50.RandomWeights(seed, false), fmt.Sprintf("random:%d", seed), nil
 	}
-	path := spec
-	if spec == "imagenet" {
-		var err error
-		if path, err = WeightsDownloader(filepath.Join(cacheDir, "weights")); err != nil {
-			return nil, "", err
-		}
-	}
-	sum, err := fileSHA256(path)
+	dir := filepath.Join(cacheDir, "weights")
+	path, err := weights.Resolve(spec, dir, false)
 	if err != nil {
 		return nil, "", err
 	}
-	w, err := WeightsReader(path)
+	sum, err := weights.FileSHA256(path)
+	if err != nil {
+		return nil, "", errors.Wrapf(err, "weights file %q", path)
+	}
+	w, err := weights.Load(path, dir)
 	if err != nil {
 		return nil, "", err
 	}
 	return w, "sha256:" + sum, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", errors.Wrapf(err, "weights file")
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", errors.Wrapf(err, "reading %q", path)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func poolingOf(k head.Kind) resnet50.Pooling {
