@@ -27,6 +27,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/compute/dtypes"
@@ -490,4 +491,27 @@ func Loss(logits, labels *graph.Node) *graph.Node {
 func Correct(logits, labels *graph.Node) *graph.Node {
 	pred := graph.ArgMax(logits, -1, dtypes.Int32)
 	return graph.ReduceAllSum(graph.ConvertDType(graph.Equal(pred, graph.ConvertDType(labels, dtypes.Int32)), dtypes.Float32))
+}
+
+// Summary returns a Keras-like table of the head's layers (name, type, output shape, params)
+// with the totals, as model.summary() prints them for the seed's head.
+func (c Config) Summary() string {
+	c = c.Defaults()
+	var b strings.Builder
+	line := strings.Repeat("_", 72) + "\n"
+	fmt.Fprintf(&b, "%s%-34s %-22s %12s\n%s", line, "Layer (type)", "Output Shape", "Param #", strings.Repeat("=", 72)+"\n")
+	if c.Kind == Flatten {
+		fmt.Fprintf(&b, "%-34s %-22s %12d\n", "flatten (Flatten)", fmt.Sprintf("(None, %d)", c.InputSize()), 0)
+	}
+	for _, l := range c.Layers() {
+		typ, params := "Dense", l.In*l.Out+l.Out
+		if l.BN {
+			typ, params = "BatchNormalization", 4*l.Out
+		}
+		fmt.Fprintf(&b, "%-34s %-22s %12d\n", fmt.Sprintf("%s (%s)", l.Name, typ), fmt.Sprintf("(None, %d)", l.Out), params)
+	}
+	tr, nt := c.NumParams()
+	fmt.Fprintf(&b, "%sTotal params: %d\nTrainable params: %d\nNon-trainable params: %d\n%s",
+		strings.Repeat("=", 72)+"\n", tr+nt, tr, nt, line)
+	return b.String()
 }

@@ -106,3 +106,12 @@ func TestTrainGradientsMatchAutodiff(t *testing.T) {
 		}
 	}
 }
+
+func TestSummary(t *testing.T) {
+	s := Config{}.Summary()
+	for _, want := range []string{"flatten (Flatten)", "(None, 100352)", "dense (Dense)", "205522944", "Total params: 208039941", "Non-trainable params: 206848"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}
