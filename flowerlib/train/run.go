@@ -111,6 +111,18 @@ func (c Config) defaults() Config {
 	return c
 }
 
+// backendConfig returns the backend request for flowerlib/backend, running the go backend's
+// ops sequentially: with its default (independent ops in parallel), two large matmuls running
+// at once can each wait in workerspool.Saturate for the other's workers, a deadlock seen here
+// while extracting [7,7,2048] features at 224² (GoMLX compute v0.1.2). Sequential ops cost
+// nothing measurable: each matmul still uses every core.
+func backendConfig(request string) string {
+	if backend.Choose(request) == "go" {
+		return "go:ops_sequential"
+	}
+	return request
+}
+
 // DefaultCacheDir is $FLOWERS_CACHE, else <user cache dir>/flowers.
 func DefaultCacheDir() string {
 	if d := os.Getenv("FLOWERS_CACHE"); d != "" {
@@ -277,7 +289,7 @@ func Run(cfg Config) (*Result, error) {
 	info := &RunInfo{Data: cfg.Data, Weights: cfg.Weights, WeightsID: weightsID, CacheDir: cfg.CacheDir,
 		Head: cfg.Head, Mode: cfg.Mode, ImageSize: cfg.ImageSize, Seed: cfg.Seed, Classes: split.Classes,
 		Split: si, DataKey: dataKey(si), FineTune: cfg.FineTune}
-	b, err := backend.New(cfg.Backend, cfg.Log)
+	b, err := backend.New(backendConfig(cfg.Backend), cfg.Log)
 	if err != nil {
 		return nil, err
 	}
