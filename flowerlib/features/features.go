@@ -305,6 +305,9 @@ func write(ex Extractor, opts Options, key, path string) (err error) {
 	if _, err = tmp.WriteAt(head[:], 0); err != nil {
 		return errors.Wrapf(err, "features: writing %q", tmp.Name())
 	}
+	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
+		return errors.Wrapf(err, "features: %q", tmp.Name())
+	}
 	if err = tmp.Sync(); err != nil {
 		return errors.Wrapf(err, "features: syncing %q", tmp.Name())
 	}

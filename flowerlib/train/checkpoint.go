@@ -175,6 +175,9 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err = bw.Flush(); err != nil {
 		return errors.Wrapf(err, "writing %q", path)
 	}
+	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
+		return errors.Wrapf(err, "writing %q", path)
+	}
 	if err = tmp.Sync(); err != nil {
 		return errors.Wrapf(err, "syncing %q", path)
 	}
