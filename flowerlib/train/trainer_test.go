@@ -1,8 +1,10 @@
 package train
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
@@ -65,5 +67,47 @@ func TestFitPooledSynthetic(t *testing.T) {
 	last := h[len(h)-1]
 	if last.ValAccuracy < 0.95 {
 		t.Errorf("val accuracy %.3f < 0.95", last.ValAccuracy)
+	}
+}
+
+// TestResumeChecksClasses: a run directory refuses another class list, naming the differences.
+func TestResumeChecksClasses(t *testing.T) {
+	dir := t.TempDir()
+	cfg := head.Config{Kind: head.Avg, Hidden: []int{16, 8}}
+	tr := newHeadTrainer(t, dir, cfg, Options{Epochs: 1, BatchSize: 16, Classes: []string{"a", "b", "c", "d", "e"}})
+	if _, err := tr.Fit(syntheticFeatures(40, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	b := backend.MustNew("go", nil)
+	store := model.NewStore()
+	_ = head.Init(store.RootScope(), cfg)
+	_, err := New(b, store, func(scope *model.Scope, x *graph.Node) *graph.Node { return head.Logits(scope, x, cfg) },
+		Options{RunDir: dir, Classes: []string{"a", "b", "c", "d", "x"}})
+	if err == nil || !strings.Contains(err.Error(), `missing now: ["e"]`) || !strings.Contains(err.Error(), `new: ["x"]`) {
+		t.Fatalf("want an error naming the class differences, got %v", err)
+	}
+}
+
+// TestEarlyStoppingRestoreBest: with a learning rate that makes validation worse, training stops
+// early and ends with the best epoch's weights.
+func TestEarlyStoppingRestoreBest(t *testing.T) {
+	cfg := head.Config{Kind: head.Avg, Hidden: []int{64, 32}}
+	tr := newHeadTrainer(t, t.TempDir(), cfg, Options{Epochs: 12, BatchSize: 16, LearningRate: 0.3,
+		EarlyStopping: 2, RestoreBest: true, Classes: []string{"a", "b", "c", "d", "e"}})
+	valid := syntheticFeatures(50, 2)
+	h, err := tr.Fit(syntheticFeatures(100, 1), valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.State.Stopped == "" || len(h) >= 12 {
+		t.Skipf("validation kept improving for %d epochs: nothing to stop", len(h))
+	}
+	best := h[tr.State.BestEpoch-1]
+	r, err := tr.Evaluate(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(r.Loss-best.ValLoss) > 1e-3*math.Max(1, best.ValLoss) {
+		t.Errorf("after restore-best val_loss %.5f, best epoch %d had %.5f", r.Loss, best.Epoch, best.ValLoss)
 	}
 }
