@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/flowerlib/flowers/flowerlib/augment"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/train"
 )
@@ -52,10 +51,7 @@ func runTrain(args []string) error {
 		Backend: *backendName, Progress: os.Stderr, Log: os.Stderr,
 	}
 	if *mode == train.ModeAugment || *fineTune != "" {
-		cfg.Augment = augmentFor(*seed)
-		if cfg.Augment == nil && *mode == train.ModeAugment {
-			return fmt.Errorf("-mode augment needs flowerlib/augment, not available in this build: use -mode cached")
-		}
+		cfg.Augment = train.SeedAugment(*seed)
 	}
 	res, err := train.Run(cfg)
 	if err != nil {
@@ -72,16 +68,4 @@ func runTrain(args []string) error {
 		return enc.Encode(res)
 	}
 	return nil
-}
-
-// augmentFor returns the seed's augmentation (ImageDataGenerator(rotation_range=40,
-// width/height_shift_range=0.4, shear_range=0.2, zoom_range=0.3, horizontal_flip=True)) per
-// epoch, without the seed's rescale=1/255: the ResNet50 weights expect RGB 0..255.
-func augmentFor(seed int64) func(epoch int) (train.Transform, string) {
-	cfg := augment.SeedArticle()
-	cfg.Rescale = 1
-	cfg.Seed = seed
-	return func(epoch int) (train.Transform, string) {
-		return cfg.Transform(epoch), fmt.Sprintf("augment %+v epoch %d", cfg, epoch)
-	}
 }

@@ -70,3 +70,25 @@ func cutLast(s, sep string) (string, string, bool) {
 	}
 	return "", s, false
 }
+
+// TestAugmentMode: images augmented on the fly through the base every epoch, and K cached
+// augmented copies, both train (finite loss, one history line per epoch, a copy cache per K).
+func TestAugmentMode(t *testing.T) {
+	dir := t.TempDir()
+	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
+	for _, copies := range []int{0, 2} {
+		res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run", string(rune('0'+copies))),
+			CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg, Hidden: []int{32, 16}}, Epochs: 2,
+			BatchSize: 8, ImageSize: 32, Backend: "go", Mode: ModeAugment, Augment: SeedAugment(7), AugmentCopies: copies})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.History) != 2 || res.Final.Loss != res.Final.Loss {
+			t.Fatalf("copies=%d: history %v", copies, res.History)
+		}
+	}
+	caches, _ := filepath.Glob(filepath.Join(dir, "cache", "features", "*.f32"))
+	if len(caches) != 3 { // the plain features + 2 augmented copies
+		t.Errorf("feature caches %v, want 3", caches)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowerlib/flowers/flowerlib/augment"
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
@@ -121,6 +122,19 @@ func backendConfig(request string) string {
 		return "go:ops_sequential"
 	}
 	return request
+}
+
+// SeedAugment returns Config.Augment for the seed's ImageDataGenerator(rotation_range=40,
+// width/height_shift_range=0.4, shear_range=0.2, zoom_range=0.3, horizontal_flip=True,
+// fill_mode="nearest"), seeded, without the seed's rescale=1/255 (the ResNet50 weights expect
+// RGB 0..255).
+func SeedAugment(seed int64) func(epoch int) (Transform, string) {
+	ac := augment.SeedArticle()
+	ac.Rescale = 1
+	ac.Seed = seed
+	return func(epoch int) (Transform, string) {
+		return ac.Transform(epoch), fmt.Sprintf("augment %+v epoch %d", ac, epoch)
+	}
 }
 
 // DefaultCacheDir is $FLOWERS_CACHE, else <user cache dir>/flowers.
