@@ -72,7 +72,7 @@ func New(request string, w io.Writer) (b compute.Backend, err error) {
 				"or install a PJRT plugin and point PJRT_PLUGIN_LIBRARY_PATH at it)", config, EnvVar)
 		}
 	}()
-	b, err = compute.NewWithConfig(config)
+	b, err = compute.NewWithConfig(goSequential(config))
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +82,21 @@ func New(request string, w io.Writer) (b compute.Backend, err error) {
 		fmt.Fprintf(w, "GoMLX backend: %s (%s)\n", config, b.Description())
 	}
 	return b, nil
+}
+
+// goSequential makes the go backend run independent ops one at a time (each op still uses
+// every core). With its default, two large matmuls running at once can each wait in
+// workerspool.Saturate for the other's workers: a deadlock seen here while extracting
+// ResNet50 features at 224² (GoMLX compute v0.1.2). "go:ops_parallel" opts back in.
+func goSequential(config string) string {
+	name, opts, _ := cutConfig(config)
+	if name != "go" || strings.Contains(opts, "ops_parallel") || strings.Contains(opts, "ops_sequential") {
+		return config
+	}
+	if opts == "" {
+		return "go:ops_sequential"
+	}
+	return config + ",ops_sequential"
 }
 
 // MustNew is New that panics on error, for examples and notebooks.

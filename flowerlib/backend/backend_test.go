@@ -60,3 +60,16 @@ func TestAutoWithoutPluginsFallsBackToGo(t *testing.T) {
 		t.Fatalf("Choose(\"\") = %q", got)
 	}
 }
+
+func TestGoRunsOpsSequentially(t *testing.T) {
+	for in, want := range map[string]string{
+		"go":               "go:ops_sequential",
+		"go:parallelism=2": "go:parallelism=2,ops_sequential",
+		"go:ops_parallel":  "go:ops_parallel",
+		"xla:cpu":          "xla:cpu",
+	} {
+		if got := goSequential(in); got != want {
+			t.Errorf("goSequential(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func Open(runDir, backendName string, log io.Writer) (*Model, error) {
 	if err := SetVariables(m.store, vars, nil); err != nil {
 		return nil, errors.WithMessagef(err, "loading %q", m.Checkpoint)
 	}
-	if m.Backend, err = backend.New(backendConfig(backendName), log); err != nil {
+	if m.Backend, err = backend.New(backendName, log); err != nil {
 		return nil, err
 	}
 	hc := info.Head

@@ -112,18 +112,6 @@ func (c Config) defaults() Config {
 	return c
 }
 
-// backendConfig returns the backend request for flowerlib/backend, running the go backend's
-// ops sequentially: with its default (independent ops in parallel), two large matmuls running
-// at once can each wait in workerspool.Saturate for the other's workers, a deadlock seen here
-// while extracting [7,7,2048] features at 224² (GoMLX compute v0.1.2). Sequential ops cost
-// nothing measurable: each matmul still uses every core.
-func backendConfig(request string) string {
-	if backend.Choose(request) == "go" {
-		return "go:ops_sequential"
-	}
-	return request
-}
-
 // SeedAugment returns Config.Augment for the seed's ImageDataGenerator(rotation_range=40,
 // width/height_shift_range=0.4, shear_range=0.2, zoom_range=0.3, horizontal_flip=True,
 // fill_mode="nearest"), seeded, without the seed's rescale=1/255 (the ResNet50 weights expect
@@ -303,7 +291,7 @@ func Run(cfg Config) (*Result, error) {
 	info := &RunInfo{Data: cfg.Data, Weights: cfg.Weights, WeightsID: weightsID, CacheDir: cfg.CacheDir,
 		Head: cfg.Head, Mode: cfg.Mode, ImageSize: cfg.ImageSize, Seed: cfg.Seed, Classes: split.Classes,
 		Split: si, DataKey: dataKey(si), FineTune: cfg.FineTune}
-	b, err := backend.New(backendConfig(cfg.Backend), cfg.Log)
+	b, err := backend.New(cfg.Backend, cfg.Log)
 	if err != nil {
 		return nil, err
 	}
