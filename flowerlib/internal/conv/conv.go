@@ -374,7 +374,9 @@ func wideConv(x, kernel, bias *graph.Node, withReLU bool) *graph.Node {
 	}
 	h := graph.Reshape(graph.Concatenate(groups, 1), hLen, kw*c)
 	// 2. Vertical: patch row q holds h rows q − (kh−1−i)·wp for i < kh: kh shifted copies of h,
-	//    one Concatenate of kw·c-float blocks.
+	//    one Concatenate of kw·c-float blocks. (Summing kh shifted h × kernel[i] products would
+	//    move fewer bytes, but kh independent MatMuls ready at once can deadlock the Go backend
+	//    of compute v0.1.2: each waits in workerspool.Saturate for a worker the others hold.)
 	taps := make([]*graph.Node, kh)
 	for i := range kh {
 		shift := (kh - 1 - i) * wp
