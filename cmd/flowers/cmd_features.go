@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/npy"
 
 	"github.com/pkg/errors"
@@ -124,12 +125,7 @@ func runFeatures(args []string) error {
 	return nil
 }
 
-func defaultCacheDir() string {
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "flowers")
-	}
-	return filepath.Join(os.TempDir(), "flowers-cache")
-}
+func defaultCacheDir() string { return download.DefaultCacheDir() }
 
 func weightsLabel(spec string) string {
 	if strings.HasPrefix(spec, "random") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/train"
 )
@@ -15,7 +16,7 @@ func init() {
 
 func runTrain(args []string) error {
 	fs := newFlags("train", "-data DIR -weights imagenet|FILE|random[:SEED] -run DIR [flags]")
-	data := fs.String("data", "", "dataset root: one sub-folder of images per class (required)")
+	data := fs.String("data", "", "dataset root: one sub-folder of images per class (default $FLOWERS_DATA, else flower_photos.tgz downloaded once into the cache)")
 	weightsSpec := fs.String("weights", "imagenet", "ResNet50 weights: imagenet (downloaded once), a Keras .h5 file, or random[:SEED] (offline; NOT ImageNet)")
 	runDir := fs.String("run", "", "run directory: checkpoints, history, run.json (required); an existing run resumes")
 	cacheDir := fs.String("cache", train.DefaultCacheDir(), "cache directory for features and weights ($FLOWERS_CACHE)")
@@ -39,12 +40,16 @@ func runTrain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *data == "" || *runDir == "" {
+	if *runDir == "" {
 		fs.Usage()
-		return fmt.Errorf("-data and -run are required")
+		return fmt.Errorf("-run is required")
+	}
+	dataDir, err := download.ResolveData(*data, *cacheDir, os.Stderr)
+	if err != nil {
+		return err
 	}
 	cfg := train.Config{
-		Data: *data, Weights: *weightsSpec, RunDir: *runDir, CacheDir: *cacheDir,
+		Data: dataDir, Weights: *weightsSpec, RunDir: *runDir, CacheDir: *cacheDir,
 		Head: head.Config{Kind: head.Kind(*headKind), Dropout: *dropout, Seed: *seed},
 		Mode: *mode, Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Seed: *seed, ImageSize: *size,
 		AugmentCopies: *copies, FineTune: *fineTune, FineTuneLR: *fineTuneLR, FineTuneEpochs: *fineTuneEpochs, CheckpointSteps: *ckptSteps, EarlyStopping: *patience, RestoreBest: *restoreBest,

@@ -35,13 +35,19 @@ type Archive struct {
 // FlowerPhotos is the seed article's dataset.
 var FlowerPhotos = Archive{URL: FlowersURL, Size: FlowersSize, Top: "flower_photos"}
 
-// DefaultCacheDir returns the user's cache folder for flowerlib ($XDG_CACHE_HOME/flowerlib
-// or ~/.cache/flowerlib).
+// CacheEnv overrides DefaultCacheDir.
+const CacheEnv = "FLOWERS_CACHE"
+
+// DefaultCacheDir returns the one cache folder every flowerlib step shares (dataset, weights,
+// features): $FLOWERS_CACHE, else $XDG_CACHE_HOME/flowers or ~/.cache/flowers.
 func DefaultCacheDir() string {
-	if dir, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(dir, "flowerlib")
+	if dir := os.Getenv(CacheEnv); dir != "" {
+		return dir
 	}
-	return filepath.Join(os.TempDir(), "flowerlib-cache")
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "flowers")
+	}
+	return filepath.Join(os.TempDir(), "flowers-cache")
 }
 
 // Fetch makes sure cacheDir/<Top> holds the extracted archive and returns that path. It

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/augment"
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/images"
@@ -126,15 +127,7 @@ func SeedAugment(seed int64) func(epoch int) (Transform, string) {
 }
 
 // DefaultCacheDir is $FLOWERS_CACHE, else <user cache dir>/flowers.
-func DefaultCacheDir() string {
-	if d := os.Getenv("FLOWERS_CACHE"); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "flowers")
-	}
-	return filepath.Join(os.TempDir(), "flowers-cache")
-}
+func DefaultCacheDir() string { return download.DefaultCacheDir() }
 
 // RunInfo is run.json: what a run directory was trained on, read back by eval and predict.
 type RunInfo struct {
