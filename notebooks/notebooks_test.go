@@ -114,6 +114,7 @@ func notebookEnv(work string, extra ...string) []string {
 	env := append(os.Environ(),
 		"JUPYTER_DATA_DIR="+dataDir,
 		"FLOWERS_WORK="+work,
+		"FLOWERS_CACHE="+filepath.Join(work, "cache"),
 		"FLOWERS_EPOCHS=3",
 		"FLOWERS_PER_CLASS=6",
 		"FLOWERS_HEAD=avg",

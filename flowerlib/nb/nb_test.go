@@ -81,7 +81,7 @@ func TestSettingsEnv(t *testing.T) {
 		t.Errorf("bad integer: %v", err)
 	}
 	names := EnvNames()
-	if len(names) != 15 || names[0] != "FLOWERS_AUGMENT" {
+	if len(names) != 16 || names[0] != "FLOWERS_AUGMENT" || names[3] != "FLOWERS_CACHE" {
 		t.Errorf("EnvNames %q", names)
 	}
 	if got := (Settings{Weights: "random", Seed: 7}).WeightsSpec(); got != "random:7" {

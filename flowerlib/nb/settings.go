@@ -30,9 +30,13 @@ type Settings struct {
 	// but they are NOT ImageNet features, so validation accuracy stays low), "imagenet" (the
 	// official Keras file, 94 MB, downloaded once), or a Keras .h5 file.
 	Weights string `env:"FLOWERS_NB_WEIGHTS"`
-	// Work holds caches (features, converted weights) and runs (checkpoints, history);
+	// Work holds the runs (checkpoints, history), the labels CSV and PerClass subsets;
 	// relative paths are relative to the notebook's folder. Default "runs".
 	Work string `env:"FLOWERS_WORK"`
+	// Cache holds what is downloaded or derived once (dataset, weights, features); default
+	// the folder the flowers command uses too ($FLOWERS_CACHE, else ~/.cache/flowers), so
+	// notebooks and command share downloads.
+	Cache string `env:"FLOWERS_CACHE"`
 	// Head is "flatten" (the seed: Flatten over 7×7×2048, ~205M weights), "avg" or "max"
 	// (global pooling to 2048: ~50× faster on a CPU).
 	Head string `env:"FLOWERS_HEAD"`
@@ -154,8 +158,17 @@ func (s Settings) WorkDir() string {
 	return dir
 }
 
-// CacheDir is the folder for features and converted weights: <Work>/cache.
-func (s Settings) CacheDir() string { return filepath.Join(s.WorkDir(), "cache") }
+// CacheDir is the absolute cache folder (see Cache), created if needed.
+func (s Settings) CacheDir() string {
+	dir := s.Cache
+	if dir == "" {
+		dir = download.DefaultCacheDir()
+	}
+	dir, err := filepath.Abs(dir)
+	Check(err)
+	Check(os.MkdirAll(dir, 0o755))
+	return dir
+}
 
 // RunDir is the run folder for the current training settings: changing the head, mode,
 // learning rate, batch size, dropout, augmentation, data or weights starts another run,
