@@ -83,6 +83,10 @@ JUPYTER="${JUPYTER:-}"
 if [ -z "$JUPYTER" ]; then
 	if [ -x /usr/bin/jupyter ]; then JUPYTER=/usr/bin/jupyter; else JUPYTER="$(command -v jupyter || true)"; fi
 fi
+if [ -n "$JUPYTER" ] && ! command -v "$JUPYTER" >/dev/null 2>&1; then
+	echo "MISSING: \$JUPYTER=$JUPYTER is not a program." >&2
+	JUPYTER=""
+fi
 if [ -z "$JUPYTER" ]; then
 	echo "MISSING: Jupyter. On Debian/Ubuntu:" >&2
 	echo "  sudo apt-get install -y --no-install-recommends $(apt_packages)" >&2

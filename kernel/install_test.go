@@ -1,0 +1,101 @@
+// Package kernel_test checks kernel/install.sh: its prerequisite messages and the
+// kernelspec it writes (the notebook tests then use that kernel for real).
+package kernel_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+var script = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "install.sh")
+}()
+
+func TestMissingJupyterSaysWhatToInstall(t *testing.T) {
+	cmd := exec.Command("bash", script, "--check")
+	cmd.Env = append(os.Environ(), "JUPYTER=/nonexistent/jupyter")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("install.sh --check succeeded without Jupyter:\n%s", out)
+	}
+	for _, want := range []string{
+		"MISSING: $JUPYTER=/nonexistent/jupyter is not a program.",
+		"sudo apt-get install -y --no-install-recommends jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel",
+		"bash kernel/install.sh --apt",
+		"prerequisites missing",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	for _, args := range [][]string{{"--bogus"}, {"--name", "bad name"}} {
+		out, err := exec.Command("bash", append([]string{script}, args...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "kernel/install.sh: ") {
+			t.Errorf("install.sh %q: err %v, output %q", args, err, out)
+		}
+	}
+}
+
+// TestKernelspec installs the kernelspec into a temporary JUPYTER_DATA_DIR when the pinned
+// tools are already built in the default bin folder (building them takes minutes: the
+// notebook tests and .ci/run do that), and checks kernel.json.
+func TestKernelspec(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/jupyter"); err != nil && os.Getenv("JUPYTER") == "" {
+		t.Skip("no Jupyter: see TestMissingJupyterSaysWhatToInstall")
+	}
+	gopath, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		t.Skip("no go command")
+	}
+	bin := filepath.Join(strings.TrimSpace(string(gopath)), "bin")
+	if gobin, _ := exec.Command("go", "env", "GOBIN").Output(); strings.TrimSpace(string(gobin)) != "" {
+		bin = strings.TrimSpace(string(gobin))
+	}
+	for _, tool := range []string{"gonb", "goimports", "gopls"} {
+		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
+			t.Skipf("%s not built yet in %s (bash kernel/install.sh builds it)", tool, bin)
+		}
+	}
+	data := t.TempDir()
+	cmd := exec.Command("bash", script, "--name", "flowers-test", "--backend", "go")
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("install.sh: %v\n%s", err, out)
+	} else if strings.Contains(string(out), "building ") {
+		t.Errorf("a second install rebuilt a tool:\n%s", out)
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "kernels", "flowers-test", "kernel.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Argv        []string          `json:"argv"`
+		DisplayName string            `json:"display_name"`
+		Language    string            `json:"language"`
+		Env         map[string]string `json:"env"`
+	}
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatalf("kernel.json is not JSON: %v\n%s", err, raw)
+	}
+	if len(spec.Argv) != 3 || spec.Argv[0] != filepath.Join(bin, "gonb") || spec.Argv[1] != "--kernel" || spec.Argv[2] != "{connection_file}" {
+		t.Errorf("argv %q", spec.Argv)
+	}
+	if spec.Language != "go" || spec.DisplayName != "Go (GoNB, flowers-test)" {
+		t.Errorf("language %q, display name %q", spec.Language, spec.DisplayName)
+	}
+	if spec.Env["GOEXPERIMENT"] != "simd" || spec.Env["GOMLX_BACKEND"] != "go" {
+		t.Errorf("env %v", spec.Env)
+	}
+	if p := spec.Env["PATH"]; !strings.HasPrefix(p, bin+":") || !strings.Contains(p, "/usr/bin") {
+		t.Errorf("PATH %q must start with %s and keep the system folders", p, bin)
+	}
+}
