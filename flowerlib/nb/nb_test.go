@@ -2,6 +2,7 @@ package nb
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/labels"
@@ -175,5 +177,81 @@ func TestCurvesAndProgress(t *testing.T) {
 	m.OnEpoch(h[:1])
 	if !strings.HasPrefix(out.String(), "Epoch 1/4 - ") {
 		t.Errorf("monitor fallback printed %q", out.String())
+	}
+}
+
+func TestGalleries(t *testing.T) {
+	sample := testdata.RequireSample(t)
+	tab, _, err := labels.Scan(sample, labels.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := ClassCounts(tab); !strings.Contains(s, "images per class (200 in all)") || strings.Count(s, `class="bar"`) != 5 {
+		t.Errorf("class counts chart: %.200s", s)
+	}
+	if s := HeadTable(tab, 5); strings.Count(s, "<tr") != 6 || !strings.Contains(s, tab.Rows[4].Path) {
+		t.Errorf("head table lacks 5 rows:\n%s", s)
+	}
+	grid, err := SampleGrid(tab, 7, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Classes in turn: the first 5 tiles are the 5 classes in order.
+	for i, c := range tab.Classes {
+		if !strings.Contains(grid, fmt.Sprintf(`class="caption" fill="#222" font-size="11">%s</text>`, c)) {
+			t.Errorf("sample grid lacks class %d %s", i, c)
+		}
+	}
+	if n := strings.Count(grid, "<image "); n != 7 {
+		t.Errorf("sample grid has %d images, want 7", n)
+	}
+	demo, err := ResizeDemo(tab.Rows[0].Path, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(demo, `<img src="data:image/png;base64,`); n != 3 || !strings.Contains(demo, "resized: 64×64 RGB") {
+		t.Errorf("resize demo: %d images\n%.300s", n, demo)
+	}
+	aug, err := AugmentGrid(tab.Rows[0].Path, Augmentation(1, 42), 4, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(aug, "<image "); n != 5 || !strings.Contains(aug, "epoch 4 · ") {
+		t.Errorf("augmentation grid: %d images", n)
+	}
+	// Strength 0 is the identity: every tile is the original.
+	if c := Augmentation(0, 1); c.RotationRange != 0 || c.ZoomRange != 0 || c.HorizontalFlip || c.Rescale != 1 {
+		t.Errorf("strength 0: %+v", c)
+	}
+	preds := []Prediction{
+		{Path: tab.Rows[0].Path, True: "daisy", Predicted: "daisy", Probability: 0.9},
+		{Path: tab.Rows[1].Path, True: "roses", Predicted: "tulips", Probability: 0.61},
+		{Path: tab.Rows[2].Path, Predicted: "tulips", Probability: 0.5},
+	}
+	g, err := PredictionGallery(preds, 3, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Mistakes first.
+	if i, j := strings.Index(g, `data-mark="mistake"`), strings.Index(g, `data-mark="correct"`); i < 0 || j < 0 || i > j {
+		t.Errorf("mistake not first (%d, %d)", i, j)
+	}
+	if !strings.Contains(g, "3 predictions, 1 mistakes (red)") || !strings.Contains(g, ">pred tulips 61%<") {
+		t.Errorf("gallery captions: %.300s", g)
+	}
+}
+
+func TestHeadLayers(t *testing.T) {
+	s := HeadLayers(head.Config{Kind: head.Flatten})
+	for _, want := range []string{"flatten (Flatten)", "(None, 100352)", "dense (Dense)", "205,5", "dense_2 (Dense)", "(None, 5)", "5,125"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("flatten head table lacks %q", want)
+		}
+	}
+	if s := HeadLayers(head.Config{Kind: head.Avg}); !strings.Contains(s, "avg_pool (GlobalAveragePooling2D)") || !strings.Contains(s, "4,196,352") {
+		t.Errorf("avg head table:\n%s", s)
+	}
+	if got := commas(23587712); got != "23,587,712" {
+		t.Errorf("commas %q", got)
 	}
 }
