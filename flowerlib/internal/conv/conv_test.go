@@ -137,7 +137,9 @@ func testFastMatchesNative(t *testing.T) {
 			if len(got) != wantLen || len(want) != wantLen {
 				t.Fatalf("output sizes: fast %d, native %d, want %d", len(got), len(want), wantLen)
 			}
-			if d := relDiff(got, want); d > 1e-4 {
+			d := relDiff(got, want)
+			t.Logf("fast vs native: relative difference %.3g", d)
+			if d > 1e-4 {
 				t.Fatalf("fast vs native: relative difference %.3g > 1e-4", d)
 			}
 		})
@@ -211,6 +213,7 @@ func testGradientsMatch(t *testing.T) {
 			names := []string{"x", "kernel", "bias", "gamma", "beta", "mean", "variance"}
 			for i := range want {
 				d := relDiff(got[i], want[i])
+				t.Logf("gradient w.r.t. %s: relative difference %.3g", names[i], d)
 				if d > 1e-4 {
 					t.Errorf("gradient w.r.t. %s: fast vs native relative difference %.3g > 1e-4", names[i], d)
 				}
