@@ -114,5 +114,5 @@ func TopChart(title string, guesses []metrics.Guess) string {
 	for i, g := range guesses {
 		bars[i] = plots.Bar{Label: g.Class, Value: float64(int(1000*g.Probability+0.5)) / 10}
 	}
-	return plots.BarChart(plots.Chart{Title: title, YLabel: "probability (%)", Width: 440, Height: 280}, bars)
+	return plots.BarChart(plots.Chart{Title: title, YLabel: "probability (%)", Width: 440, Height: 280, YMax: 100}, bars)
 }

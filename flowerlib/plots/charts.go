@@ -27,7 +27,11 @@ func BarChart(c Chart, bars []Bar) string {
 			hi = bar.Value
 		}
 	}
-	ticks, _, thi := niceTicks(0, hi*1.08, 5) // headroom for the value labels
+	top := hi * 1.08 // headroom for the value labels
+	if c.YMax > 0 {
+		top = c.YMax
+	}
+	ticks, _, thi := niceTicks(0, top, 5)
 	b.yAxis(a, ticks, 0, thi)
 	if len(bars) > 0 {
 		slot := (a.x1 - a.x0) / float64(len(bars))

@@ -135,6 +135,14 @@ func TestBarChart(t *testing.T) {
 	}
 }
 
+func TestBarChartYMax(t *testing.T) {
+	es := parseSVG(t, BarChart(Chart{YMax: 100}, []Bar{{"daisy", 100}, {"roses", 0}}))
+	ticks := texts(find(es, "text", "tick"))
+	if ticks[len(ticks)-1] != "100" {
+		t.Errorf("ticks %q, want the last at 100", ticks)
+	}
+}
+
 func TestBarChartDegenerate(t *testing.T) {
 	for _, bars := range [][]Bar{nil, {{"a", 0}}, {{"a", math.NaN()}, {"b", 3}}, {{"a", -2}}} {
 		parseSVG(t, BarChart(Chart{}, bars))

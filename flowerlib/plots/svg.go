@@ -31,7 +31,8 @@ const font = `font-family="DejaVu Sans, Helvetica, Arial, sans-serif"`
 type Chart struct {
 	Title          string
 	XLabel, YLabel string
-	Width, Height  int // pixels; default 560×340
+	Width, Height  int     // pixels; default 560×340
+	YMax           float64 // bar charts: top of the value axis (e.g. 100 for percentages); 0 = from the data
 }
 
 func (c Chart) size() (w, h int) {
