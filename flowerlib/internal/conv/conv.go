@@ -255,18 +255,27 @@ func checkShapes(x, kernel, bias *graph.Node, stride int) {
 func matmulConv(x, kernel, bias *graph.Node, stride int, withReLU bool) *graph.Node {
 	kDims := kernel.Shape().Dimensions
 	kh, kw, cIn, cOut := kDims[0], kDims[1], kDims[2], kDims[3]
-	if stride == 1 && kh*kw > 1 && wideRowsRatio(x.Shape().Dimensions, kh, kw) <= MaxWideOverhead && !BFloat16() {
+	if BFloat16() && x.DType() == dtypes.Float32 {
+		// Convert once, before the patches are built: every copy then moves half the bytes.
+		x, kernel = graph.ConvertDType(x, dtypes.BFloat16), graph.ConvertDType(kernel, dtypes.BFloat16)
+	}
+	if stride == 1 && kh*kw > 1 && wideRowsRatio(x.Shape().Dimensions, kh, kw) <= MaxWideOverhead {
 		return wideConv(x, kernel, bias, withReLU)
 	}
 	if stride > 1 && kh*kw > 1 && s2dFlopsRatio(kh, kw, stride) <= MaxSpaceToDepthOverhead {
 		return spaceToDepthConv(x, kernel, bias, stride, withReLU)
 	}
 	patches := Im2Col(x, kh, kw, stride)
-	k2 := graph.Reshape(kernel, kh*kw*cIn, cOut)
-	if BFloat16() && x.DType() == dtypes.Float32 {
-		patches = graph.ConvertDType(patches, dtypes.BFloat16)
-		k2 = graph.ConvertDType(k2, dtypes.BFloat16)
-		y := graph.Dot(patches, k2).WithOutputDType(dtypes.Float32).General([]int{3}, nil, []int{0}, nil)
+	return dense(patches, graph.Reshape(kernel, kh*kw*cIn, cOut), bias, withReLU)
+}
+
+// dense is patches [..., k] × k2 [k, cOut] + bias, then ReLU if asked, float32 out. For
+// float32 it is GoMLX's nn.Dense: on the Go backend bias and activation are applied in place on
+// the MatMul output (one pass instead of two or three); its gradient is the decomposed ops'.
+// bfloat16 operands are multiplied with float32 accumulation and output.
+func dense(patches, k2, bias *graph.Node, withReLU bool) *graph.Node {
+	if patches.DType() == dtypes.BFloat16 {
+		y := graph.Dot(patches, k2).WithOutputDType(dtypes.Float32).General([]int{patches.Rank() - 1}, nil, []int{0}, nil)
 		if bias != nil {
 			y = graph.Add(y, graph.ExpandLeftToRank(bias, y.Rank()))
 		}
@@ -275,13 +284,6 @@ func matmulConv(x, kernel, bias *graph.Node, stride int, withReLU bool) *graph.N
 		}
 		return y
 	}
-	return dense(patches, k2, bias, withReLU)
-}
-
-// dense is patches [..., k] × k2 [k, cOut] + bias, then ReLU if asked, with GoMLX's nn.Dense:
-// on the Go backend bias and activation are applied in place on the MatMul output (one pass
-// instead of two or three); its gradient is the decomposed ops'.
-func dense(patches, k2, bias *graph.Node, withReLU bool) *graph.Node {
 	act := activation.TypeNone
 	if withReLU {
 		act = activation.TypeRelu
