@@ -139,7 +139,7 @@ func (m *Model) Evaluate(progress io.Writer) (*metrics.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return metrics.Evaluate(m.Info.Classes, r.Labels, r.Probs)
+	return r.Report(m.Info.Classes)
 }
 
 // Prediction is the model's answer for one image file.

@@ -397,7 +397,7 @@ func Run(cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if res.Eval, err = metrics.Evaluate(split.Classes, ev.Labels, ev.Probs); err != nil {
+		if res.Eval, err = ev.Report(split.Classes); err != nil {
 			return nil, err
 		}
 	}

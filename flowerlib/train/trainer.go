@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -503,6 +504,18 @@ type EvalResult struct {
 	Loss, Accuracy float64
 	Labels         []int32     // true class per example
 	Probs          [][]float32 // [example][class] probabilities
+}
+
+// Report returns the metrics report of r. Its loss is r.Loss, the cross-entropy computed from
+// the logits in the graph: the same number Fit reports as val_loss (metrics.Evaluate alone only
+// sees probabilities and has to clip them, which caps each example's loss at -log(1e-7)).
+func (r *EvalResult) Report(classes []string) (*metrics.Report, error) {
+	rep, err := metrics.Evaluate(classes, r.Labels, r.Probs)
+	if err != nil {
+		return nil, err
+	}
+	rep.Loss = r.Loss
+	return rep, nil
 }
 
 // Predicted returns the arg-max class of each example.

@@ -68,6 +68,19 @@ func TestFitPooledSynthetic(t *testing.T) {
 	if last.ValAccuracy < 0.95 {
 		t.Errorf("val accuracy %.3f < 0.95", last.ValAccuracy)
 	}
+	// The evaluation report shows the same loss as the last epoch's val_loss.
+	ev, err := tr.Evaluate(syntheticFeatures(50, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ev.Report(tr.Opts.Classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(rep.Loss-last.ValLoss) > 1e-4*math.Max(1, last.ValLoss) || math.Abs(rep.Accuracy-last.ValAccuracy) > 1e-9 {
+		t.Errorf("report loss %.5f / accuracy %.4f, last epoch val_loss %.5f / val_accuracy %.4f",
+			rep.Loss, rep.Accuracy, last.ValLoss, last.ValAccuracy)
+	}
 }
 
 // TestResumeChecksClasses: a run directory refuses another class list, naming the differences.
