@@ -26,6 +26,7 @@ import (
 	"unsafe"
 
 	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -244,84 +245,60 @@ func logf(w io.Writer, format string, args ...any) {
 
 // write extracts the features batch by batch straight into a temporary file (bounded memory),
 // then syncs and renames it into place.
-func write(ex Extractor, opts Options, key, path string) (err error) {
-	tmp, err := os.CreateTemp(opts.CacheDir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "features: creating a temporary file in %q", opts.CacheDir)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+func write(ex Extractor, opts Options, key, path string) error {
+	err := atomicfile.WriteDirect(path, 0o644, func(f *os.File) error {
+		// Unbuffered: each batch is a large write, and the head is patched with WriteAt.
+		if _, err := f.Write(make([]byte, dataStart)); err != nil {
+			return err
 		}
-	}()
-	if _, err = tmp.Write(make([]byte, dataStart)); err != nil {
-		return errors.Wrapf(err, "features: writing %q", tmp.Name())
-	}
-	it := images.NewBatches(opts.Paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
-		Progress: opts.Progress, Description: "features", Transform: opts.Transform})
-	defer it.Close()
-	crc := crc32.New(castagnoli)
-	h := header{Key: key, Created: time.Now().UTC().Format(time.RFC3339)}
-	var floats uint64
-	for b := range it.All() {
-		out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
-		if err != nil {
-			return errors.WithMessagef(err, "features: running the base on %q…", opts.Paths[b.Indices[0]])
+		it := images.NewBatches(opts.Paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
+			Progress: opts.Progress, Description: "features", Transform: opts.Transform})
+		defer it.Close()
+		crc := crc32.New(castagnoli)
+		h := header{Key: key, Created: time.Now().UTC().Format(time.RFC3339)}
+		var floats uint64
+		for b := range it.All() {
+			out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
+			if err != nil {
+				return errors.WithMessagef(err, "running the base on %q…", opts.Paths[b.Indices[0]])
+			}
+			if h.Dims == nil {
+				h.Dims = ex.OutputShape(1, b.Size, b.Size)[1:]
+			}
+			buf := floatBytes(out)
+			crc.Write(buf)
+			if _, err := f.Write(buf); err != nil {
+				return err
+			}
+			floats += uint64(len(out))
+			h.Indices = append(h.Indices, b.Indices...)
 		}
-		if h.Dims == nil {
-			h.Dims = ex.OutputShape(1, b.Size, b.Size)[1:]
+		if err := it.Err(); err != nil {
+			return errors.WithMessage(err, "decoding images")
 		}
-		buf := floatBytes(out)
-		crc.Write(buf)
-		if _, err := tmp.Write(buf); err != nil {
-			return errors.Wrapf(err, "features: writing %q", tmp.Name())
+		h.Failures = it.Failures()
+		h.N = len(h.Indices)
+		if h.N == 0 {
+			return errors.Errorf("none of the %d images could be decoded (first failure: %v)", len(opts.Paths), firstFailure(h.Failures))
 		}
-		floats += uint64(len(out))
-		h.Indices = append(h.Indices, b.Indices...)
-	}
-	if err := it.Err(); err != nil {
-		return errors.WithMessage(err, "features: decoding images")
-	}
-	h.Failures = it.Failures()
-	h.N = len(h.Indices)
-	if h.N == 0 {
-		return errors.Errorf("features: none of the %d images could be decoded (first failure: %v)", len(opts.Paths), firstFailure(h.Failures))
-	}
-	h.CRC = crc.Sum32()
-	h.Fields, _ = keyFieldsOf(opts)
-	hdr, _ := json.Marshal(h)
-	var tail [12]byte
-	binary.LittleEndian.PutUint64(tail[:8], uint64(len(hdr)))
-	binary.LittleEndian.PutUint32(tail[8:], crc32.Checksum(hdr, castagnoli))
-	for _, chunk := range [][]byte{hdr, tail[:], []byte(magic)} {
-		if _, err = tmp.Write(chunk); err != nil {
-			return errors.Wrapf(err, "features: writing %q", tmp.Name())
+		h.CRC = crc.Sum32()
+		h.Fields, _ = keyFieldsOf(opts)
+		hdr, _ := json.Marshal(h)
+		var tail [12]byte
+		binary.LittleEndian.PutUint64(tail[:8], uint64(len(hdr)))
+		binary.LittleEndian.PutUint32(tail[8:], crc32.Checksum(hdr, castagnoli))
+		for _, chunk := range [][]byte{hdr, tail[:], []byte(magic)} {
+			if _, err := f.Write(chunk); err != nil {
+				return err
+			}
 		}
-	}
-	var head [dataStart]byte
-	copy(head[:], magic)
-	binary.LittleEndian.PutUint64(head[8:], floats)
-	if _, err = tmp.WriteAt(head[:], 0); err != nil {
-		return errors.Wrapf(err, "features: writing %q", tmp.Name())
-	}
-	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
-		return errors.Wrapf(err, "features: %q", tmp.Name())
-	}
-	if err = tmp.Sync(); err != nil {
-		return errors.Wrapf(err, "features: syncing %q", tmp.Name())
-	}
-	if err = tmp.Close(); err != nil {
-		return errors.Wrapf(err, "features: closing %q", tmp.Name())
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return errors.Wrapf(err, "features: renaming into %q", path)
-	}
-	if d, err := os.Open(opts.CacheDir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+		var head [dataStart]byte
+		copy(head[:], magic)
+		binary.LittleEndian.PutUint64(head[8:], floats)
+		_, err := f.WriteAt(head[:], 0)
+		return err
+	})
+	return errors.WithMessage(err, "features")
 }
 
 func firstFailure(f []Failure) any {

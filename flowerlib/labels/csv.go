@@ -5,37 +5,27 @@ import (
 	"encoding/csv"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/pkg/errors"
 )
 
 // SaveCSV writes the table as CSV with the seed's header "images,labels", one row per
 // image, every field quoted (names are byte-exact, so commas, quotes, spaces and non-UTF-8
-// bytes survive). It writes a temporary file and renames it.
+// bytes survive). The file (mode 0644) is replaced atomically: temporary file, fsync, rename.
 func (t *Table) SaveCSV(path string) error {
-	var b strings.Builder
-	b.WriteString("images,labels\n")
-	for _, r := range t.Rows {
-		b.WriteString(csvQuote(r.Path))
-		b.WriteByte(',')
-		b.WriteString(csvQuote(r.Label))
-		b.WriteByte('\n')
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".labels-*.csv.tmp")
-	if err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(b.String()); err != nil {
-		tmp.Close()
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	if err := tmp.Close(); err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	return errors.Wrapf(os.Rename(tmp.Name(), path), "writing %q", path)
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		if _, err := io.WriteString(w, "images,labels\n"); err != nil {
+			return err
+		}
+		for _, r := range t.Rows {
+			if _, err := io.WriteString(w, csvQuote(r.Path)+","+csvQuote(r.Label)+"\n"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func csvQuote(s string) string {

@@ -6,18 +6,17 @@
 package npy
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/pkg/errors"
 )
 
@@ -120,28 +119,14 @@ func write(path, descr string, shape []int, payload []byte) error {
 	if len(h) > 65535+10 {
 		return errors.Errorf("npy: shape %v too long for a version 1.0 header", shape)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "npy: creating temporary file for %q", path)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if _, err = w.Write(h); err == nil {
-		if _, err = w.Write(payload); err == nil {
-			err = w.Flush()
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		if _, err := w.Write(h); err != nil {
+			return err
 		}
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	return errors.Wrapf(err, "npy: writing %q", path)
+		_, err := w.Write(payload)
+		return err
+	})
+	return errors.WithMessage(err, "npy")
 }
 
 var (

@@ -3,9 +3,9 @@ package prepare
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"unicode/utf8"
 
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/pkg/errors"
 )
@@ -48,8 +48,8 @@ func (j jsonText) String() string {
 	return j.Text
 }
 
-// Save writes the split (classes, rows, seed) as JSON, atomically (temporary file, then
-// rename), so later steps and notebook cells reuse exactly the same split.
+// Save writes the split (classes, rows, seed) as JSON (mode 0644), atomically (temporary file,
+// fsync, rename), so later steps and notebook cells reuse exactly the same split.
 func (d *Data) Save(path string) error {
 	f := splitFile{Format: splitFormat, Seed: d.Seed, ValidFraction: d.ValidFraction, Stratified: d.Stratified}
 	for _, c := range d.Classes {
@@ -67,23 +67,7 @@ func (d *Data) Save(path string) error {
 	if err != nil {
 		return errors.Wrapf(err, "encoding the split for %q", path)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".split-*.json.tmp")
-	if err != nil {
-		return errors.Wrapf(err, "writing the split %q", path)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return errors.Wrapf(err, "writing the split %q", path)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return errors.Wrapf(err, "writing the split %q", path)
-	}
-	if err := tmp.Close(); err != nil {
-		return errors.Wrapf(err, "writing the split %q", path)
-	}
-	return errors.Wrapf(os.Rename(tmp.Name(), path), "writing the split %q", path)
+	return errors.WithMessage(atomicfile.WriteFile(path, append(data, '\n'), 0o644), "saving the split")
 }
 
 // Load reads a split written by Save and checks it: known format, sorted distinct

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/pkg/errors"
 )
 
@@ -70,7 +71,7 @@ func WriteCheckpointFile(path string, state any, arrays []NamedArray) (err error
 	if err != nil {
 		return errors.Wrapf(err, "encoding checkpoint header for %q", path)
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		crc := crc32.New(castagnoli)
 		mw := io.MultiWriter(w, crc)
 		var lenBuf [8]byte
@@ -152,57 +153,6 @@ func ReadCheckpointFile(path string, state any) ([]NamedArray, error) {
 		}
 	}
 	return arrays, nil
-}
-
-// writeAtomic writes path through a temporary file in the same directory: write, fsync,
-// rename, fsync the directory. A crash leaves either the old file or the new one.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "creating a temporary file for %q", path)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = write(bw); err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	if err = bw.Flush(); err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	if err = tmp.Sync(); err != nil {
-		return errors.Wrapf(err, "syncing %q", path)
-	}
-	if err = tmp.Close(); err != nil {
-		return errors.Wrapf(err, "closing %q", path)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return errors.Wrapf(err, "renaming into %q", path)
-	}
-	return syncDir(dir)
-}
-
-// WriteFileAtomic writes data to path atomically (temporary file, fsync, rename).
-func WriteFileAtomic(path string, data []byte) error {
-	return writeAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err })
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return errors.Wrapf(err, "syncing directory %q", dir)
-	}
-	defer d.Close()
-	_ = d.Sync() // not supported everywhere; the rename is already done
-	return nil
 }
 
 // checkpointPath returns the file name of the checkpoint at a step.

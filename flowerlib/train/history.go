@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/pkg/errors"
 )
 
@@ -127,10 +128,10 @@ func (h History) Save(runDir string) error {
 	if err != nil {
 		return errors.Wrap(err, "encoding history")
 	}
-	if err := WriteFileAtomic(filepath.Join(runDir, HistoryJSON), data); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(runDir, HistoryJSON), data, 0o644); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(runDir, HistoryCSV), h.CSV())
+	return atomicfile.WriteFile(filepath.Join(runDir, HistoryCSV), h.CSV(), 0o644)
 }
 
 // LoadHistory reads runDir's history.json.

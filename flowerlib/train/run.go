@@ -18,6 +18,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
@@ -310,7 +311,7 @@ func Run(cfg Config) (*Result, error) {
 		}
 	}
 	infoJSON, _ := json.MarshalIndent(info, "", "  ")
-	if err := WriteFileAtomic(filepath.Join(cfg.RunDir, RunInfoFile), infoJSON); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cfg.RunDir, RunInfoFile), infoJSON, 0o644); err != nil {
 		return nil, err
 	}
 

@@ -12,7 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flowerlib/flowers/flowerlib/internal/hdf5"
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/pkg/errors"
 )
 
@@ -108,7 +108,7 @@ func writeCache(path, sum string, f *File) error {
 	out = binary.LittleEndian.AppendUint64(out, uint64(p.Len()))
 	out = append(out, p.Bytes()...)
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(p.Bytes(), castagnoli))
-	return hdf5.AtomicWrite(path, out)
+	return atomicfile.WriteFile(path, out, 0o644)
 }
 
 func readCache(path, sum string) (*File, error) {

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/pkg/errors"
 )
 
@@ -426,32 +425,12 @@ func Encode(root *WGroup) ([]byte, error) {
 	return e.buf, nil
 }
 
-// WriteFile writes the tree to path atomically: a temporary file in the same folder
-// is written, synced and renamed, so a crash never leaves a partial file at path.
+// WriteFile writes the tree to path (mode 0644) atomically: a temporary file in the same
+// folder is written, synced and renamed, so a crash never leaves a partial file at path.
 func WriteFile(path string, root *WGroup) error {
 	b, err := Encode(root)
 	if err != nil {
 		return errors.WithMessagef(err, "writing %q", path)
 	}
-	return AtomicWrite(path, b)
-}
-
-// AtomicWrite writes data to path via a synced temporary file and a rename.
-func AtomicWrite(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	return errors.Wrapf(err, "writing %q", path)
+	return atomicfile.WriteFile(path, b, 0o644)
 }
