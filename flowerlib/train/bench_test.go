@@ -39,6 +39,9 @@ func TestBenchHeadEpoch(t *testing.T) {
 		torchEpoch       float64
 	}
 	rows := []*row{{name: "flatten (seed)", kind: head.Flatten, steps: 4}, {name: "pooled (avg)", kind: head.Avg, steps: 20}}
+	if os.Getenv("FLOWERS_BENCH_POOLED_ONLY") != "" {
+		rows = rows[1:]
+	}
 	for _, r := range rows {
 		cfg := head.Config{Kind: r.kind}.Defaults()
 		dims := cfg.InputDims()
