@@ -28,6 +28,7 @@ func NewLive() *Live { return &Live{id: "flowers-live-" + gonbui.UniqueId()} }
 func (l *Live) Update(s string) {
 	if IsNotebook() {
 		gonbui.UpdateHTML(l.id, s)
+		Sync()
 	}
 }
 

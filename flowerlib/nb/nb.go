@@ -28,6 +28,7 @@ func IsNotebook() bool { return gonbui.IsNotebook }
 func HTML(s string) {
 	if IsNotebook() {
 		gonbui.DisplayHTML(s)
+		Sync()
 		return
 	}
 	fmt.Fprintf(Out, "[HTML output, %d bytes: shown in a notebook]\n", len(s))
@@ -38,6 +39,7 @@ func SVG(svg string) {
 	if IsNotebook() {
 		// gonbui wraps SVG in a <div> (image/svg+xml outputs do not survive HTML export).
 		gonbui.DisplaySVG(svg)
+		Sync()
 		return
 	}
 	fmt.Fprintf(Out, "[SVG %s, %d bytes: shown in a notebook]\n", svgTitle(svg), len(svg))
@@ -47,6 +49,7 @@ func SVG(svg string) {
 func Markdown(md string) {
 	if IsNotebook() {
 		gonbui.DisplayMarkdown(md)
+		Sync()
 		return
 	}
 	fmt.Fprintln(Out, md)
@@ -101,6 +104,7 @@ func Table(header []string, rows [][]string) string {
 func ShowTable(header []string, rows [][]string) {
 	if IsNotebook() {
 		gonbui.DisplayHTML(Table(header, rows))
+		Sync()
 		return
 	}
 	fmt.Fprint(Out, TextTable(header, rows))
@@ -193,8 +197,10 @@ func Check(err error) {
 	panic(err)
 }
 
-// Sync waits until every output sent so far has reached the notebook; call it (or defer
-// it) before a cell's program ends early.
+// Sync waits until every output sent so far has reached the notebook. Every display helper
+// here calls it: GoNB (v0.11.4) closes its end of the pipe when the cell's program exits, so
+// a display sent just before the end could otherwise be lost (seen in CI: a cell ending in
+// nb.SVG showed nothing).
 func Sync() { gonbui.Sync() }
 
 // Must2 is Must for functions returning two values and an error.
