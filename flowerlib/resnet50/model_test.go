@@ -16,14 +16,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-func goBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("go", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func goBackend(testing.TB) compute.Backend { return backend.MustNew("go", nil) }
 
 // randomImages returns n images h×w with RGB values in 0..255.
 func randomImages(seed uint64, n, h, w int) []float32 {

@@ -33,18 +33,20 @@ func (e EpochStats) Line() string {
 	return s
 }
 
+// epochJSON is EpochStats as JSON: validation figures are null when there was no validation.
+type epochJSON struct {
+	Epoch       int      `json:"epoch"`
+	Loss        float64  `json:"loss"`
+	Accuracy    float64  `json:"accuracy"`
+	ValLoss     *float64 `json:"val_loss"`
+	ValAccuracy *float64 `json:"val_accuracy"`
+	Seconds     float64  `json:"seconds"`
+	Step        int64    `json:"step"`
+}
+
 // MarshalJSON writes NaN (no validation) as null.
 func (e EpochStats) MarshalJSON() ([]byte, error) {
-	type plain struct {
-		Epoch       int      `json:"epoch"`
-		Loss        float64  `json:"loss"`
-		Accuracy    float64  `json:"accuracy"`
-		ValLoss     *float64 `json:"val_loss"`
-		ValAccuracy *float64 `json:"val_accuracy"`
-		Seconds     float64  `json:"seconds"`
-		Step        int64    `json:"step"`
-	}
-	p := plain{Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, Seconds: e.Seconds, Step: e.Step}
+	p := epochJSON{Epoch: e.Epoch, Loss: e.Loss, Accuracy: e.Accuracy, Seconds: e.Seconds, Step: e.Step}
 	if !math.IsNaN(e.ValLoss) {
 		p.ValLoss, p.ValAccuracy = &e.ValLoss, &e.ValAccuracy
 	}
@@ -53,15 +55,7 @@ func (e EpochStats) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads null as NaN.
 func (e *EpochStats) UnmarshalJSON(b []byte) error {
-	var p struct {
-		Epoch       int      `json:"epoch"`
-		Loss        float64  `json:"loss"`
-		Accuracy    float64  `json:"accuracy"`
-		ValLoss     *float64 `json:"val_loss"`
-		ValAccuracy *float64 `json:"val_accuracy"`
-		Seconds     float64  `json:"seconds"`
-		Step        int64    `json:"step"`
-	}
+	var p epochJSON
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}

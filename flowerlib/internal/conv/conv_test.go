@@ -16,14 +16,7 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
-func goBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("go", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func goBackend(testing.TB) compute.Backend { return backend.MustNew("go", nil) }
 
 // randTensor returns a float32 tensor of the given dimensions, uniform in [-1, 1).
 func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
