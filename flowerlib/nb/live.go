@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/plots"
-	"github.com/flowerlib/flowers/flowerlib/train"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/janpfeifer/gonb/gonbui"
 )
 
@@ -35,7 +35,7 @@ func (l *Live) Update(s string) {
 // Monitor shows training live in a notebook cell: a progress bar with the current epoch,
 // batch and batch metrics (updated at most every Interval), and after each epoch the
 // loss and accuracy curves (train solid, validation dashed) and the Keras-style epoch
-// lines. Pass its OnStep and OnEpoch to train.Options. Outside a notebook it prints the
+// lines. Pass its OnStep and OnEpoch to trainer.Options. Outside a notebook it prints the
 // epoch lines only (train's Progress writer already draws a terminal bar).
 type Monitor struct {
 	Title    string
@@ -45,14 +45,14 @@ type Monitor struct {
 	live    *Live
 	mu      sync.Mutex
 	last    time.Time
-	step    train.StepInfo
-	history train.History
+	step    trainer.StepInfo
+	history trainer.History
 	start   time.Time
 }
 
 // NewMonitor returns a Monitor for a run of the given number of epochs. previous is the
 // history already in the run directory (a resumed run; may be nil), drawn at once.
-func NewMonitor(title string, epochs int, previous train.History) *Monitor {
+func NewMonitor(title string, epochs int, previous trainer.History) *Monitor {
 	m := &Monitor{Title: title, Epochs: epochs, Interval: 500 * time.Millisecond,
 		live: NewLive(), history: previous, start: time.Now()}
 	if len(previous) > 0 {
@@ -61,8 +61,8 @@ func NewMonitor(title string, epochs int, previous train.History) *Monitor {
 	return m
 }
 
-// OnStep is a train.Options.OnStep callback.
-func (m *Monitor) OnStep(s train.StepInfo) {
+// OnStep is a trainer.Options.OnStep callback.
+func (m *Monitor) OnStep(s trainer.StepInfo) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.step = s
@@ -73,11 +73,11 @@ func (m *Monitor) OnStep(s train.StepInfo) {
 	m.render(false)
 }
 
-// OnEpoch is a train.Options.OnEpoch callback.
-func (m *Monitor) OnEpoch(h train.History) {
+// OnEpoch is a trainer.Options.OnEpoch callback.
+func (m *Monitor) OnEpoch(h trainer.History) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.history = append(train.History(nil), h...)
+	m.history = append(trainer.History(nil), h...)
 	if !IsNotebook() && len(h) > 0 {
 		e := h[len(h)-1]
 		fmt.Fprintf(Out, "Epoch %d/%d - %s\n", e.Epoch, m.Epochs, e.Line())
@@ -86,10 +86,10 @@ func (m *Monitor) OnEpoch(h train.History) {
 }
 
 // Done draws the final state (no progress bar) from h, the history Fit returned.
-func (m *Monitor) Done(h train.History) {
+func (m *Monitor) Done(h trainer.History) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.history = append(train.History(nil), h...)
+	m.history = append(trainer.History(nil), h...)
 	m.render(true)
 }
 
@@ -112,7 +112,7 @@ func (m *Monitor) render(done bool) {
 }
 
 // progressHTML is the progress bar over all steps of the run with the last batch's metrics.
-func progressHTML(s train.StepInfo, epochs, epochsDone int, elapsed time.Duration) string {
+func progressHTML(s trainer.StepInfo, epochs, epochsDone int, elapsed time.Duration) string {
 	total := max(1, epochs*max(1, s.Steps))
 	doneSteps := epochsDone * s.Steps
 	if s.Epoch > epochsDone { // inside an epoch
@@ -130,7 +130,7 @@ func progressHTML(s train.StepInfo, epochs, epochsDone int, elapsed time.Duratio
 
 // Curves returns the loss and accuracy charts of h side by side (HTML): training solid,
 // validation dashed, one point per epoch.
-func Curves(h train.History) string {
+func Curves(h trainer.History) string {
 	loss := plots.LineChart(plots.Chart{Title: "loss", XLabel: "epoch", Width: 440, Height: 280}, []plots.Series{
 		{Name: "loss", Y: h.Metric("loss"), Color: plots.Palette[0]},
 		{Name: "val_loss", Y: h.Metric("val_loss"), Color: plots.Palette[1], Dashed: true},
@@ -143,7 +143,7 @@ func Curves(h train.History) string {
 }
 
 // HistoryTable returns h as an HTML table (epoch, loss, accuracy, val_loss, val_accuracy, seconds).
-func HistoryTable(h train.History) string {
+func HistoryTable(h trainer.History) string {
 	rows := make([][]string, len(h))
 	f := func(v float64) string {
 		if math.IsNaN(v) {

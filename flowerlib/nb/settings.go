@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
@@ -57,7 +58,7 @@ type Settings struct {
 	Backend string `env:"FLOWERS_BACKEND"`
 }
 
-// Defaults fills zero fields with the seed article's values.
+// Defaults fills zero fields with the article's values (flowerlib/defaults).
 func (s Settings) Defaults() Settings {
 	def := func(p *string, v string) {
 		if *p == "" {
@@ -69,20 +70,20 @@ func (s Settings) Defaults() Settings {
 	def(&s.Work, "runs")
 	def(&s.Head, "flatten")
 	def(&s.Mode, "cached")
-	if s.Epochs <= 0 {
-		s.Epochs = 30
+	if s.Epochs == 0 {
+		s.Epochs = defaults.Epochs
 	}
-	if s.BatchSize <= 0 {
-		s.BatchSize = 32
+	if s.BatchSize == 0 {
+		s.BatchSize = defaults.BatchSize
 	}
-	if s.LearningRate <= 0 {
-		s.LearningRate = 1e-3
+	if s.LearningRate == 0 {
+		s.LearningRate = defaults.LearningRate
 	}
-	if s.ImageSize <= 0 {
-		s.ImageSize = 224
+	if s.ImageSize == 0 {
+		s.ImageSize = defaults.ImageSize
 	}
 	if s.Seed == 0 {
-		s.Seed = 42
+		s.Seed = defaults.Seed
 	}
 	return s
 }
@@ -193,16 +194,16 @@ func (s Settings) RunDir() string {
 	if s.Mode == "augment" {
 		name += fmt.Sprintf("-aug%g", s.Augment)
 	}
-	if s.ImageSize != 224 {
+	if s.ImageSize != defaults.ImageSize {
 		name += fmt.Sprintf("-s%d", s.ImageSize)
 	}
-	if s.Seed != 42 {
+	if s.Seed != defaults.Seed {
 		name += fmt.Sprintf("-seed%d", s.Seed)
 	}
 	return filepath.Join(s.WorkDir(), "run", name)
 }
 
-// WeightsSpec is the weights argument flowerlib/train takes: "random:SEED", "imagenet" or a file.
+// WeightsSpec is the weights argument flowerlib/learner takes: "random:SEED", "imagenet" or a file.
 func (s Settings) WeightsSpec() string {
 	s = s.Defaults()
 	if s.Weights == "random" {

@@ -31,13 +31,13 @@ type Extractor struct {
 	Log io.Writer
 }
 
-// NewExtractor loads w into a new Store and prepares the frozen model described by opts
-// (IncludeTop, Pooling; Frozen and TrainableFrom are ignored: BatchNorm uses its moving
-// statistics). It fails, naming each tensor, when w does not match (see CheckWeights).
+// NewExtractor loads w into a new Store and prepares the model described by opts, frozen
+// (Frozen and TrainableFrom are overridden: BatchNorm uses its moving statistics). It fails, naming each tensor, when w does not match (see CheckWeights).
 func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extractor, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	opts.Frozen, opts.TrainableFrom = true, ""
 	e := &Extractor{backend: backend, store: model.NewStore(), opts: opts}
 	// Variables are loaded now, so the graph function does not keep w (~94 MB) alive.
 	if err := LoadIntoScope(e.store.RootScope().At(ExtractorScope), w, opts.IncludeTop); err != nil {
@@ -45,8 +45,7 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 	}
 	var err error
 	e.exec, err = model.NewExec(backend, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return BuildGraph(scope.In(ExtractorScope), images).Trainable(false).
-			IncludeTop(opts.IncludeTop).Pooling(opts.Pooling).Done()
+		return BuildGraph(scope.In(ExtractorScope), images).With(opts).Done()
 	})
 	if err != nil {
 		return nil, errors.WithMessage(err, "resnet50.NewExtractor")

@@ -51,7 +51,7 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // DTypes and their sizes in bytes.
-var dtypeSize = map[string]int64{"float32": 4, "int64": 8, "int32": 4, "uint8": 1}
+var dtypeSize = map[string]int64{"float32": 4, "float64": 8, "int32": 4, "int64": 8, "uint8": 1, "uint32": 4, "uint64": 8}
 
 // Entry describes one tensor of a file.
 type Entry struct {

@@ -1,4 +1,4 @@
-package train
+package learner
 
 import (
 	"image"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 // writeClassImages writes perClass noisy PNGs of 5 visually distinct classes under
@@ -81,8 +82,8 @@ func TestLearnGeneratedImages(t *testing.T) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 24, 64)
 	res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run"),
-		CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg}, Epochs: 30, BatchSize: 8,
-		ImageSize: 64, Backend: "go", Log: testLog(t)})
+		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg}, ImageSize: 64, Backend: "go",
+		Options: trainer.Options{Epochs: 30, BatchSize: 8, Log: testLog(t)}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +100,8 @@ func TestMemorizeSamplePhotos(t *testing.T) {
 	data := testdata.RequireSample(t)
 	dir := t.TempDir()
 	res, err := Run(Config{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"),
-		CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg}, Epochs: 20,
-		ImageSize: 64, Backend: "go", Log: testLog(t)})
+		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg}, ImageSize: 64, Backend: "go",
+		Options: trainer.Options{Epochs: 20, Log: testLog(t)}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
