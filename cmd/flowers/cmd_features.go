@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowerlib/flowers/flowerlib/download"
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+
 	"github.com/flowerlib/flowers/flowerlib/npy"
 
 	"github.com/pkg/errors"
@@ -125,7 +126,7 @@ func runFeatures(args []string) error {
 	return nil
 }
 
-func defaultCacheDir() string { return download.DefaultCacheDir() }
+func defaultCacheDir() string { return defaults.CacheDir() }
 
 func weightsLabel(spec string) string {
 	if strings.HasPrefix(spec, "random") {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+
 	"github.com/pkg/errors"
 
 	"github.com/flowerlib/flowers/flowerlib/download"
@@ -21,7 +23,7 @@ func runLabels(args []string) error {
 	seed := fs.Int64("seed", labels.DefaultSeed, "shuffle seed (negative: keep the sorted order)")
 	verify := fs.Bool("verify", false, "decode every image fully (slower; catches truncated files)")
 	strict := fs.Bool("strict", false, "unusable images are errors, not skips")
-	cache := fs.String("cache", "", "cache folder for the downloaded dataset (default "+download.DefaultCacheDir()+")")
+	cache := fs.String("cache", "", "cache folder for the downloaded dataset (default "+defaults.CacheDir()+")")
 	if err := fs.parse(args); err != nil {
 		return err
 	}

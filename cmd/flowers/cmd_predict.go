@@ -6,8 +6,8 @@ import (
 	"os"
 
 	"github.com/flowerlib/flowers/flowerlib/labels"
-	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/learner"
+	"github.com/flowerlib/flowers/flowerlib/metrics"
 )
 
 func init() {

@@ -22,7 +22,7 @@ func runTrain(args []string) error {
 	data := fs.String("data", "", "dataset root: one sub-folder of images per class (default $FLOWERS_DATA, else flower_photos.tgz downloaded once into the cache)")
 	weightsSpec := fs.String("weights", "imagenet", "ResNet50 weights: imagenet (downloaded once), a Keras .h5 file, or random[:SEED] (offline; NOT ImageNet)")
 	runDir := fs.String("run", "", "run folder: checkpoints, history, run.json (required); an existing run resumes")
-	cacheDir := fs.String("cache", download.DefaultCacheDir(), "cache folder for downloads, weights and features ($FLOWERS_CACHE)")
+	cacheDir := fs.String("cache", defaults.CacheDir(), "cache folder for downloads, weights and features ($FLOWERS_CACHE)")
 	epochs := fs.intFlag("epochs", defaults.Epochs, 1, 1_000_000, "epochs")
 	batch := fs.intFlag("batch", defaults.BatchSize, 1, defaults.MaxBatchSize, "batch size")
 	headKind := fs.choiceFlag("head", string(head.Flatten), []string{string(head.Flatten), string(head.Avg), string(head.Max)},

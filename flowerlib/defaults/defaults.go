@@ -8,6 +8,7 @@ package defaults
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -88,3 +89,23 @@ var (
 	memOnce  sync.Once
 	memTotal int64
 )
+
+// CacheEnv overrides CacheDir.
+const CacheEnv = "FLOWERS_CACHE"
+
+// CacheDir returns the one cache folder every flowerlib step shares (dataset, weights,
+// features): $FLOWERS_CACHE, else $XDG_CACHE_HOME/flowers or ~/.cache/flowers.
+func CacheDir() string {
+	if dir := os.Getenv(CacheEnv); dir != "" {
+		return dir
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "flowers")
+	}
+	return filepath.Join(os.TempDir(), "flowers-cache")
+}
+
+// WeightsDir is where downloaded and converted ResNet50 weights live in a cache folder, and
+// FeaturesDir the frozen features: the one layout every command and notebook uses.
+func WeightsDir(cacheDir string) string  { return filepath.Join(cacheDir, "weights") }
+func FeaturesDir(cacheDir string) string { return filepath.Join(cacheDir, "features") }

@@ -241,31 +241,55 @@ func logf(w io.Writer, format string, args ...any) {
 	}
 }
 
+// Pixels is the Extractor that runs no model: the "features" are the decoded (and
+// transformed) pixels themselves, float32 [n, height, width, 3] RGB 0..255. Extract with it
+// decodes a list of photos in parallel for a model that takes images (fine-tuning).
+type Pixels struct{}
+
+// ExtractFloats returns the pixels.
+func (Pixels) ExtractFloats(pixels []float32, n, height, width int) ([]float32, error) { return pixels, nil }
+
+// OutputShape is [n, height, width, 3].
+func (Pixels) OutputShape(n, height, width int) []int { return []int{n, height, width, 3} }
+
+// Extract runs ex over the images of paths in batches of opts.BatchSize: decoded in parallel,
+// resized to opts.Size, transformed by opts.Transform when set. fn gets each batch's path
+// indices and features (flat, len(indices) rows of OutputShape); files that cannot be decoded
+// are returned, not fatal. The one decode → base → failures loop of flowerlib: the cache,
+// prediction and the features command all run it.
+func Extract(ex Extractor, paths []string, opts Options, fn func(indices []int, feats []float32) error) ([]Failure, error) {
+	opts = opts.defaults()
+	it := images.NewBatches(paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
+		Progress: opts.Progress, Description: "features", Transform: opts.Transform})
+	defer it.Close()
+	for b := range it.All() {
+		out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
+		if err != nil {
+			return nil, errors.WithMessagef(err, "running the base on %q…", paths[b.Indices[0]])
+		}
+		if err := fn(b.Indices, out); err != nil {
+			return nil, err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, errors.WithMessage(err, "decoding images")
+	}
+	return it.Failures(), nil
+}
+
 // write extracts the features batch by batch straight into a temporary file (bounded memory),
 // then syncs and renames it into place.
 func write(ex Extractor, opts Options, key, path string) error {
 	err := container.Write(path, Magic, 0o644, func(w *container.Writer) error {
-		it := images.NewBatches(opts.Paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
-			Progress: opts.Progress, Description: "features", Transform: opts.Transform})
-		defer it.Close()
-		h := header{Key: key, Created: time.Now().UTC().Format(time.RFC3339)}
-		for b := range it.All() {
-			out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
-			if err != nil {
-				return errors.WithMessagef(err, "running the base on %q…", opts.Paths[b.Indices[0]])
-			}
-			if h.Dims == nil {
-				h.Dims = ex.OutputShape(1, b.Size, b.Size)[1:]
-			}
-			if err := w.Stream(container.Float32Bytes(out)); err != nil {
-				return err
-			}
-			h.Indices = append(h.Indices, b.Indices...)
+		h := header{Key: key, Created: time.Now().UTC().Format(time.RFC3339), Dims: ex.OutputShape(1, opts.Size, opts.Size)[1:]}
+		failures, err := Extract(ex, opts.Paths, opts, func(indices []int, feats []float32) error {
+			h.Indices = append(h.Indices, indices...)
+			return w.Stream(container.Float32Bytes(feats))
+		})
+		if err != nil {
+			return err
 		}
-		if err := it.Err(); err != nil {
-			return errors.WithMessage(err, "decoding images")
-		}
-		h.Failures = it.Failures()
+		h.Failures = failures
 		h.N = len(h.Indices)
 		if h.N == 0 {
 			return errors.Errorf("none of the %d images could be decoded (first failure: %v)", len(opts.Paths), firstFailure(h.Failures))

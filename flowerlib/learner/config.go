@@ -8,9 +8,7 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/augment"
 	"github.com/flowerlib/flowers/flowerlib/defaults"
-	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/head"
-	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/pkg/errors"
@@ -21,10 +19,6 @@ const (
 	ModeCached  = "cached"  // frozen base run once; the head trains on cached features
 	ModeAugment = "augment" // images augmented on the fly through the frozen base every epoch (the article's way)
 )
-
-// Transform augments one decoded, resized image into dst (HWC RGB float32), as
-// images.BatchOptions.Transform; flowerlib/augment provides them.
-type Transform = func(index int, img *images.RGB, dst []float32)
 
 // Config is a whole run, as `flowers train` and the notebooks describe it: the data, the base,
 // the head (head.Config, embedded) and the training (trainer.Options, embedded). Zero values
@@ -40,9 +34,9 @@ type Config struct {
 	ValidSplit float64 `json:"valid_fraction"` // default 0.2
 	Backend    string  `json:"-"`              // "" = the best installed (see flowerlib/backend)
 
-	// Augment returns the augmentation of an epoch (mode augment) and a string identifying it,
-	// used as a cache key for AugmentCopies (ArticleAugmentation gives the article's).
-	Augment func(epoch int) (Transform, string) `json:"-"`
+	// Augment is the training photos' augmentation (mode augment, and fine-tuning), drawn
+	// from its Seed; nil: none. ArticleAugmentation gives the article's.
+	Augment *augment.Config `json:"augment,omitempty"`
 	// AugmentCopies > 0 caches that many augmented copies of the training features ahead and
 	// cycles through them (epoch e uses copy e mod K) instead of running the base every epoch.
 	AugmentCopies int `json:"augment_copies,omitempty"`
@@ -66,7 +60,7 @@ func (c Config) WithDefaults() Config {
 		c.Weights = "imagenet"
 	}
 	if c.CacheDir == "" {
-		c.CacheDir = download.DefaultCacheDir()
+		c.CacheDir = defaults.CacheDir()
 	}
 	if c.Mode == "" {
 		c.Mode = ModeCached
@@ -111,6 +105,8 @@ func (c Config) Validate() error {
 			defaults.MinImageSize, defaults.MaxImageSize, c.ImageSize)
 	case !(c.ValidSplit > 0 && c.ValidSplit < 1):
 		return errors.Errorf("learner: the validation fraction must be in (0, 1), got %g", c.ValidSplit)
+	case c.Augment != nil && c.Augment.Validate() != nil:
+		return errors.WithMessage(c.Augment.Validate(), "learner")
 	case c.AugmentCopies < 0:
 		return errors.Errorf("learner: augment copies must be ≥ 0, got %d", c.AugmentCopies)
 	case !(c.FineTuneLR > 0) || math.IsInf(c.FineTuneLR, 0) || c.FineTuneEpochs < 1:
@@ -142,17 +138,10 @@ func (c Config) absolute() (Config, error) {
 // (rotation_range=40, width/height_shift_range=0.4, shear_range=0.2, zoom_range=0.3,
 // horizontal_flip=True, fill_mode="nearest"), drawn from randomSeed, without the article's
 // rescale=1/255 (the ResNet50 weights expect RGB 0..255).
-func ArticleAugmentation(randomSeed int64) func(epoch int) (Transform, string) {
-	return Augmentation(augment.SeedArticle(), randomSeed)
-}
-
-// Augmentation returns Config.Augment for an augment.Config (its Rescale is forced to 1).
-func Augmentation(ac augment.Config, randomSeed int64) func(epoch int) (Transform, string) {
-	ac.Rescale = 1
-	ac.Seed = randomSeed
-	return func(epoch int) (Transform, string) {
-		return ac.Transform(epoch), fmt.Sprintf("augment %+v epoch %d", ac, epoch)
-	}
+func ArticleAugmentation(randomSeed int64) *augment.Config {
+	a := augment.SeedArticle()
+	a.Rescale, a.Seed = 1, randomSeed
+	return &a
 }
 
 func logf(w io.Writer, format string, args ...any) {

@@ -4,10 +4,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
-	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/pkg/errors"
@@ -20,17 +20,17 @@ const FineTuneDir = "finetune"
 const BaseScope = "resnet50"
 
 // fullModel is the base (trainable from stage on; "" frozen) with the head, on images: the
-// model fine-tuning trains and a fine-tuned run predicts with. w fills the base's variables
-// that the Store does not have yet (nil: all must be there).
-func fullModel(w *weights.File, stage string, hc head.Config) trainer.ModelFn {
+// model fine-tuning trains and a fine-tuned run predicts with. base fills the base's
+// variables that the Store does not have yet (nil: all must be there).
+func fullModel(base *resnet50.Pretrained, stage string, hc head.Config) trainer.ModelFn {
 	return func(scope *model.Scope, x *graph.Node) *graph.Node {
-		base := resnet50.BuildGraph(scope.In(BaseScope), x).PreTrained(w).Pooling(poolingOf(hc.Kind))
+		b := resnet50.BuildGraph(scope.In(BaseScope), x).PreTrained(base.Weights()).Pooling(poolingOf(hc.Kind))
 		if stage != "" {
-			base = base.TrainableFrom(stage)
+			b = b.TrainableFrom(stage)
 		} else {
-			base = base.Trainable(false)
+			b = b.Trainable(false)
 		}
-		return head.Logits(scope, base.Done(), hc)
+		return head.Logits(scope, b.Done(), hc)
 	}
 }
 
@@ -64,7 +64,7 @@ func (l *Learner) FineTune(stage string) (trainer.History, error) {
 		dir := filepath.Join(l.RunDir, FineTuneDir)
 		logf(l.Log, "fine-tuning the base from %q with the head, lr %g, %d epochs, in %s\n", stage, opts.LearningRate, opts.Epochs, dir)
 		tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir,
-			Model: fullModel(l.weights, stage, l.Config.Config), Identity: id, CheckIdentity: id.check, Options: opts})
+			Model: fullModel(l.base, stage, l.Config.Config), Identity: id, CheckIdentity: id.check, Options: opts})
 		if err != nil {
 			return nil, err
 		}
@@ -81,9 +81,9 @@ func (l *Learner) FineTune(stage string) (trainer.History, error) {
 		}
 	}
 	si := l.Info.Split
-	train := &imageData{size: l.ImageSize, augment: l.Augment}
+	train := &photos{size: l.ImageSize, aug: l.Augment, ex: features.Pixels{}}
 	train.paths, train.codes = l.keptPaths(si.Train, si.TrainCodes, 0)
-	valid := &imageData{size: l.ImageSize}
+	valid := &photos{size: l.ImageSize, ex: features.Pixels{}}
 	valid.paths, valid.codes = l.keptPaths(si.Valid, si.ValidCodes, len(si.Train))
 	return l.FineTuner.Fit(train, valid)
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
@@ -37,7 +39,7 @@ func TestFineTuneConv5(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	w, _, _ := LoadWeights("random:1", "", nil)
+	w := resnet50.RandomWeights(1, false)
 	changed := map[string]bool{}
 	for _, l := range w.Layers {
 		for _, wt := range l.Weights {

@@ -17,24 +17,20 @@
 package learner
 
 import (
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
-	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/runlock"
-	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
-	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -48,16 +44,15 @@ type Learner struct {
 	Config
 	Info    *RunInfo
 	Backend compute.Backend
-	// Report lists what the dataset scan skipped (LICENSE.txt, hidden and non-image files…).
-	Report *labels.Report
 	// Dropped are the photos that could not be decoded: left out of training and validation.
-	Dropped []images.Failure
+	// (What the dataset scan skipped, LICENSE.txt and non-image files, goes to the log.)
+	Dropped []features.Failure
 	// Trainer trains the head; FineTuner (after FineTune) the base and the head.
 	Trainer, FineTuner *trainer.Trainer
 	// Seconds spent extracting features ("base"; "augmented_copies" with AugmentCopies).
 	FeatureSeconds map[string]float64
 
-	weights    *weights.File
+	base       *resnet50.Pretrained
 	ex         *resnet50.Extractor
 	set        *features.Set
 	copies     []*features.Set
@@ -106,15 +101,10 @@ func (l *Learner) configure(cfg Config) error {
 // scanAndSplit is the article's generate_csv and train_test_split: classes from folder names,
 // an 80/20 split stratified by class.
 func (l *Learner) scanAndSplit() error {
-	table, report, err := labels.Scan(l.Data, labels.Options{})
-	if err != nil {
-		return err
-	}
-	l.Report = report
+	split, report, err := prepare.FromFolder(l.Data, prepare.Options{ValidFraction: l.ValidSplit, Seed: l.Seed})
 	if report != nil && len(report.Skipped) > 0 {
 		logf(l.Log, "%s\n", report.Summary())
 	}
-	split, err := prepare.Split(table, prepare.Options{ValidFraction: l.ValidSplit, Seed: l.Seed})
 	if err != nil {
 		return err
 	}
@@ -129,13 +119,14 @@ func (l *Learner) scanAndSplit() error {
 // loadBase loads the ResNet50 weights and prepares the frozen base on the backend.
 func (l *Learner) loadBase() error {
 	var err error
-	if l.weights, l.Info.WeightsID, err = LoadWeights(l.Weights, l.CacheDir, l.Log); err != nil {
+	if l.base, err = resnet50.LoadPretrained(l.Weights, defaults.WeightsDir(l.CacheDir), false, l.Log); err != nil {
 		return err
 	}
+	l.Info.WeightsID = l.base.ID
 	if l.Backend, err = backend.New(l.Config.Backend, l.Log); err != nil {
 		return err
 	}
-	l.ex, err = resnet50.NewExtractor(l.Backend, l.weights, resnet50.Options{Pooling: poolingOf(l.Kind)})
+	l.ex, err = resnet50.NewExtractor(l.Backend, l.base.File, resnet50.Options{Pooling: poolingOf(l.Kind)})
 	if err != nil {
 		return err
 	}
@@ -145,38 +136,6 @@ func (l *Learner) loadBase() error {
 	l.Info.Head = l.Config.Config
 	return nil
 }
-
-// LoadWeights resolves a weights spec (see resnet50.LoadWeights: "imagenet", a Keras .h5
-// file, or "random[:SEED]") with the converted-weights cache under cacheDir/weights, and
-// returns the weights and their identity for cache keys: the file's SHA-256, or "random:SEED".
-func LoadWeights(spec, cacheDir string, log io.Writer) (*weights.File, string, error) {
-	seed, isRandom, err := resnet50.ParseRandomSpec(spec)
-	if err != nil {
-		return nil, "", err
-	}
-	if isRandom {
-		logf(log, "WARNING: random ResNet50 weights (seed %d), NOT ImageNet: accuracy will be far from the article's.\n", seed)
-		return resnet50.RandomWeights(seed, false), fmt.Sprintf("random:%d", seed), nil
-	}
-	dir := WeightsDir(cacheDir)
-	path, err := weights.Resolve(spec, dir, false)
-	if err != nil {
-		return nil, "", err
-	}
-	sum, err := weights.FileSHA256(path)
-	if err != nil {
-		return nil, "", errors.Wrapf(err, "weights file %q", path)
-	}
-	w, err := resnet50.LoadWeights(path, dir, false, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	return w, "sha256:" + sum, nil
-}
-
-// WeightsDir is where downloaded and converted weights live under a cache folder: the one
-// layout every command and notebook uses.
-func WeightsDir(cacheDir string) string { return filepath.Join(cacheDir, "weights") }
 
 // claimRunFolder locks the run folder for this process and checks that a run it already holds
 // was trained on the same data and settings. Nothing in the folder is written yet.
@@ -213,7 +172,7 @@ func (l *Learner) extractFeatures() error {
 	si := l.Info.Split
 	all := append(append([]string{}, si.Train...), si.Valid...)
 	start := time.Now()
-	set, err := features.Build(l.ex, features.Options{CacheDir: filepath.Join(l.CacheDir, "features"), Paths: all,
+	set, err := features.Build(l.ex, features.Options{CacheDir: defaults.FeaturesDir(l.CacheDir), Paths: all,
 		Size: l.ImageSize, Pooling: poolingOf(l.Kind).String(), WeightsID: l.Info.WeightsID,
 		BatchSize: l.BatchSize, Progress: l.Progress, Log: l.Log})
 	if err != nil {
@@ -236,16 +195,16 @@ func (l *Learner) extractFeatures() error {
 	}
 	l.train = train
 	if l.Mode == ModeAugment {
-		paths, codes := l.keptPaths(si.Train, si.TrainCodes, 0)
-		aug := &augmented{l: l, paths: paths, codes: codes}
+		aug := &photos{size: l.ImageSize, aug: l.Augment, ex: l.ex}
+		aug.paths, aug.codes = l.keptPaths(si.Train, si.TrainCodes, 0)
+		l.train = aug
 		if l.AugmentCopies > 0 {
 			start := time.Now()
-			if err := aug.prebuild(); err != nil {
+			if l.train, err = l.augmentedCopies(aug); err != nil {
 				return err
 			}
 			l.FeatureSeconds["augmented_copies"] = time.Since(start).Seconds()
 		}
-		l.train = aug
 	}
 	return nil
 }
@@ -312,8 +271,7 @@ func (l *Learner) Model() *Model {
 	if l.model != nil {
 		return l.model
 	}
-	m := &Model{Info: l.Info, Backend: l.Backend, log: l.Log, shared: true, ex: l.ex, weights: l.weights,
-		weightsID: l.Info.WeightsID}
+	m := &Model{Info: l.Info, Backend: l.Backend, log: l.Log, shared: true, ex: l.ex, base: l.base}
 	tr := l.Trainer
 	if l.FineTuner != nil {
 		tr, m.FineTuned = l.FineTuner, true

@@ -7,14 +7,13 @@ import (
 	"strings"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
-	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
-	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -31,13 +30,12 @@ type Model struct {
 	Backend    compute.Backend
 	FineTuned  bool
 
-	store     *model.Store
-	exec      *model.Exec // inputs (features, or images when FineTuned), labels → loss·n, correct, probabilities
-	ex        *resnet50.Extractor
-	weights   *weights.File
-	weightsID string
-	log       io.Writer
-	shared    bool // store and extractor belong to a Learner
+	store  *model.Store
+	exec   *model.Exec // inputs (features, or images when FineTuned), labels → loss·n, correct, probabilities
+	ex     *resnet50.Extractor
+	base   *resnet50.Pretrained
+	log    io.Writer
+	shared bool // store and extractor belong to a Learner
 }
 
 // Open loads the run in runDir (run.json and the newest checkpoint that verifies: of the
@@ -120,19 +118,19 @@ func (m *Model) CheckClasses(classes []string) error {
 }
 
 // base loads the run's base weights once, checking they are the ones it was trained with.
-func (m *Model) base() error {
-	if m.weights != nil {
+func (m *Model) loadBase() error {
+	if m.base != nil {
 		return nil
 	}
-	w, id, err := LoadWeights(m.Info.Weights, m.Info.CacheDir, m.log)
+	p, err := resnet50.LoadPretrained(m.Info.Weights, defaults.WeightsDir(m.Info.CacheDir), false, m.log)
 	if err != nil {
 		return err
 	}
-	if id != m.Info.WeightsID {
+	if p.ID != m.Info.WeightsID {
 		return errors.Errorf("the weights %q have changed since training (%s, trained with %s): predictions would be wrong; retrain or restore the file",
-			m.Info.Weights, id, m.Info.WeightsID)
+			m.Info.Weights, p.ID, m.Info.WeightsID)
 	}
-	m.weights, m.weightsID = w, id
+	m.base = p
 	return nil
 }
 
@@ -150,10 +148,10 @@ func (m *Model) compile() error {
 		return err
 	}
 	if m.ex == nil {
-		if err := m.base(); err != nil {
+		if err := m.loadBase(); err != nil {
 			return err
 		}
-		if m.ex, err = resnet50.NewExtractor(m.Backend, m.weights, resnet50.Options{Pooling: poolingOf(hc.Kind)}); err != nil {
+		if m.ex, err = resnet50.NewExtractor(m.Backend, m.base.File, resnet50.Options{Pooling: poolingOf(hc.Kind)}); err != nil {
 			return err
 		}
 	}
@@ -175,17 +173,25 @@ func (m *Model) Evaluate(progress io.Writer) (*metrics.Report, error) {
 	all := append(append([]string{}, si.Train...), si.Valid...)
 	var valid trainer.Data
 	if m.FineTuned {
-		d := &imageData{size: m.Info.ImageSize}
-		for i, p := range si.Valid {
-			if _, err := images.Load(p, m.Info.ImageSize); err != nil {
-				logf(m.log, "evaluate: left out (cannot be decoded): %q: %v\n", p, err)
-				continue
-			}
-			d.paths, d.codes = append(d.paths, p), append(d.codes, int32(si.ValidCodes[i]))
+		// The fine-tuned base changed: the photos go through the whole model, decoded in batches.
+		d := &trainer.ArrayData{Dims: []int{m.Info.ImageSize, m.Info.ImageSize, 3}}
+		failures, err := features.Extract(features.Pixels{}, si.Valid, features.Options{Size: m.Info.ImageSize, Progress: progress},
+			func(indices []int, pix []float32) error {
+				d.X = append(d.X, pix...)
+				for _, i := range indices {
+					d.Y = append(d.Y, int32(si.ValidCodes[i]))
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range failures {
+			logf(m.log, "evaluate: left out (cannot be decoded): %q: %s\n", f.Path, f.Reason)
 		}
 		valid = d
 	} else {
-		set, err := features.Build(m.ex, features.Options{CacheDir: filepath.Join(m.Info.CacheDir, "features"), Paths: all,
+		set, err := features.Build(m.ex, features.Options{CacheDir: defaults.FeaturesDir(m.Info.CacheDir), Paths: all,
 			Size: m.Info.ImageSize, Pooling: poolingOf(m.Info.Head.Kind).String(), WeightsID: m.Info.WeightsID,
 			Progress: progress, Log: m.log})
 		if err != nil {
@@ -231,43 +237,32 @@ func (m *Model) Predict(paths []string, topK int) ([]Prediction, error) {
 	for i, p := range paths {
 		out[i].Path = p
 	}
-	it := images.NewBatches(paths, images.BatchOptions{Size: m.Info.ImageSize, BatchSize: 16})
-	defer it.Close()
-	for b := range it.All() {
-		probs, err := m.probabilities(b.Data, b.N, b.Size)
-		if err != nil {
-			return nil, err
-		}
-		for k, i := range b.Indices {
-			out[i].Probs = probs[k]
-			out[i].Top = metrics.TopK(m.Info.Classes, probs[k], topK)
-		}
+	// The head phase runs the frozen base on the photos, then the head; a fine-tuned model
+	// takes the photos themselves.
+	var ex features.Extractor = m.ex
+	dims := m.Info.Head.Defaults().InputDims()
+	if m.FineTuned {
+		ex, dims = features.Pixels{}, []int{m.Info.ImageSize, m.Info.ImageSize, 3}
 	}
-	if err := it.Err(); err != nil {
-		return nil, err
-	}
-	for _, f := range it.Failures() {
-		out[f.Index].Err = f.Reason
-	}
-	return out, nil
-}
-
-// probabilities returns the class probabilities of n decoded images (flat NHWC RGB 0..255).
-func (m *Model) probabilities(pixels []float32, n, size int) ([][]float32, error) {
-	dims := []int{size, size, 3}
-	x := pixels
-	if !m.FineTuned {
-		feats, err := m.ex.ExtractFloats(pixels, n, size, size)
-		if err != nil {
-			return nil, err
-		}
-		x, dims = feats, m.Info.Head.Defaults().InputDims()
-	}
-	r, err := trainer.Evaluate(m.exec, &trainer.ArrayData{X: x, Dims: dims, Y: make([]int32, n)}, 32)
+	failures, err := features.Extract(ex, paths, features.Options{Size: m.Info.ImageSize, BatchSize: 16},
+		func(indices []int, x []float32) error {
+			r, err := trainer.Evaluate(m.exec, &trainer.ArrayData{X: x, Dims: dims, Y: make([]int32, len(indices))}, 32)
+			if err != nil {
+				return err
+			}
+			for k, i := range indices {
+				out[i].Probs = r.Probs[k]
+				out[i].Top = metrics.TopK(m.Info.Classes, r.Probs[k], topK)
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	return r.Probs, nil
+	for _, f := range failures {
+		out[f.Index].Err = f.Reason
+	}
+	return out, nil
 }
 
 // Close frees the model's graphs and weights (those it does not share with a Learner).

@@ -3,8 +3,8 @@ package learner
 import (
 	"time"
 
+	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
-	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
@@ -25,7 +25,7 @@ type Result struct {
 	Mode     string             `json:"mode"`
 	Classes  []string           `json:"classes"`
 	Stopped  string             `json:"stopped,omitempty"`
-	Dropped  []images.Failure   `json:"dropped,omitempty"` // photos left out: they cannot be decoded
+	Dropped  []features.Failure `json:"dropped,omitempty"` // photos left out: they cannot be decoded
 	Features map[string]float64 `json:"features_seconds,omitempty"`
 	// FineTune is the history of the fine-tuning phase, in RunDir/finetune.
 	FineTune trainer.History `json:"fine_tune,omitempty"`

@@ -163,7 +163,7 @@ func (s Settings) WorkDir() string {
 func (s Settings) CacheDir() string {
 	dir := s.Cache
 	if dir == "" {
-		dir = download.DefaultCacheDir()
+		dir = defaults.CacheDir()
 	}
 	dir, err := filepath.Abs(dir)
 	Check(err)

@@ -31,7 +31,7 @@ func (s Settings) Config(progress, log io.Writer) (learner.Config, error) {
 		if err := aug.Validate(); err != nil {
 			return cfg, err
 		}
-		cfg.Augment = learner.Augmentation(aug, s.Seed)
+		cfg.Augment = &aug
 	}
 	return cfg, nil
 }

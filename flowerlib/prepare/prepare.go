@@ -144,6 +144,17 @@ type Data struct {
 // Encoder returns the encoder of d.Classes.
 func (d *Data) Encoder() *Encoder { return NewEncoder(d.Classes) }
 
+// FromFolder scans a dataset folder (labels.Scan: one sub-folder per class, with its skip
+// report) and splits it (Split): the article's generate_csv and train_test_split in one step.
+func FromFolder(root string, opts Options) (*Data, *labels.Report, error) {
+	table, report, err := labels.Scan(root, labels.Options{})
+	if err != nil {
+		return nil, report, err
+	}
+	d, err := Split(table, opts)
+	return d, report, err
+}
+
 // Paths returns the file paths of rows.
 func Paths(rows []labels.Row) []string {
 	out := make([]string, len(rows))
