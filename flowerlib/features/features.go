@@ -247,7 +247,9 @@ func logf(w io.Writer, format string, args ...any) {
 type Pixels struct{}
 
 // ExtractFloats returns the pixels.
-func (Pixels) ExtractFloats(pixels []float32, n, height, width int) ([]float32, error) { return pixels, nil }
+func (Pixels) ExtractFloats(pixels []float32, n, height, width int) ([]float32, error) {
+	return pixels, nil
+}
 
 // OutputShape is [n, height, width, 3].
 func (Pixels) OutputShape(n, height, width int) []int { return []int{n, height, width, 3} }
