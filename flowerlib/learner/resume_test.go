@@ -19,7 +19,8 @@ import (
 
 // TestKillAndResume builds the flowers command, starts `flowers train` as a subprocess, kills
 // it with SIGKILL once a checkpoint exists, restarts it, and checks that it resumes from the
-// newest checkpoint (same step) and finishes with every file intact.
+// newest checkpoint (same step) and finishes with every file intact. While the first one runs,
+// a second `flowers train` on the same run folder is refused with the first one's pid.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the flowers command and trains twice (~1 minute)")
@@ -58,10 +59,19 @@ func TestKillAndResume(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A second process on the same run folder is refused at once, naming the first one.
+	start := time.Now()
+	second, err := exec.Command(bin, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(second), fmt.Sprintf("is in use by process %d", cmd.Process.Pid)) {
+		t.Errorf("a second train on the same -run: %v\n%s", err, second)
+	}
+	if time.Since(start) > 60*time.Second {
+		t.Errorf("the refusal took %v", time.Since(start))
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 		t.Fatalf("the first run ended before the kill (%v): make it longer\n%s", err, log1.String())
 	}

@@ -142,7 +142,7 @@ func (ri *RunInfo) Changes(old *RunInfo) []string {
 		added, removed := diff(newFiles, oldFiles), diff(oldFiles, newFiles)
 		switch {
 		case len(added)+len(removed) > 0:
-			out = append(out, fmt.Sprintf("the photos changed: %s added, %s removed", listSome(added), listSome(removed)))
+			out = append(out, fmt.Sprintf("the photos changed: %s, %s", listSome(added, "added"), listSome(removed, "removed")))
 		case old.Seed != ri.Seed:
 			out = append(out, fmt.Sprintf("the split seed changed (%d, now %d)", old.Seed, ri.Seed))
 		default:
@@ -178,15 +178,16 @@ func diff(a, b []string) []string {
 	return out
 }
 
-func listSome(names []string) string {
+// listSome is "N what (class/a.jpg, class/b.jpg, …)".
+func listSome(names []string, what string) string {
 	if len(names) == 0 {
-		return "none"
+		return "none " + what
 	}
 	shown := make([]string, 0, 3)
 	for _, n := range names[:min(3, len(names))] {
-		shown = append(shown, fmt.Sprintf("%q", filepath.Base(n)))
+		shown = append(shown, fmt.Sprintf("%q", filepath.Join(filepath.Base(filepath.Dir(n)), filepath.Base(n))))
 	}
-	s := fmt.Sprintf("%d (%s", len(names), strings.Join(shown, ", "))
+	s := fmt.Sprintf("%d %s (%s", len(names), what, strings.Join(shown, ", "))
 	if len(names) > 3 {
 		s += ", …"
 	}

@@ -3,6 +3,7 @@ package resnet50
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -67,6 +68,9 @@ func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained
 	if err := CheckWeights(w, top); err != nil {
 		return nil, errors.WithMessagef(err, "weights file %q", path)
 	}
+	if err := checkFinite(w); err != nil {
+		return nil, errors.WithMessagef(err, "weights file %q is damaged (download it again, or check how it was written)", path)
+	}
 	return &Pretrained{Spec: spec, ID: "sha256:" + sum, File: w}, nil
 }
 
@@ -77,4 +81,19 @@ func (p *Pretrained) Weights() *weights.File {
 		return nil
 	}
 	return p.File
+}
+
+// checkFinite reports the first tensor holding NaN or ±Inf: such weights make every feature
+// NaN, which would otherwise surface as a "NaN loss" far from its cause.
+func checkFinite(w *weights.File) error {
+	for _, l := range w.Layers {
+		for _, t := range l.Weights {
+			for i, v := range t.Data {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return errors.Errorf("tensor %s/%s holds %v at index %d", l.Name, t.Name, v, i)
+				}
+			}
+		}
+	}
+	return nil
 }
