@@ -15,17 +15,24 @@ import (
 // leaves conv4 untouched, and keeps learning (finite loss, history saved).
 func TestFineTuneConv5(t *testing.T) {
 	if testing.Short() {
-		t.Skip("backpropagates through ResNet50's conv5 on the go backend")
+		t.Skip("backpropagates through ResNet50's conv5")
 	}
+	forEachBackend(t, testFineTuneConv5)
+}
+
+func testFineTuneConv5(t *testing.T, backendName string) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
 	runDir := filepath.Join(dir, "run")
 	res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: runDir,
 		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}},
-		ImageSize: 32, Backend: "go", FineTuneEpochs: 2, FineTuneLR: 1e-4,
+		ImageSize: 32, Backend: backendName, FineTuneEpochs: 2, FineTuneLR: 1e-4,
 		Options: trainer.Options{Epochs: 2, BatchSize: 8, Log: testLog(t)}}, "conv5")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := map[bool]string{true: trainer.StepHost, false: trainer.StepGraph}[backendName == "go"]; res.Step != want {
+		t.Errorf("%s trained with the %s step, want %s", backendName, res.Step, want)
 	}
 	if len(res.FineTune) != 2 {
 		t.Fatalf("fine-tune history %v", res.FineTune)

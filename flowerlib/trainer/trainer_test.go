@@ -223,8 +223,23 @@ func TestMoreEpochsOnFinishedRun(t *testing.T) {
 // TestStopMidEpochResumes: Stop from OnStep checkpoints the position; the next Fit continues
 // to the same result as an uninterrupted run.
 func TestStopMidEpochResumes(t *testing.T) {
+	t.Run("go", func(t *testing.T) { testStopMidEpochResumes(t, "go") })
+	if os.Getenv("PJRT_PLUGIN_LIBRARY_PATH") != "" || os.Getenv("CI") == "true" {
+		t.Run("xla:cpu", func(t *testing.T) { testStopMidEpochResumes(t, "xla:cpu") })
+	}
+}
+
+func testStopMidEpochResumes(t *testing.T, b string) {
 	cfg := head.Config{Kind: head.Avg, Hidden: []int{16, 8}, Dropout: 0.3}
 	data := syntheticFeatures(48, 4)
+	newHeadTrainer := func(t *testing.T, dir string, cfg head.Config, opts trainer.Options) *trainer.Trainer {
+		tr, err := trainer.New(headConfig(t, b, dir, cfg, opts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(tr.Close)
+		return tr
+	}
 	full := newHeadTrainer(t, t.TempDir(), cfg, trainer.Options{Epochs: 2, BatchSize: 8})
 	want, err := full.Fit(data, nil)
 	if err != nil {
