@@ -99,7 +99,7 @@ func width(col []string) int {
 
 // Quote returns s unchanged when it is plain printable UTF-8 without spaces, and
 // strconv.Quote(s) otherwise, so that messages show unusual names unambiguously
-// (BAD_INPUTS row 21: spaces, control characters, invalid UTF-8).
+// (docs/BAD_INPUTS.md row 21: spaces, control characters, invalid UTF-8).
 func Quote(s string) string {
 	if s == "" || !utf8.ValidString(s) {
 		return strconv.Quote(s)

@@ -62,7 +62,7 @@ func (e *Encoder) Decode(code int) string { return e.Classes[code] }
 func (e *Encoder) OneHot(codes []int) []float32 { return OneHot(codes, len(e.Classes)) }
 
 // Check returns an error naming the differences when classes (e.g. of a checkpoint or a
-// prediction request) is not exactly this encoder's class list (BAD_INPUTS row 23).
+// prediction request) is not exactly this encoder's class list (docs/BAD_INPUTS.md row 23).
 func (e *Encoder) Check(classes []string) error {
 	return CompareClasses(e.Classes, classes)
 }
