@@ -2,7 +2,7 @@
 // image, (path, class), from a dataset root whose sub-folders are the classes, shuffled
 // with a seed so the same folder gives the same order on every machine.
 //
-// Scan handles the bad inputs of ../shared/BAD_INPUTS.md (rows 1–22): files that cannot
+// Scan handles the bad inputs of docs/BAD_INPUTS.md (rows 1–22): files that cannot
 // be used are skipped and listed in the Report with a reason; a folder that cannot be used
 // at all (no classes, an empty class, nested copies, unreadable files) is an error that says
 // what to do.
