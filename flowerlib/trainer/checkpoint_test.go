@@ -2,14 +2,13 @@ package trainer_test
 
 import (
 	"bytes"
-	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/internal/container/containertest"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
@@ -97,17 +96,7 @@ func TestCraftedCheckpointHeader(t *testing.T) {
 	dir := t.TempDir()
 	trainSteps(t, dir, 1) // step 2
 	hdr := `{"meta":{"step":9},"tensors":[{"name":"/dense/kernel","dtype":"float32","dims":[-1],"offset":0}]}`
-	castagnoli := crc32.MakeTable(crc32.Castagnoli)
-	payload := make([]byte, 8)
-	b := []byte(trainer.CheckpointMagic)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(payload)))
-	b = append(b, payload...)
-	b = append(b, hdr...)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(hdr)))
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(payload, castagnoli))
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum([]byte(hdr), castagnoli))
-	b = append(b, trainer.CheckpointMagic...)
-	if err := os.WriteFile(filepath.Join(dir, "ckpt-000000009.flw"), b, 0o644); err != nil {
+	if err := containertest.Craft(filepath.Join(dir, "ckpt-000000009.flw"), trainer.CheckpointMagic, make([]byte, 8), hdr); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := trainer.ReadState(filepath.Join(dir, "ckpt-000000009.flw")); err == nil || !trainer.IsCorrupt(err) {

@@ -3,12 +3,13 @@ package container
 import (
 	"encoding/binary"
 	"encoding/json"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/internal/container/containertest"
 )
 
 const testMagic = "FLWTEST1"
@@ -136,20 +137,9 @@ func TestEveryTruncationAndFlip(t *testing.T) {
 	}
 }
 
-// craft writes a container whose header is hdr verbatim, with valid checksums, so that only
-// the range checks stand between the header and a read.
 func craft(t testing.TB, path string, payload []byte, hdr string) {
 	t.Helper()
-	castagnoli := crc32.MakeTable(crc32.Castagnoli)
-	b := []byte(testMagic)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(payload)))
-	b = append(b, payload...)
-	b = append(b, hdr...)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(hdr)))
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(payload, castagnoli))
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum([]byte(hdr), castagnoli))
-	b = append(b, testMagic...)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := containertest.Craft(path, testMagic, payload, hdr); err != nil {
 		t.Fatal(err)
 	}
 }
