@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -44,8 +45,23 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 		return nil, err
 	}
 	var err error
+	if err := checkOutputNames(opts); err != nil {
+		return nil, err
+	}
 	e.exec, err = model.NewExec(backend, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return BuildGraph(scope.In(ExtractorScope), images).With(opts).Done()
+		b := BuildGraph(scope.In(ExtractorScope), images).With(opts)
+		if len(opts.Outputs) == 0 {
+			return b.Done()
+		}
+		outs := b.DoneAt(slices.Clone(opts.Outputs)...)
+		for i, o := range outs {
+			if opts.Pooling == PoolingMax {
+				outs[i] = graph.ReduceMax(o, 1, 2)
+			} else {
+				outs[i] = graph.ReduceMean(o, 1, 2)
+			}
+		}
+		return graph.Concatenate(outs, 1)
 	})
 	if err != nil {
 		return nil, errors.WithMessage(err, "resnet50.NewExtractor")
@@ -57,6 +73,13 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 // [n, ceil(h/32), ceil(w/32), 2048] ([n, 7, 7, 2048] at 224²), [n, 2048] pooled, or
 // [n, 1000] probabilities with the top.
 func (e *Extractor) OutputShape(n, height, width int) []int {
+	if len(e.opts.Outputs) > 0 {
+		c := 0
+		for _, o := range e.opts.Outputs {
+			c += OutputChannels(o)
+		}
+		return []int{n, c}
+	}
 	switch {
 	case e.opts.IncludeTop:
 		return []int{n, NumClasses}
@@ -158,4 +181,24 @@ func (e *Extractor) Store() *model.Store { return e.store }
 func (e *Extractor) Finalize() {
 	e.exec.Finalize()
 	e.store.Finalize()
+}
+
+// OutputChannels returns the channels of a layer's output (0 for an unknown name).
+func OutputChannels(layer string) int {
+	layers, _ := Layers(Options{})
+	for _, l := range layers {
+		if l.Name == layer {
+			return l.OutputShape[len(l.OutputShape)-1]
+		}
+	}
+	return 0
+}
+
+func checkOutputNames(opts Options) error {
+	for _, o := range opts.Outputs {
+		if OutputChannels(o) == 0 {
+			return errors.Errorf("resnet50: no layer %q for Outputs (see resnet50.Layers; the stages end at %v)", o, StageOutputs)
+		}
+	}
+	return nil
 }

@@ -82,7 +82,14 @@ type Options struct {
 	// TrainableFrom, if set, makes only the layers from the first one whose name starts with
 	// this prefix (in Layers order) trainable, e.g. "conv5" or "conv4_block6".
 	TrainableFrom string
+	// Outputs, for NewExtractor, names layers whose outputs to return instead of the model's
+	// (e.g. the stage outputs, StageOutputs): each is pooled (Pooling must be avg or max) and
+	// they are concatenated in order, [n, Σ channels]. One pass computes them all.
+	Outputs []string
 }
+
+// StageOutputs are the outputs of ResNet50's four stages, early (general) to late (specific).
+var StageOutputs = []string{"conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"}
 
 func (o Options) size() (h, w int) {
 	h, w = o.Height, o.Width
@@ -102,6 +109,9 @@ func (o Options) validate() error {
 	}
 	if o.Pooling < PoolingNone || o.Pooling > PoolingMax {
 		return errors.Errorf("resnet50: invalid pooling %d", int(o.Pooling))
+	}
+	if len(o.Outputs) > 0 && (o.Pooling == PoolingNone || o.IncludeTop) {
+		return errors.Errorf("resnet50: Outputs %v need avg or max pooling and no top (maps of different sizes cannot be concatenated)", o.Outputs)
 	}
 	return nil
 }
