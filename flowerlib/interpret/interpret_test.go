@@ -137,4 +137,3 @@ func TestOverlay(t *testing.T) {
 		t.Errorf("cold corner %v: want the photo", c)
 	}
 }
-
