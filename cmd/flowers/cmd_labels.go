@@ -59,7 +59,7 @@ func runLabels(args []string) error {
 		}
 		fmt.Printf("wrote %s\n", labels.Quote(*out))
 	}
-	fmt.Printf("labels: %d images in %d classes from %s, %d skipped, seed %d\n",
-		len(tab.Rows), len(tab.Classes), labels.Quote(root), len(rep.Skipped), *seed)
+	fmt.Printf("labels: %s in %s from %s, %d skipped, seed %d\n",
+		count(len(tab.Rows), "image"), count(len(tab.Classes), "class"), labels.Quote(root), len(rep.Skipped), *seed)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one sub-command; each lives in its own cmd_<name>.go and registers itself in init().
@@ -63,4 +64,15 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// count is "1 class", "5 classes", "1 image", "200 images".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
