@@ -103,7 +103,7 @@ func SampleGrid(t *labels.Table, n, size int) (*plots.Figure, error) {
 	if len(tiles) == 0 {
 		return nil, errors.New("nb.SampleGrid: the table has no rows")
 	}
-	return plots.ImageGrid(tiles, plots.GridOptions{Title: fmt.Sprintf("%d samples (%d×%d)", len(tiles), size, size), Columns: len(t.Classes), Thumb: 128})
+	return plots.ImageGrid(tiles, plots.GridOptions{Title: fmt.Sprintf("%d samples (%d×%d)", len(tiles), size, size), Columns: len(t.Classes), Thumb: 128, JPEG: true})
 }
 
 // Augmentation returns the seed's ImageDataGenerator settings with every range scaled by
@@ -152,7 +152,7 @@ func AugmentGrid(path string, cfg augment.Config, n, size int) (*plots.Figure, e
 		tiles = append(tiles, plots.Tile{Image: Image(out),
 			Caption: fmt.Sprintf("epoch %d · %.0f°%s\nzoom %.2f×%.2f", e+1, p.Theta, flip, p.Zx, p.Zy)})
 	}
-	return plots.ImageGrid(tiles, plots.GridOptions{Title: "augmentation preview", Columns: min(5, len(tiles)), Thumb: 128})
+	return plots.ImageGrid(tiles, plots.GridOptions{Title: "augmentation preview", Columns: min(5, len(tiles)), Thumb: 128, JPEG: true})
 }
 
 // Prediction is one photo with its true and predicted class, for PredictionGallery.
@@ -196,7 +196,7 @@ func PredictionGallery(preds []Prediction, n, size int) (*plots.Figure, error) {
 		return nil, errors.New("nb.PredictionGallery: no predictions")
 	}
 	title := fmt.Sprintf("%d predictions, %d mistakes (red)", len(tiles), mistakes)
-	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 112})
+	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 112, JPEG: true})
 }
 
 // HeadLayers returns the head's Keras-style summary as an HTML table: each layer with its
@@ -246,4 +246,24 @@ func commas(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// DecodeAll decodes and resizes every photo of t to size×size, in parallel batches as
+// read_images does (bounded memory), with a live progress line, and returns the summary
+// (photos decoded, skipped ones with the reason).
+func DecodeAll(t *labels.Table, size int) (string, error) {
+	paths := make([]string, len(t.Rows))
+	for i, r := range t.Rows {
+		paths[i] = r.Path
+	}
+	p := NewProgress("")
+	it := images.NewBatches(paths, images.BatchOptions{Size: size, Progress: p})
+	defer it.Close()
+	for range it.All() {
+	}
+	p.Done()
+	if err := it.Err(); err != nil {
+		return "", err
+	}
+	return it.Summary(), nil
 }

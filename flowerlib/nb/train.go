@@ -138,7 +138,7 @@ func PhotoPrediction(path string, size int, guesses []metrics.Guess) (*plots.Fig
 	if err != nil {
 		return nil, err
 	}
-	photo, err := plots.ImageGrid([]plots.Tile{{Image: Image(img), Caption: filepath.Base(path)}}, plots.GridOptions{Columns: 1, Thumb: size})
+	photo, err := plots.ImageGrid([]plots.Tile{{Image: Image(img), Caption: filepath.Base(path)}}, plots.GridOptions{Columns: 1, Thumb: size, JPEG: true})
 	if err != nil {
 		return nil, err
 	}
