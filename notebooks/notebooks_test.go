@@ -111,7 +111,14 @@ func requireKernel(t *testing.T) string {
 // notebookEnv is the environment of a headless run: Jupyter finds our kernelspec, cells see
 // small CI settings (extra overrides them) and write under work, not in the repository.
 func notebookEnv(work string, extra ...string) []string {
+	home := filepath.Join(work, "home")
+	_ = os.MkdirAll(home, 0o755)
 	env := append(os.Environ(),
+		// Jupyter, IPython and GoNB write under HOME: a temporary one. Go keeps its caches
+		// (a cold build cache would compile GoMLX again in every test).
+		"HOME="+home, "JUPYTER_CONFIG_DIR="+filepath.Join(home, ".jupyter"),
+		"JUPYTER_RUNTIME_DIR="+filepath.Join(home, "runtime"), "IPYTHONDIR="+filepath.Join(home, ".ipython"),
+		"GOCACHE="+goEnv("GOCACHE"), "GOMODCACHE="+goEnv("GOMODCACHE"), "GOPATH="+goEnv("GOPATH"),
 		"JUPYTER_DATA_DIR="+dataDir,
 		"FLOWERS_WORK="+work,
 		"FLOWERS_CACHE="+filepath.Join(work, "cache"),
@@ -127,6 +134,15 @@ func notebookEnv(work string, extra ...string) []string {
 		env = append(env, "FLOWERS_SAMPLE_DIR="+dir)
 	}
 	return append(env, extra...)
+}
+
+// goEnv is `go env NAME` of the test's environment.
+func goEnv(name string) string {
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		panic(fmt.Sprintf("go env %s: %v", name, err))
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // sampleDir is flowerlib/internal/testdata.SampleDir (internal: not importable from here):
