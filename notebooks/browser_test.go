@@ -127,7 +127,8 @@ var classicNotebook = frontend{
 	})()`,
 	trusted: `Jupyter.notebook.trusted === true`,
 	outputs: `Array.from(document.querySelectorAll("#notebook .output_area"))`,
-	height:  `document.querySelector("#notebook-container").scrollHeight + document.querySelector("#header").offsetHeight + 40`,
+	height: `(() => { document.querySelector("#site").scrollTop = 0;
+		return document.querySelector("#notebook-container").scrollHeight + document.querySelector("#header").offsetHeight + 40; })()`,
 }
 
 // jupyterLab needs window.jupyterapp (expose_app_in_browser), renders every cell (the
@@ -161,6 +162,7 @@ var jupyterLab = frontend{
 	trusted: labPanel + `return w.content.widgets.filter(c => c.model.type === "code").every(c => c.model.trusted); })()`,
 	outputs: labPanel + `return Array.from(w.node.querySelectorAll(".jp-OutputArea-output")); })()`,
 	height: labPanel + `jupyterapp.shell.activateById(w.id);
+		for (const e of [w.content.node, ...w.content.node.querySelectorAll(".jp-WindowedPanel-outer")]) e.scrollTop = 0;
 		const inner = w.content.node.querySelector(".jp-WindowedPanel-inner") || w.content.node;
 		return inner.scrollHeight + 200; })()`,
 }

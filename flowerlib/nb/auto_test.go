@@ -162,8 +162,13 @@ func TestFigureBundle(t *testing.T) {
 		t.Errorf("PNG %v shown at %v, want 600×400 shown at 300×200", img.Bounds(), size)
 	}
 	b := plots.WithBanner(fig, "random weights")
-	if b.Height != 226 || !strings.Contains(b.SVG(), "⚠ random weights</text>") || !strings.Contains(b.Title, "random weights") {
-		t.Errorf("banner figure %d high, title %q", b.Height, b.Title)
+	if b.Height != 230 || !strings.Contains(b.SVG(), `fill="#8a1c00" font-weight="bold">random weights</text>`) || !strings.Contains(b.Title, "random weights") {
+		t.Errorf("banner figure %d high, title %q:\n%s", b.Height, b.Title, b.SVG())
+	}
+	// A long banner wraps to the figure's width.
+	long := plots.WithBanner(fig, strings.Repeat("accuracy means nothing ", 6))
+	if n := strings.Count(long.SVG(), `class="banner" fill`); n < 3 || long.Height < 200+16*n {
+		t.Errorf("long banner: %d lines, figure %d high", n, long.Height)
 	}
 }
 

@@ -138,7 +138,8 @@ func PhotoPrediction(path string, size int, guesses []metrics.Guess) (*plots.Fig
 	if err != nil {
 		return nil, err
 	}
-	photo, err := plots.ImageGrid([]plots.Tile{{Image: Image(img), Caption: filepath.Base(path)}}, plots.GridOptions{Columns: 1, Thumb: size, JPEG: true})
+	// At least 170 pixels wide: room for a photo's file name under it.
+	photo, err := plots.ImageGrid([]plots.Tile{{Image: Image(img), Caption: filepath.Base(path)}}, plots.GridOptions{Columns: 1, Thumb: max(size, 170), JPEG: true})
 	if err != nil {
 		return nil, err
 	}

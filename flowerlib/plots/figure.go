@@ -3,6 +3,7 @@ package plots
 import (
 	"fmt"
 	"image"
+	"math"
 	"strings"
 )
 
@@ -267,14 +268,40 @@ func (t textStyle) anchorName() string {
 // BannerColor is the banner's text colour (dark red on light yellow).
 const BannerColor = "#8a1c00"
 
-// WithBanner returns fig under a one-line warning strip (e.g. "random weights: this
-// accuracy means nothing"), drawn into the picture itself so that it travels with it.
+// WithBanner returns fig under a warning strip (e.g. "random weights: this accuracy means
+// nothing"), wrapped to the figure's width and drawn into the picture itself so that it
+// travels with it.
 func WithBanner(fig *Figure, text string) *Figure {
-	const h = 26
+	const lineH, pad, size = 16.0, 5.0, 12.0
+	lines := wrap(text, float64(fig.Width)-36, size)
+	h := int(math.Ceil(2*pad + lineH*float64(len(lines)) + 4))
 	f := newFigure(fig.Class+" flowers-banner", fig.Width, fig.Height+h)
 	f.Title, f.Scale = fig.Title+" ("+text+")", fig.Scale
-	f.rect(0, 0, float64(fig.Width), h-4, style{class: "banner", fill: "#fff3c4"})
-	f.text(8, 16, "⚠ "+text, textStyle{class: "banner", fill: BannerColor, bold: true})
-	f.items = append(f.items, item{kind: kFigure, x: 0, y: h, sub: fig})
+	f.rect(0, 0, float64(fig.Width), float64(h-4), style{class: "banner", fill: "#fff3c4"})
+	// A round "!" sign (the Go fonts have no ⚠).
+	f.circle(14, pad+lineH/2+1, 7, style{fill: BannerColor})
+	f.text(14, pad+lineH/2+5, "!", textStyle{anchor: "middle", fill: "white", bold: true})
+	for i, l := range lines {
+		f.text(28, pad+12+lineH*float64(i), l, textStyle{class: "banner", fill: BannerColor, size: size, bold: true})
+	}
+	f.items = append(f.items, item{kind: kFigure, x: 0, y: float64(h), sub: fig})
 	return f
+}
+
+// wrap breaks text at spaces into lines at most width pixels wide (bold, size px).
+func wrap(text string, width, size float64) []string {
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(text) {
+		next := w
+		if cur != "" {
+			next = cur + " " + w
+		}
+		if cur != "" && max(textWidth(next, size, true), 0.62*size*float64(len([]rune(next)))) > width {
+			lines = append(lines, cur)
+			next = w
+		}
+		cur = next
+	}
+	return append(lines, cur)
 }
