@@ -125,7 +125,9 @@ var classicNotebook = frontend{
 		const ran = cells.filter(c => typeof c.input_prompt_number === "number").length;
 		return {pending, ran, total: cells.length, errors, busy: Jupyter.notebook.kernel_busy === true};
 	})()`,
-	trusted: `Jupyter.notebook.trusted === true`,
+	// Outputs made in this session are trusted; Jupyter.notebook.trusted only says whether
+	// the file was signed when it was opened.
+	trusted: `Jupyter.notebook.get_cells().filter(c => c.cell_type === "code").every(c => c.output_area.trusted)`,
 	outputs: `Array.from(document.querySelectorAll("#notebook .output_area"))`,
 	height: `(() => { document.querySelector("#site").scrollTop = 0;
 		return document.querySelector("#notebook-container").scrollHeight + document.querySelector("#header").offsetHeight + 40; })()`,
