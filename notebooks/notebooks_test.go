@@ -310,7 +310,7 @@ func TestNotebookWithoutSharedSample(t *testing.T) {
 			text.WriteString(o.text())
 		}
 	}
-	for _, want := range []string{"auto → Data: the 50 embedded photos, Weights: random", "/data-sample-", "images per class (30 in all)"} {
+	for _, want := range []string{"auto → Data: the 50 embedded photos; Weights: random", "/data-sample-", "images per class (30 in all)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the embedded-sample run lacks %q", want)
 		}

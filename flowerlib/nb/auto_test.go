@@ -29,7 +29,7 @@ func TestResolveOffline(t *testing.T) {
 	if s.Data != "embedded" || s.Weights != "random" {
 		t.Errorf("offline auto chose Data %q, Weights %q; want embedded, random", s.Data, s.Weights)
 	}
-	if !strings.Contains(s.Auto, "50 embedded photos") || !strings.Contains(s.Auto, "offline: $FLOWERS_OFFLINE=1") {
+	if s.Auto != "auto → Data: the 50 embedded photos; Weights: random, so the accuracy means nothing; offline: $FLOWERS_OFFLINE=1" {
 		t.Errorf("Auto %q", s.Auto)
 	}
 	if log.Len() != 0 {
@@ -65,7 +65,7 @@ func TestResolveCached(t *testing.T) {
 	os.WriteFile(filepath.Join(cache, "weights", filepath.Base(weights.NoTopURL)), []byte("h5"), 0o644)
 	start := time.Now()
 	s := Settings{Cache: cache}.Resolve(nil)
-	if s.Data != "download" || s.Weights != "imagenet" || s.Auto != "auto → Data: flower_photos, Weights: ImageNet" {
+	if s.Data != "download" || s.Weights != "imagenet" || s.Auto != "auto → Data: flower_photos; Weights: ImageNet" {
 		t.Errorf("cached auto: %q %q %q", s.Data, s.Weights, s.Auto)
 	}
 	if _, err := os.Stat(filepath.Join(cache, ".offline")); err == nil || time.Since(start) > time.Second {

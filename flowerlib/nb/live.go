@@ -289,14 +289,15 @@ func progressHTML(s train.StepInfo, epochs, epochsDone int, elapsed time.Duratio
 		min(doneSteps, total), total, html.EscapeString(label))
 }
 
-// Curves returns the loss and accuracy charts of h side by side, as one figure: training
-// solid, validation dashed, one point per epoch.
+// Curves returns the loss and accuracy charts of h side by side, as one figure (812 pixels
+// wide: it fits JupyterLab's output area beside its side bar): training solid, validation
+// dashed, one point per epoch.
 func Curves(h train.History) *plots.Figure {
-	loss := plots.LineChart(plots.Chart{Title: "loss", XLabel: "epoch", Width: 440, Height: 280}, []plots.Series{
+	loss := plots.LineChart(plots.Chart{Title: "loss", XLabel: "epoch", Width: 400, Height: 280}, []plots.Series{
 		{Name: "loss", Y: h.Metric("loss"), Color: plots.Palette[0]},
 		{Name: "val_loss", Y: h.Metric("val_loss"), Color: plots.Palette[1], Dashed: true},
 	})
-	acc := plots.LineChart(plots.Chart{Title: "accuracy", XLabel: "epoch", Width: 440, Height: 280}, []plots.Series{
+	acc := plots.LineChart(plots.Chart{Title: "accuracy", XLabel: "epoch", Width: 400, Height: 280}, []plots.Series{
 		{Name: "accuracy", Y: h.Metric("accuracy"), Color: plots.Palette[0]},
 		{Name: "val_accuracy", Y: h.Metric("val_accuracy"), Color: plots.Palette[1], Dashed: true},
 	})

@@ -162,16 +162,16 @@ func (s Settings) Resolve(log io.Writer) Settings {
 			notes = append(notes, "Weights: ImageNet")
 		} else {
 			s.Weights = "random"
-			notes = append(notes, "Weights: random (accuracy means nothing)")
+			notes = append(notes, "Weights: random, so the accuracy means nothing")
 		}
 	}
-	s.Auto = "auto → " + strings.Join(notes, ", ")
+	s.Auto = "auto → " + strings.Join(notes, "; ")
 	if !online {
-		s.Auto += " (offline: " + why + ")"
+		s.Auto += "; offline: " + why
 	}
 	if !online && log != nil {
-		fmt.Fprintf(log, "auto: the official downloads are not reachable (%s): using %s. Set Data and Weights to use other ones.\n",
-			why, strings.Join(notes, ", "))
+		fmt.Fprintf(log, "auto: the official downloads are not reachable (%s), so: %s. Set Data and Weights to choose.\n",
+			why, strings.Join(notes, "; "))
 	}
 	return s
 }
@@ -346,7 +346,9 @@ func (s Settings) RunDir() string {
 
 // WeightsSpec is the weights argument flowerlib/train takes: "random:SEED", "imagenet" or a file.
 func (s Settings) WeightsSpec() string {
-	s = s.Resolve(nil)
+	if s = s.Defaults(); s.Weights == "auto" {
+		s = s.Resolve(nil)
+	}
 	if s.Weights == "random" {
 		return fmt.Sprintf("random:%d", s.Seed)
 	}
@@ -358,7 +360,9 @@ func (s Settings) WeightsSpec() string {
 // progress), or the given folder; with PerClass > 0, a copy of the first PerClass photos
 // of each class (in file-name order) under <Work>/data-<name>-<N>, made once.
 func (s Settings) DataDir(progress io.Writer) (string, error) {
-	s = s.Resolve(nil)
+	if s = s.Defaults(); s.Data == "auto" {
+		s = s.Resolve(nil)
+	}
 	var dir string
 	switch s.Data {
 	case "sample":
