@@ -153,8 +153,8 @@ type Monitor struct {
 	Title    string
 	Epochs   int           // total epochs, for the progress bar
 	Interval time.Duration // minimum time between step updates; default 500 ms
-	// Banner, when set, is shown above the curves and in their title (e.g. "random weights:
-	// the accuracy means nothing").
+	// Banner, when set, is shown in the progress block until the curves appear, then on
+	// them (e.g. "random weights: the accuracy means nothing").
 	Banner string
 
 	progress, curves, table *Live
@@ -239,7 +239,7 @@ func (m *Monitor) render(done, figures bool) {
 	if m.Title != "" {
 		fmt.Fprintf(&b, `<div style="font-weight:bold;margin:4px 0">%s</div>`, html.EscapeString(m.Title))
 	}
-	if m.Banner != "" {
+	if m.Banner != "" && len(m.history) == 0 { // then the curves carry it
 		b.WriteString(BannerHTML(m.Banner))
 	}
 	switch {
