@@ -59,7 +59,7 @@ type benchResult struct {
 }
 
 func runBench(args []string) error {
-	fs := newFlags("bench", "[-batch 1,8,32] [-backends go,xla:cuda] [-json] [-torch=true] [-duration 5s]")
+	fs := newFlags("bench", "[-batch 1,8,32] [-backends go,xla:cuda] [-json] [-torch=true] [-duration 5s]", "")
 	batchList := fs.String("batch", "1,8,32", "comma-separated batch sizes")
 	backendList := fs.String("backends", "", "comma-separated GoMLX backends (default: go, plus the XLA backend chosen by flowerlib/backend when a PJRT plugin is installed)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per measurement on stdout (progress goes to stderr)")
@@ -73,7 +73,7 @@ func runBench(args []string) error {
 	bf16 := fs.Bool("bf16", os.Getenv(envConvBF16) == "1", "fast path: multiply in bfloat16 (float32 accumulation); sets $"+envConvBF16)
 	memLimit := fs.Int("memlimit-mib", 2560, "Go soft memory limit in MiB while benchmarking (runtime/debug.SetMemoryLimit; 0 or $GOMEMLIMIT set: Go's default): keeps the peak RSS at batch 32 under 3 GiB")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the Go-side timed runs to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

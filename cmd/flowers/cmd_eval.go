@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/flowerlib/flowers/flowerlib/train"
+	"github.com/flowerlib/flowers/flowerlib/learner"
 )
 
 func init() {
@@ -13,18 +13,15 @@ func init() {
 }
 
 func runEval(args []string) error {
-	fs := newFlags("eval", "-run DIR [-backend NAME] [-json]")
-	runDir := fs.String("run", "", "run directory written by `flowers train` (required)")
+	fs := newFlags("eval", "-run DIR [-backend NAME] [-json]", "")
+	runDir := fs.String("run", "", "run folder written by flowers train (required)")
 	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND or the best installed)")
 	jsonOut := fs.Bool("json", false, "print the report as one JSON object on stdout")
-	if err := fs.Parse(args); err != nil {
+	fs.require("run")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *runDir == "" {
-		fs.Usage()
-		return fmt.Errorf("-run is required")
-	}
-	m, err := train.Open(*runDir, *backendName, os.Stderr)
+	m, err := learner.Open(*runDir, *backendName, os.Stderr)
 	if err != nil {
 		return err
 	}

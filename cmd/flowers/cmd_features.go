@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowerlib/flowers/flowerlib/download"
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+
 	"github.com/flowerlib/flowers/flowerlib/npy"
 
 	"github.com/pkg/errors"
@@ -24,7 +25,7 @@ func init() {
 }
 
 func runFeatures(args []string) error {
-	fs := newFlags("features", "-weights imagenet|FILE.h5|random[:SEED] [-pooling avg|max|none] [-top] [-batch 32] [-size 224] -out F.npy (-data DIR | IMAGE…)")
+	fs := newFlags("features", "-weights imagenet|FILE.h5|random[:SEED] [-pooling avg|max|none] [-top] [-batch 32] [-size 224] -out F.npy (-data DIR | IMAGE…)", "IMAGE…")
 	weightsFlag := fs.String("weights", "imagenet", "imagenet (download the Keras file, cached), a Keras .h5 weights file, or random[:SEED] (offline demo, NOT ImageNet)")
 	pooling := fs.String("pooling", "avg", "none ([n,7,7,2048]), avg or max ([n,2048])")
 	top := fs.Bool("top", false, "run the 1000-class ImageNet top instead: rows are class probabilities [n,1000] (needs with-top weights)")
@@ -34,7 +35,7 @@ func runFeatures(args []string) error {
 	data := fs.String("data", "", "dataset folder with one sub-folder per class: rows follow its labels table (seed 42)")
 	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights are kept")
 	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else XLA when installed, else go)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *out == "" {
@@ -125,7 +126,7 @@ func runFeatures(args []string) error {
 	return nil
 }
 
-func defaultCacheDir() string { return download.DefaultCacheDir() }
+func defaultCacheDir() string { return defaults.CacheDir() }
 
 func weightsLabel(spec string) string {
 	if strings.HasPrefix(spec, "random") {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+
 	"github.com/pkg/errors"
 
 	"github.com/flowerlib/flowers/flowerlib/download"
@@ -15,14 +17,14 @@ func init() {
 }
 
 func runLabels(args []string) error {
-	fs := newFlags("labels", "[-data DIR] [-out FILE] [-seed N] [-verify] [-strict] [-cache DIR]")
+	fs := newFlags("labels", "[-data DIR] [-out FILE] [-seed N] [-verify] [-strict] [-cache DIR]", "")
 	data := fs.String("data", "", "dataset folder whose sub-folders are the classes (default $"+download.DataEnv+", else download flower_photos into -cache)")
 	out := fs.String("out", "", "write the table as CSV (columns images,labels) to FILE")
 	seed := fs.Int64("seed", labels.DefaultSeed, "shuffle seed (negative: keep the sorted order)")
 	verify := fs.Bool("verify", false, "decode every image fully (slower; catches truncated files)")
 	strict := fs.Bool("strict", false, "unusable images are errors, not skips")
-	cache := fs.String("cache", "", "cache folder for the downloaded dataset (default "+download.DefaultCacheDir()+")")
-	if err := fs.Parse(args); err != nil {
+	cache := fs.String("cache", "", "cache folder for the downloaded dataset (default "+defaults.CacheDir()+")")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

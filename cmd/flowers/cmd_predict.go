@@ -6,8 +6,8 @@ import (
 	"os"
 
 	"github.com/flowerlib/flowers/flowerlib/labels"
+	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
-	"github.com/flowerlib/flowers/flowerlib/train"
 )
 
 func init() {
@@ -15,20 +15,20 @@ func init() {
 }
 
 func runPredict(args []string) error {
-	fs := newFlags("predict", "-run DIR [-top K] [-data DIR] IMAGE…")
-	runDir := fs.String("run", "", "run directory written by `flowers train` (required)")
-	top := fs.Int("top", 3, "how many classes to print per image")
+	fs := newFlags("predict", "-run DIR [-top K] [-data DIR] IMAGE…", "IMAGE…")
+	runDir := fs.String("run", "", "run folder written by flowers train (required)")
+	top := fs.intFlag("top", 3, 1, 1000, "how many classes to print per image")
 	data := fs.String("data", "", "optional dataset root: its class folders must be the model's classes")
 	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND or the best installed)")
 	jsonOut := fs.Bool("json", false, "print the predictions as one JSON array on stdout")
-	if err := fs.Parse(args); err != nil {
+	fs.require("run")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *runDir == "" || fs.NArg() == 0 {
-		fs.Usage()
-		return fmt.Errorf("-run and at least one image are required")
+	if fs.NArg() == 0 {
+		return usagef("give at least one image to classify (flowers predict -run DIR IMAGE…)")
 	}
-	m, err := train.Open(*runDir, *backendName, os.Stderr)
+	m, err := learner.Open(*runDir, *backendName, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func runPredict(args []string) error {
 			return fmt.Errorf("%s: %w", *data, err)
 		}
 	}
-	preds, err := m.PredictFiles(fs.Args(), *top)
+	preds, err := m.Predict(fs.Args(), *top)
 	if err != nil {
 		return err
 	}

@@ -13,14 +13,14 @@ func init() {
 }
 
 func runSummary(args []string) error {
-	fs := newFlags("summary", "[-top] [-pooling none|avg|max] [-size 224] [-frozen | -trainable-from conv5] [-connected=false]")
+	fs := newFlags("summary", "[-top] [-pooling none|avg|max] [-size 224] [-frozen | -trainable-from conv5] [-connected=false]", "")
 	top := fs.Bool("top", false, "include the 1000-class top (avg_pool, predictions)")
 	pooling := fs.String("pooling", "none", "pooling after the last block without the top: none, avg or max")
 	size := fs.Int("size", resnet50.DefaultSize, "input height and width")
 	frozen := fs.Bool("frozen", false, "count every weight as non-trainable (base_model.trainable = False)")
 	from := fs.String("trainable-from", "", "only layers from the first one with this name prefix are trainable (e.g. conv5)")
 	connected := fs.Bool("connected", true, "show the 'Connected to' column")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -18,7 +18,7 @@ func init() {
 }
 
 func runWeights(args []string) error {
-	fs := newFlags("weights", "(-download | -random [-seed 1] -out F.h5 | -inspect F.h5) [-top] [-cache DIR]")
+	fs := newFlags("weights", "(-download | -random [-seed 1] -out F.h5 | -inspect F.h5) [-top] [-cache DIR]", "")
 	download := fs.Bool("download", false, "download the official Keras ResNet50 ImageNet weights into -cache (md5-checked; no-op when present)")
 	random := fs.Bool("random", false, "write seeded RANDOM weights in the exact Keras layout (NOT ImageNet: for offline demos and tests)")
 	seed := fs.Int64("seed", 1, "seed for -random")
@@ -26,7 +26,7 @@ func runWeights(args []string) error {
 	inspect := fs.String("inspect", "", "list the layers, weight shapes and totals of a Keras weights .h5")
 	top := fs.Bool("top", false, "the with-top variant (1000-class predictions layer)")
 	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights and their converted cache are kept")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -56,16 +57,10 @@ func main() {
 			os.Exit(0)
 		}
 		fmt.Fprintf(os.Stderr, "flowers %s: %v\n", os.Args[1], err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
-}
-
-// newFlags returns a FlagSet for a sub-command that reports errors instead of exiting.
-func newFlags(name, usageLine string) *flag.FlagSet {
-	fs := flag.NewFlagSet("flowers "+name, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: flowers %s %s\n", name, usageLine)
-		fs.PrintDefaults()
-	}
-	return fs
 }

@@ -243,3 +243,11 @@ func (r *rng) next() uint64 {
 func (r *rng) float64() float64 { return float64(r.next()>>11) / (1 << 53) }
 
 func (r *rng) uniform(lo, hi float64) float64 { return lo + (hi-lo)*r.float64() }
+
+// TransformSubset is Transform for one batch of a longer list of images: the k-th image of the
+// batch is image indices[k] of the list, so its draws depend on (Seed, epoch, its index in the
+// list), never on the batch it falls in.
+func (c Config) TransformSubset(epoch int, indices []int) func(k int, img *images.RGB, dst []float32) {
+	tf := c.Transform(epoch)
+	return func(k int, img *images.RGB, dst []float32) { tf(indices[k], img, dst) }
+}

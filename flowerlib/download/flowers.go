@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+
 	"github.com/pkg/errors"
 )
 
@@ -34,21 +36,6 @@ type Archive struct {
 
 // FlowerPhotos is the seed article's dataset.
 var FlowerPhotos = Archive{URL: FlowersURL, Size: FlowersSize, Top: "flower_photos"}
-
-// CacheEnv overrides DefaultCacheDir.
-const CacheEnv = "FLOWERS_CACHE"
-
-// DefaultCacheDir returns the one cache folder every flowerlib step shares (dataset, weights,
-// features): $FLOWERS_CACHE, else $XDG_CACHE_HOME/flowers or ~/.cache/flowers.
-func DefaultCacheDir() string {
-	if dir := os.Getenv(CacheEnv); dir != "" {
-		return dir
-	}
-	if dir, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(dir, "flowers")
-	}
-	return filepath.Join(os.TempDir(), "flowers-cache")
-}
 
 // Fetch makes sure cacheDir/<Top> holds the extracted archive and returns that path. It
 // downloads cacheDir/<base of URL> with File (temporary file, checksum, rename), then
@@ -103,7 +90,7 @@ func (a Archive) Cached(cacheDir string) (string, bool) {
 }
 
 // ResolveData returns the dataset folder to use: dataFlag when set, else $FLOWERS_DATA,
-// else FlowerPhotos fetched into cacheDir (DefaultCacheDir when empty).
+// else FlowerPhotos fetched into cacheDir (defaults.CacheDir() when empty).
 func ResolveData(dataFlag, cacheDir string, progress io.Writer) (string, error) {
 	if dataFlag != "" {
 		return dataFlag, nil
@@ -112,7 +99,7 @@ func ResolveData(dataFlag, cacheDir string, progress io.Writer) (string, error) 
 		return env, nil
 	}
 	if cacheDir == "" {
-		cacheDir = DefaultCacheDir()
+		cacheDir = defaults.CacheDir()
 	}
 	return FlowerPhotos.Fetch(cacheDir, progress)
 }

@@ -7,26 +7,26 @@
 // modification time), the weights' checksum, preprocessing, image size, pooling, any
 // augmentation, and this package's Version. A change to any of them gives another key, so the
 // features are rebuilt, never reused. Files are written atomically (temporary file, fsync,
-// rename) and carry a CRC-32C of their data, checked when opened: a corrupt file is rebuilt.
+// rename) in flowerlib's one container format (internal/container: sizes, CRC-32C and header
+// ranges are checked when opened): a corrupt file is rebuilt.
 // Opened files are memory-mapped, so memory stays bounded however large the cache.
 package features
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
+	"slices"
 	"time"
-	"unsafe"
 
+	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
+	"github.com/flowerlib/flowers/flowerlib/internal/container"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -34,17 +34,13 @@ import (
 )
 
 // Version is part of every cache key: bump it when the extraction changes.
-const Version = "flowerlib-features-1"
+const Version = "flowerlib-features-2"
 
 // Preprocessing names the input convention the cached features were computed with.
 const Preprocessing = "images.Load bilinear RGB 0..255 → resnet50.Preprocess caffe (BGR, mean-subtracted)"
 
-const (
-	magic     = "FLWFEAT1"
-	dataStart = 16 // magic + uint64 number of floats
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// Magic is the internal/container kind of feature cache files.
+const Magic = "FLWFEAT2"
 
 // Extractor runs the frozen base: resnet50.Extractor implements it.
 type Extractor interface {
@@ -97,17 +93,16 @@ type header struct {
 	Dims     []int     `json:"dims"` // per row
 	Indices  []int     `json:"indices"`
 	Failures []Failure `json:"failures"`
-	CRC      uint32    `json:"crc32c"`
 	Created  string    `json:"created"`
 	Fields   keyFields `json:"fields"`
 }
 
 func (o Options) defaults() Options {
-	if o.Size <= 0 {
-		o.Size = 224
+	if o.Size == 0 {
+		o.Size = defaults.ImageSize
 	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 32
+	if o.BatchSize == 0 {
+		o.BatchSize = defaults.BatchSize
 	}
 	if o.Pooling == "" {
 		o.Pooling = "none"
@@ -150,9 +145,9 @@ type Set struct {
 	// Rebuilt is true when Build computed the features (false: reused from the cache).
 	Rebuilt bool
 
-	mapped []byte
-	data   []float32
-	rowOf  map[int]int
+	file  *container.File
+	data  []float32
+	rowOf map[int]int
 }
 
 // RowSize is the number of float32 values per row.
@@ -192,11 +187,11 @@ func (s *Set) Gather(rows []int) *tensors.Tensor {
 
 // Close unmaps the file.
 func (s *Set) Close() error {
-	if s.mapped == nil {
+	if s.file == nil {
 		return nil
 	}
-	err := syscall.Munmap(s.mapped)
-	s.mapped, s.data = nil, nil
+	err := s.file.Close()
+	s.file, s.data = nil, nil
 	return err
 }
 
@@ -223,6 +218,9 @@ func Build(ex Extractor, opts Options) (*Set, error) {
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, errors.Wrapf(err, "features: creating cache directory %q", opts.CacheDir)
 	}
+	if removed := atomicfile.CleanStale(opts.CacheDir); len(removed) > 0 {
+		logf(opts.Log, "features: removed %d temporary files of interrupted extractions from %s\n", len(removed), opts.CacheDir)
+	}
 	start := time.Now()
 	if err := write(ex, opts, key, path); err != nil {
 		return nil, err
@@ -243,60 +241,66 @@ func logf(w io.Writer, format string, args ...any) {
 	}
 }
 
+// Pixels is the Extractor that runs no model: the "features" are the decoded (and
+// transformed) pixels themselves, float32 [n, height, width, 3] RGB 0..255. Extract with it
+// decodes a list of photos in parallel for a model that takes images (fine-tuning).
+type Pixels struct{}
+
+// ExtractFloats returns the pixels.
+func (Pixels) ExtractFloats(pixels []float32, n, height, width int) ([]float32, error) {
+	return pixels, nil
+}
+
+// OutputShape is [n, height, width, 3].
+func (Pixels) OutputShape(n, height, width int) []int { return []int{n, height, width, 3} }
+
+// Extract runs ex over the images of paths in batches of opts.BatchSize: decoded in parallel,
+// resized to opts.Size, transformed by opts.Transform when set. fn gets each batch's path
+// indices and features (flat, len(indices) rows of OutputShape); files that cannot be decoded
+// are returned, not fatal. The one decode → base → failures loop of flowerlib: the cache,
+// prediction and the features command all run it.
+func Extract(ex Extractor, paths []string, opts Options, fn func(indices []int, feats []float32) error) ([]Failure, error) {
+	opts = opts.defaults()
+	it := images.NewBatches(paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
+		Progress: opts.Progress, Description: "features", Transform: opts.Transform})
+	defer it.Close()
+	for b := range it.All() {
+		out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
+		if err != nil {
+			return nil, errors.WithMessagef(err, "running the base on %q…", paths[b.Indices[0]])
+		}
+		if err := fn(b.Indices, out); err != nil {
+			return nil, err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, errors.WithMessage(err, "decoding images")
+	}
+	return it.Failures(), nil
+}
+
 // write extracts the features batch by batch straight into a temporary file (bounded memory),
 // then syncs and renames it into place.
 func write(ex Extractor, opts Options, key, path string) error {
-	err := atomicfile.WriteDirect(path, 0o644, func(f *os.File) error {
-		// Unbuffered: each batch is a large write, and the head is patched with WriteAt.
-		if _, err := f.Write(make([]byte, dataStart)); err != nil {
+	err := container.Write(path, Magic, 0o644, func(w *container.Writer) error {
+		h := header{Key: key, Created: time.Now().UTC().Format(time.RFC3339), Dims: ex.OutputShape(1, opts.Size, opts.Size)[1:]}
+		failures, err := Extract(ex, opts.Paths, opts, func(indices []int, feats []float32) error {
+			h.Indices = append(h.Indices, indices...)
+			return w.Stream(container.Float32Bytes(feats))
+		})
+		if err != nil {
 			return err
 		}
-		it := images.NewBatches(opts.Paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
-			Progress: opts.Progress, Description: "features", Transform: opts.Transform})
-		defer it.Close()
-		crc := crc32.New(castagnoli)
-		h := header{Key: key, Created: time.Now().UTC().Format(time.RFC3339)}
-		var floats uint64
-		for b := range it.All() {
-			out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
-			if err != nil {
-				return errors.WithMessagef(err, "running the base on %q…", opts.Paths[b.Indices[0]])
-			}
-			if h.Dims == nil {
-				h.Dims = ex.OutputShape(1, b.Size, b.Size)[1:]
-			}
-			buf := floatBytes(out)
-			crc.Write(buf)
-			if _, err := f.Write(buf); err != nil {
-				return err
-			}
-			floats += uint64(len(out))
-			h.Indices = append(h.Indices, b.Indices...)
-		}
-		if err := it.Err(); err != nil {
-			return errors.WithMessage(err, "decoding images")
-		}
-		h.Failures = it.Failures()
+		h.Failures = failures
 		h.N = len(h.Indices)
 		if h.N == 0 {
 			return errors.Errorf("none of the %d images could be decoded (first failure: %v)", len(opts.Paths), firstFailure(h.Failures))
 		}
-		h.CRC = crc.Sum32()
-		h.Fields, _ = keyFieldsOf(opts)
-		hdr, _ := json.Marshal(h)
-		var tail [12]byte
-		binary.LittleEndian.PutUint64(tail[:8], uint64(len(hdr)))
-		binary.LittleEndian.PutUint32(tail[8:], crc32.Checksum(hdr, castagnoli))
-		for _, chunk := range [][]byte{hdr, tail[:], []byte(magic)} {
-			if _, err := f.Write(chunk); err != nil {
-				return err
-			}
+		if err := w.Declare("features", "float32", append([]int{h.N}, h.Dims...), 0); err != nil {
+			return err
 		}
-		var head [dataStart]byte
-		copy(head[:], magic)
-		binary.LittleEndian.PutUint64(head[8:], floats)
-		_, err := f.WriteAt(head[:], 0)
-		return err
+		h.Fields, _ = keyFieldsOf(opts)
+		return w.SetMeta(h)
 	})
 	return errors.WithMessage(err, "features")
 }
@@ -325,62 +329,38 @@ func keyFieldsOf(opts Options) (keyFields, error) {
 	return f, nil
 }
 
-// Open maps a cache file and verifies it: layout, header checksum, key (when key is not ""),
-// and the CRC-32C of all its data. Any mismatch is an error naming the file.
+// Open maps a cache file and verifies it (internal/container: sizes, checksums, header
+// ranges), then its key (when key is not "") and that rows, dims and indices agree. Any
+// mismatch is an error naming the file.
 func Open(path, key string) (*Set, error) {
-	f, err := os.Open(path)
+	f, err := container.Open(path, Magic)
 	if err != nil {
-		return nil, errors.Wrapf(err, "features: opening cache")
+		return nil, errors.WithMessage(err, "features: cache file")
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, errors.Wrapf(err, "features: %q", path)
-	}
-	size := st.Size()
-	bad := func(what string) error {
-		return errors.Errorf("features: cache file %q is corrupt or incomplete (%s)", path, what)
-	}
-	if size < dataStart+12+int64(len(magic)) {
-		return nil, bad("too short")
-	}
-	mapped, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return nil, errors.Wrapf(err, "features: mapping %q", path)
-	}
-	s := &Set{Path: path, mapped: mapped}
+	s := &Set{Path: path, file: f}
 	fail := func(e error) (*Set, error) { s.Close(); return nil, e }
-	if string(mapped[:len(magic)]) != magic || string(mapped[size-int64(len(magic)):]) != magic {
-		return fail(bad("bad magic"))
-	}
-	floats := binary.LittleEndian.Uint64(mapped[8:16])
-	dataEnd := dataStart + 4*int64(floats)
-	tail := mapped[size-int64(len(magic))-12 : size-int64(len(magic))]
-	hdrLen := int64(binary.LittleEndian.Uint64(tail[:8]))
-	if dataEnd+hdrLen+12+int64(len(magic)) != size {
-		return fail(bad("sizes do not add up"))
-	}
-	hdrBytes := mapped[dataEnd : dataEnd+hdrLen]
-	if crc32.Checksum(hdrBytes, castagnoli) != binary.LittleEndian.Uint32(tail[8:]) {
-		return fail(bad("header checksum mismatch"))
+	bad := func(what string) error {
+		return &container.CorruptError{Path: path, Reason: what}
 	}
 	var h header
-	if err := json.Unmarshal(hdrBytes, &h); err != nil {
-		return fail(bad("header: " + err.Error()))
+	if err := f.Meta(&h); err != nil {
+		return fail(err)
 	}
 	if key != "" && h.Key != key {
 		return fail(errors.Errorf("features: cache file %q has key %.12s…, want %.12s…", path, h.Key, key))
 	}
-	data := mapped[dataStart:dataEnd]
-	if crc32.Checksum(data, castagnoli) != h.CRC {
-		return fail(bad("data checksum mismatch"))
+	e, ok := f.Lookup("features")
+	if !ok || len(e.Dims) != 1+len(h.Dims) || e.Dims[0] != h.N || !slices.Equal(e.Dims[1:], h.Dims) || len(h.Indices) != h.N {
+		return fail(bad("rows, dims and indices do not agree"))
+	}
+	for _, i := range h.Indices {
+		if i < 0 {
+			return fail(bad("negative image index"))
+		}
 	}
 	s.Key, s.N, s.Dims, s.Indices, s.Failures = h.Key, h.N, h.Dims, h.Indices, h.Failures
-	if int(floats) != s.N*s.RowSize() || len(s.Indices) != s.N {
-		return fail(bad("row count does not match the data"))
-	}
-	if floats > 0 {
-		s.data = unsafe.Slice((*float32)(unsafe.Pointer(&data[0])), floats)
+	if s.data, err = f.Float32(e); err != nil {
+		return fail(err)
 	}
 	s.rowOf = make(map[int]int, s.N)
 	for r, i := range s.Indices {
@@ -389,14 +369,7 @@ func Open(path, key string) (*Set, error) {
 	return s, nil
 }
 
-func floatBytes(f []float32) []byte {
-	if len(f) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
-}
-
-// Labeled is a train.Data over rows of a Set: example i is row Rows[i] with label Labels[i].
+// Labeled is a trainer.Data over rows of a Set: example i is row Rows[i] with label Labels[i].
 type Labeled struct {
 	Set    *Set
 	Rows   []int

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"github.com/flowerlib/flowers/flowerlib/internal/container"
 	"image"
 	"image/color"
 	"image/png"
@@ -97,7 +98,7 @@ func TestCacheRebuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt([]byte{0x7f}, dataStart+100); err != nil {
+	if _, err := f.WriteAt([]byte{0x7f}, 16+100); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -115,5 +116,34 @@ func TestCacheRebuild(t *testing.T) {
 	tmps, _ := filepath.Glob(filepath.Join(opts.CacheDir, ".*tmp*"))
 	if len(tmps) > 0 {
 		t.Fatalf("temporary files left: %v", tmps)
+	}
+}
+
+// TestCraftedHeaderRebuilt: a cache file with valid checksums but impossible header values
+// (negative image indices, rows that disagree with the data) is refused as corrupt, never
+// read, and Build rebuilds it.
+func TestCraftedHeaderRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.f32")
+	for name, h := range map[string]header{
+		"negative index": {Key: "k", N: 1, Dims: []int{2}, Indices: []int{-5}},
+		"rows":           {Key: "k", N: 3, Dims: []int{2}, Indices: []int{0, 1, 2}},
+		"dims":           {Key: "k", N: 1, Dims: []int{-2}, Indices: []int{0}},
+	} {
+		err := container.Write(path, Magic, 0o644, func(w *container.Writer) error {
+			if err := w.AddFloat32("features", []int{1, 2}, []float32{1, 2}); err != nil {
+				return err
+			}
+			return w.SetMeta(h)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := Open(path, ""); err == nil || !container.IsCorrupt(err) {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("%s: want a corrupt-file error, got %v", name, err)
+		}
 	}
 }

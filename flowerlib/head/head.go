@@ -4,7 +4,7 @@
 //	        → BatchNormalization → Dense(1024, relu, he_normal(42))
 //	        → BatchNormalization → Dense(5, softmax)
 //
-// trained with categorical cross-entropy and Adam (Keras defaults). Besides the seed's
+// trained with categorical cross-entropy and Adam (Keras defaults; flowerlib/trainer). Besides the seed's
 // Flatten over [7, 7, 2048] features (~205M weights in the first Dense), the same head runs on
 // globally average- or max-pooled features [2048] (the pooling is done by the base, so the
 // cached features are 49× smaller), with optional dropout after each hidden layer.
@@ -30,10 +30,15 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+	"github.com/flowerlib/flowers/flowerlib/internal/nn"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	gomlxlayers "github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/pkg/errors"
 )
@@ -62,15 +67,13 @@ type Config struct {
 	Kind    Kind    `json:"kind"`
 	Classes int     `json:"classes"` // output classes; default 5
 	Hidden  []int   `json:"hidden"`  // hidden Dense widths; default [2048, 1024]
-	Dropout float64 `json:"dropout"` // rate after each hidden Dense's ReLU while training; 0 (the seed) = none
-	Seed    int64   `json:"seed"`    // initialiser seed; default 42 as he_normal(seed=42) in the seed
-	// Grid is the side of the base's feature map the Flatten head sees: 7 at 224² (the default),
-	// ceil(size/32) for other image sizes (see GridFor).
+	Dropout float64 `json:"dropout"` // rate after each hidden Dense's ReLU while training; 0 (the article's) = none
+	// InitSeed seeds the initialisers; default 42, as the article's he_normal(seed=42).
+	InitSeed int64 `json:"init_seed"`
+	// Grid is the side of the base's feature map the Flatten head sees: 7 at 224² (the default);
+	// the learner sets it from the base's output shape for other image sizes.
 	Grid int `json:"grid,omitempty"`
 }
-
-// GridFor returns the ResNet50 feature-map side for square images of the given size.
-func GridFor(imageSize int) int { return (imageSize + 31) / 32 }
 
 // Defaults fills unset fields with the seed's values.
 func (c Config) Defaults() Config {
@@ -78,13 +81,13 @@ func (c Config) Defaults() Config {
 		c.Kind = Flatten
 	}
 	if c.Classes == 0 {
-		c.Classes = 5
+		c.Classes = defaults.Classes
 	}
 	if len(c.Hidden) == 0 {
-		c.Hidden = []int{2048, 1024}
+		c.Hidden = defaults.Hidden()
 	}
-	if c.Seed == 0 {
-		c.Seed = 42
+	if c.InitSeed == 0 {
+		c.InitSeed = defaults.Seed
 	}
 	if c.Grid == 0 {
 		c.Grid = FeatureGrid
@@ -107,7 +110,7 @@ func (c Config) Validate() error {
 			return errors.Errorf("head: hidden widths must be positive, got %v", c.Hidden)
 		}
 	}
-	if c.Dropout < 0 || c.Dropout >= 1 {
+	if !(c.Dropout >= 0 && c.Dropout < 1) { // also refuses NaN
 		return errors.Errorf("head: dropout must be in [0, 1), got %g", c.Dropout)
 	}
 	return nil
@@ -221,7 +224,7 @@ func Init(scope *model.Scope, cfg Config) error {
 			}
 			continue
 		}
-		seed := uint64(cfg.Seed)*1000003 + uint64(li)
+		seed := uint64(cfg.InitSeed)*1000003 + uint64(li)
 		var fill func([]float32)
 		if li == len(layers)-1 {
 			limit := math.Sqrt(6 / float64(l.In+l.Out))
@@ -344,7 +347,9 @@ func forward(scope *model.Scope, features *graph.Node, cfg Config, tp *tape) *gr
 		}
 		if l.BN {
 			var xhat *graph.Node
-			x, xhat = batchNorm(x, training, v("gamma"), v("beta"), v("moving_mean"), v("moving_variance"))
+			bn := nn.BatchNorm{Gamma: v("gamma"), Beta: v("beta"), MovingMean: v("moving_mean"), MovingVariance: v("moving_variance"),
+				Epsilon: BNEpsilon, Momentum: BNMomentum}
+			x, xhat = bn.Apply(x, training)
 			if tp != nil {
 				if li == 0 {
 					tp.xhat, tp.gamma0, tp.beta0 = xhat, v("gamma"), v("beta")
@@ -366,26 +371,11 @@ func forward(scope *model.Scope, features *graph.Node, cfg Config, tp *tape) *gr
 		}
 		x = graph.Add(x, graph.ExpandAxes(v("bias").NodeValue(g), 0))
 		if li < len(layers)-1 {
-			x = graph.Max(x, graph.ZerosLike(x)) // relu
-			if training && cfg.Dropout > 0 {
-				keep := 1 - cfg.Dropout
-				mask := graph.LessThan(scope.RandomUniform(g, x.Shape()), graph.Scalar(g, dtypes.Float32, keep))
-				x = graph.Where(mask, graph.DivScalar(x, keep), graph.ZerosLike(x))
-			}
+			x = activation.Relu(x)
+			x = gomlxlayers.DropoutStatic(scope, x, cfg.Dropout) // only while training
 		}
 	}
 	return x
-}
-
-// Gradients is what TrainGradients builds: the loss, the number of correct predictions and the
-// gradient of every trainable variable (Vars sorted by path). Grads[i] is nil when Outer holds
-// that variable's gradient as an outer product: Outer[i] = {A, B} means Aᵀ·B, with A the
-// Dense layer's input [batch, in] and B its output gradient [batch, out].
-type Gradients struct {
-	Loss, Correct *graph.Node
-	Vars          []*model.Variable
-	Grads         []*graph.Node
-	Outer         map[int][2]*graph.Node
 }
 
 // TrainGradients builds the training graph of the head on constant features (cached base
@@ -399,11 +389,12 @@ type Gradients struct {
 // the flatten head's 205M-weight kernel costs several times the matmuls themselves. Because the
 // features are constants, the first BatchNorm's gradients reduce to dγ = Σ_batch dx·x̂ and
 // dβ = Σ_batch dx.
-func TrainGradients(scope *model.Scope, features, labels *graph.Node, cfg Config) *Gradients {
+func TrainGradients(scope *model.Scope, features, labels *graph.Node, cfg Config) *trainer.Gradients {
 	g := features.Graph()
 	tp := &tape{}
 	logits := forward(scope, features, cfg, tp)
-	r := &Gradients{Loss: Loss(logits, labels), Correct: Correct(logits, labels), Outer: map[int][2]*graph.Node{}}
+	r := &trainer.Gradients{Loss: trainer.SparseCrossEntropy(logits, labels), Correct: trainer.Correct(logits, labels),
+		Outer: map[int][2]*graph.Node{}}
 	byVar := map[*model.Variable]*graph.Node{}
 	outer := map[*model.Variable][2]*graph.Node{}
 	// Backward, one segment (matmul output → next matmul input) at a time: autodiff of the
@@ -444,53 +435,6 @@ func TrainGradients(scope *model.Scope, features, labels *graph.Node, cfg Config
 		}
 	}
 	return r
-}
-
-// Dense returns the full gradients, computing any outer-product one (for tests and tools).
-func (r *Gradients) Dense() []*graph.Node {
-	out := append([]*graph.Node(nil), r.Grads...)
-	for i, ab := range r.Outer {
-		out[i] = graph.Einsum("bd,bh->dh", ab[0], ab[1])
-	}
-	return out
-}
-
-// batchNorm is Keras' BatchNormalization on [batch, features] (axis -1); it also returns the
-// normalised input x̂ = (x-mean)/sqrt(var+ε).
-func batchNorm(x *graph.Node, training bool, gamma, beta, movingMean, movingVar *model.Variable) (y, xhat *graph.Node) {
-	g := x.Graph()
-	var mean, variance *graph.Node
-	if training {
-		mean = graph.ReduceMean(x, 0)
-		variance = graph.ReduceMean(graph.Square(graph.Sub(x, graph.ExpandAxes(mean, 0))), 0) // biased, as Keras' non-fused path
-		m := BNMomentum
-		movingMean.SetNodeValue(graph.Add(graph.MulScalar(movingMean.NodeValue(g), m), graph.MulScalar(graph.StopGradient(mean), 1-m)))
-		movingVar.SetNodeValue(graph.Add(graph.MulScalar(movingVar.NodeValue(g), m), graph.MulScalar(graph.StopGradient(variance), 1-m)))
-	} else {
-		mean = movingMean.NodeValue(g)
-		variance = movingVar.NodeValue(g)
-	}
-	inv := graph.ExpandAxes(graph.Inverse(graph.Sqrt(graph.AddScalar(variance, BNEpsilon))), 0)
-	xhat = graph.Mul(graph.Sub(x, graph.ExpandAxes(mean, 0)), inv)
-	y = graph.Add(graph.Mul(xhat, graph.ExpandAxes(gamma.NodeValue(g), 0)), graph.ExpandAxes(beta.NodeValue(g), 0))
-	return y, xhat
-}
-
-// Probabilities is the final softmax: [batch, Classes] probabilities from Logits.
-func Probabilities(logits *graph.Node) *graph.Node { return graph.Softmax(logits, -1) }
-
-// Loss is Keras' categorical cross-entropy of the softmax probabilities, averaged over the
-// batch, computed from the logits for stability: mean(-Σ onehot·log_softmax(logits)).
-// labels are int32 class indices [batch].
-func Loss(logits, labels *graph.Node) *graph.Node {
-	onehot := graph.OneHot(labels, logits.Shape().Dimensions[1], logits.DType())
-	return graph.ReduceAllMean(graph.Neg(graph.ReduceSum(graph.Mul(onehot, graph.LogSoftmax(logits, -1)), -1)))
-}
-
-// Correct returns the number of examples whose arg-max equals the label, as a float32 scalar.
-func Correct(logits, labels *graph.Node) *graph.Node {
-	pred := graph.ArgMax(logits, -1, dtypes.Int32)
-	return graph.ReduceAllSum(graph.ConvertDType(graph.Equal(pred, graph.ConvertDType(labels, dtypes.Int32)), dtypes.Float32))
 }
 
 // Summary returns a Keras-like table of the head's layers (name, type, output shape, params)

@@ -1,6 +1,7 @@
 package head
 
 import (
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -80,12 +81,12 @@ func TestTrainGradientsMatchAutodiff(t *testing.T) {
 				t.Errorf("want the 3 kernels' gradients as outer products, got %s (%d)", r.Vars[i].Path(), len(r.Outer))
 			}
 		}
-		return r.Dense()
+		return r.Full()
 	})
 	auto := model.MustNewExec(b, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
 		g := inputs[0].Graph()
 		store.SetTraining(g, true)
-		loss := Loss(Logits(scope, inputs[0], cfg), inputs[1])
+		loss := trainer.SparseCrossEntropy(Logits(scope, inputs[0], cfg), inputs[1])
 		var nodes []*graph.Node
 		for _, p := range paths {
 			nodes = append(nodes, store.GetVariable(p).NodeValue(g))

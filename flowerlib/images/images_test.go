@@ -104,7 +104,7 @@ func readPNG(t *testing.T, path string) image.Image {
 	return img
 }
 
-// Row 13 (CMYK JPEG) and WebP, from the copied fixtures (testdata/README.md).
+// docs/BAD_INPUTS.md row 13 (CMYK JPEG) and WebP, from the copied fixtures (testdata/README.md).
 func TestCMYKAndWebP(t *testing.T) {
 	var ref image.Image
 	for _, name := range []string{"testdata/video-001.cmyk.jpeg", "testdata/video-001.lossy.webp"} {
@@ -139,7 +139,7 @@ func TestCMYKAndWebP(t *testing.T) {
 	}
 }
 
-// Row 11: a PNG or GIF named .jpg is decoded and noted.
+// docs/BAD_INPUTS.md row 11: a PNG or GIF named .jpg is decoded and noted.
 func TestContentNotExtension(t *testing.T) {
 	pat := imagestest.Pattern(8, 8)
 	_, info := decodeOK(t, imagestest.PNG(pat), "x.jpg")
@@ -189,7 +189,7 @@ func TestBadContent(t *testing.T) {
 	}
 }
 
-// Row 10: extra bytes before EOI decode like libjpeg does.
+// docs/BAD_INPUTS.md row 10: extra bytes before EOI decode like libjpeg does.
 func TestExtraBytesBeforeEOI(t *testing.T) {
 	pat := imagestest.Pattern(40, 30)
 	jpg := imagestest.JPEG(pat)
@@ -200,7 +200,7 @@ func TestExtraBytesBeforeEOI(t *testing.T) {
 	}
 }
 
-// Row 14: alpha is composited on white.
+// docs/BAD_INPUTS.md row 14: alpha is composited on white.
 func TestAlphaOnBackground(t *testing.T) {
 	img, _ := decodeOK(t, imagestest.PNG(imagestest.HalfTransparent(10, 2)), "a.png")
 	if r, g, b := img.At(0, 0); r != 255 || g != 255 || b != 255 {
@@ -212,7 +212,7 @@ func TestAlphaOnBackground(t *testing.T) {
 	}
 }
 
-// Row 16: animated GIF gives the first frame (red).
+// docs/BAD_INPUTS.md row 16: animated GIF gives the first frame (red).
 func TestAnimatedGIF(t *testing.T) {
 	img, _ := decodeOK(t, imagestest.AnimatedGIF(6, 5), "anim.gif")
 	for i := 0; i < len(img.Pix); i += 3 {
@@ -222,7 +222,7 @@ func TestAnimatedGIF(t *testing.T) {
 	}
 }
 
-// Row 15: EXIF orientation is applied. Each orientation's forward map (where source pixel
+// docs/BAD_INPUTS.md row 15: EXIF orientation is applied. Each orientation's forward map (where source pixel
 // (x, y) of a w×h image lands) is written out here independently of Orient.
 func TestEXIFOrientation(t *testing.T) {
 	const w, h = 24, 16

@@ -2,7 +2,7 @@
 // image, (path, class), from a dataset root whose sub-folders are the classes, shuffled
 // with a seed so the same folder gives the same order on every machine.
 //
-// Scan handles the bad inputs of ../shared/BAD_INPUTS.md (rows 1–22): files that cannot
+// Scan handles the bad inputs of docs/BAD_INPUTS.md (rows 1–22): files that cannot
 // be used are skipped and listed in the Report with a reason; a folder that cannot be used
 // at all (no classes, an empty class, nested copies, unreadable files) is an error that says
 // what to do.
@@ -99,7 +99,7 @@ func width(col []string) int {
 
 // Quote returns s unchanged when it is plain printable UTF-8 without spaces, and
 // strconv.Quote(s) otherwise, so that messages show unusual names unambiguously
-// (BAD_INPUTS row 21: spaces, control characters, invalid UTF-8).
+// (docs/BAD_INPUTS.md row 21: spaces, control characters, invalid UTF-8).
 func Quote(s string) string {
 	if s == "" || !utf8.ValidString(s) {
 		return strconv.Quote(s)

@@ -212,7 +212,7 @@ func TestScanBadInputs(t *testing.T) {
 	}
 }
 
-// Row 21: byte-exact names survive the CSV round trip and are quoted in messages.
+// docs/BAD_INPUTS.md row 21: byte-exact names survive the CSV round trip and are quoted in messages.
 func TestCSVRoundTrip(t *testing.T) {
 	root, _, _ := badDataset(t)
 	tab, _, err := Scan(root, Options{})
@@ -257,7 +257,7 @@ func TestCSVRoundTrip(t *testing.T) {
 	}
 }
 
-// Row 5: no classes, or the root one level off.
+// docs/BAD_INPUTS.md row 5: no classes, or the root one level off.
 func TestScanWrongLevel(t *testing.T) {
 	top := t.TempDir()
 	tree(t, top, map[string][]byte{
@@ -283,7 +283,7 @@ func TestScanWrongLevel(t *testing.T) {
 	}
 }
 
-// Row 6: a class without a usable image; row 7: nested folders.
+// docs/BAD_INPUTS.md row 6: a class without a usable image; row 7: nested folders.
 func TestScanUnusableClasses(t *testing.T) {
 	root := t.TempDir()
 	tree(t, root, map[string][]byte{
@@ -305,7 +305,7 @@ func TestScanUnusableClasses(t *testing.T) {
 	}
 }
 
-// Row 9 in strict mode, and bad content in strict mode.
+// docs/BAD_INPUTS.md row 9 in strict mode, and bad content in strict mode.
 func TestScanStrict(t *testing.T) {
 	root := t.TempDir()
 	tree(t, root, map[string][]byte{"daisy/a.jpg": jpg(8, 8), "daisy/cut.jpg": imagestest.Truncated(jpg(64, 64))})
@@ -318,7 +318,7 @@ func TestScanStrict(t *testing.T) {
 	}
 }
 
-// Row 22: an unreadable file is an error. Root ignores permissions, so as root the test
+// docs/BAD_INPUTS.md row 22: an unreadable file is an error. Root ignores permissions, so as root the test
 // re-runs itself as user nobody.
 func TestScanUnreadable(t *testing.T) {
 	if dir := os.Getenv("LABELS_UNREADABLE_ROOT"); dir != "" {

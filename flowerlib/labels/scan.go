@@ -47,25 +47,70 @@ func Scan(root string, opts Options) (*Table, *Report, error) {
 	if seed == 0 {
 		seed = DefaultSeed
 	}
+	if err := checkRoot(root); err != nil {
+		return nil, nil, err
+	}
+	rep := &Report{Root: root}
+	classes, err := scanRoot(root, rep)
+	if err != nil {
+		return nil, rep, err
+	}
+	files, found, err := scanClasses(root, classes, rep)
+	if err != nil {
+		return nil, rep, err
+	}
+	t := &Table{Root: root, Seed: seed}
+	if err := checkFiles(t, files, opts, rep); err != nil {
+		return nil, rep, err
+	}
+	// docs/BAD_INPUTS.md row 6: classes without any usable image.
+	usable := map[string]int{}
+	for _, r := range t.Rows {
+		usable[r.Label]++
+	}
+	var problems []string
+	for _, class := range classes {
+		if usable[class] == 0 {
+			problems = append(problems, fmt.Sprintf("class %s has no usable image (%d image-named files, all skipped; see the report): add images or remove the folder",
+				Quote(class), found[class]))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, rep, errors.New(strings.Join(problems, "\n"))
+	}
+	sort.SliceStable(rep.Skipped, func(i, j int) bool { return rep.Skipped[i].Path < rep.Skipped[j].Path })
+	t.Classes = classes // ReadDir order: sorted by name
+	if seed >= 0 {
+		Shuffle(t.Rows, seed)
+	}
+	return t, rep, nil
+}
+
+// checkRoot fails with a hint when root is missing or is a file (an archive, say).
+func checkRoot(root string) error {
 	st, err := os.Stat(root)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, nil, errors.Errorf("dataset folder %s does not exist: pass the folder whose sub-folders are the classes (e.g. flower_photos)", Quote(root))
+			return errors.Errorf("dataset folder %s does not exist: pass the folder whose sub-folders are the classes (e.g. flower_photos)", Quote(root))
 		}
-		return nil, nil, errors.Wrapf(err, "dataset folder %s", Quote(root))
+		return errors.Wrapf(err, "dataset folder %s", Quote(root))
 	}
 	if !st.IsDir() {
 		hint := "pass the folder whose sub-folders are the classes"
 		if n := strings.ToLower(root); strings.HasSuffix(n, ".tgz") || strings.HasSuffix(n, ".tar.gz") {
 			hint = "it looks like the archive: extract it first (flowers download does both)"
 		}
-		return nil, nil, errors.Errorf("dataset %s is a file, not a folder: %s", Quote(root), hint)
+		return errors.Errorf("dataset %s is a file, not a folder: %s", Quote(root), hint)
 	}
+	return nil
+}
+
+// scanRoot lists the class folders of root, reporting everything else (the licence is kept).
+func scanRoot(root string, rep *Report) ([]string, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
-		return nil, nil, errors.Wrapf(err, "listing the dataset folder %s", Quote(root))
+		return nil, errors.Wrapf(err, "listing the dataset folder %s", Quote(root))
 	}
-	rep := &Report{Root: root}
 	var classes []string
 	rootImages := 0
 	for _, e := range entries {
@@ -91,7 +136,7 @@ func Scan(root string, opts Options) (*Table, *Report, error) {
 		if isLicenseName(name) {
 			lic, err := readLicense(p)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			rep.License = lic
 			reason += fmt.Sprintf("; licence kept for attribution (%d image credits)", len(lic.Credits))
@@ -103,24 +148,29 @@ func Scan(root string, opts Options) (*Table, *Report, error) {
 	}
 	if len(classes) == 0 {
 		if rootImages > 0 {
-			return nil, rep, errors.Errorf("no class folders in %s, but %d image files: it looks like a single class folder; pass its parent %s, whose sub-folders are the classes",
+			return nil, errors.Errorf("no class folders in %s, but %d image files: it looks like a single class folder; pass its parent %s, whose sub-folders are the classes",
 				Quote(root), rootImages, Quote(filepath.Dir(filepath.Clean(root))))
 		}
-		return nil, rep, errors.Errorf("no class folders in %s: expected one sub-folder per class (e.g. daisy/, roses/) holding the images", Quote(root))
+		return nil, errors.Errorf("no class folders in %s: expected one sub-folder per class (e.g. daisy/, roses/) holding the images", Quote(root))
 	}
+	return classes, nil
+}
 
-	// List each class folder.
-	type candidate struct {
-		path, class string
-	}
-	var files []candidate
+// candidate is an image-named file of a class folder, not yet checked.
+type candidate struct {
+	path, class string
+}
+
+// scanClasses lists the image-named files of each class folder (found counts them per class),
+// reporting the rest, and refuses nested datasets (docs/BAD_INPUTS.md rows 5 and 7).
+func scanClasses(root string, classes []string, rep *Report) (files []candidate, found map[string]int, err error) {
 	nested := map[string][]string{} // class → its sub-folders
-	found := map[string]int{}       // class → image-named files
+	found = map[string]int{}
 	for _, class := range classes {
 		dir := filepath.Join(root, class)
 		ents, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, rep, errors.Wrapf(err, "listing the class folder %s", Quote(dir))
+			return nil, nil, errors.Wrapf(err, "listing the class folder %s", Quote(dir))
 		}
 		for _, e := range ents {
 			name := e.Name()
@@ -148,19 +198,18 @@ func Scan(root string, opts Options) (*Table, *Report, error) {
 			}
 		}
 	}
-
-	// Row 5: the classes are one level down (root/flower_photos/daisy/...).
+	// The classes are one level down (root/flower_photos/daisy/...).
 	if len(files) == 0 {
 		for _, class := range classes {
 			for _, sub := range nested[class] {
 				if hasImageFiles(filepath.Join(root, class, sub)) {
-					return nil, rep, errors.Errorf("no images in the class folders of %s, but %s holds folders of images: did you mean %s?",
+					return nil, nil, errors.Errorf("no images in the class folders of %s, but %s holds folders of images: did you mean %s?",
 						Quote(root), Quote(filepath.Join(root, class)), Quote(filepath.Join(root, class)))
 				}
 			}
 		}
 	}
-	// Row 7: nested folders.
+	// Nested folders in a class.
 	var problems []string
 	for _, class := range classes {
 		if subs := nested[class]; len(subs) > 0 {
@@ -173,10 +222,14 @@ func Scan(root string, opts Options) (*Table, *Report, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, rep, errors.New(strings.Join(problems, "\n"))
+		return nil, nil, errors.New(strings.Join(problems, "\n"))
 	}
+	return files, found, nil
+}
 
-	// Check the files in parallel: header (and full decode with Verify).
+// checkFiles checks the candidate files in parallel (header, or a full decode with Verify)
+// and adds the usable ones to t's rows, reporting the others.
+func checkFiles(t *Table, files []candidate, opts Options, rep *Report) error {
 	type outcome struct {
 		info images.Info
 		err  error
@@ -212,17 +265,14 @@ func Scan(root string, opts Options) (*Table, *Report, error) {
 	}
 	close(next)
 	wg.Wait()
-
-	t := &Table{Root: root, Seed: seed}
-	usable := map[string]int{}
 	for i, f := range files {
 		r := results[i]
 		if r.err != nil {
 			if !images.IsBadImage(r.err) {
-				return nil, rep, errors.WithMessage(r.err, "cannot read an image file: check its permissions and the disk (the dataset folder must be readable)")
+				return errors.WithMessage(r.err, "cannot read an image file: check its permissions and the disk (the dataset folder must be readable)")
 			}
 			if opts.Strict {
-				return nil, rep, errors.WithMessage(r.err, "unusable image (strict mode)")
+				return errors.WithMessage(r.err, "unusable image (strict mode)")
 			}
 			rep.skip(f.path, KindBadImage, images.Reason(r.err))
 			continue
@@ -231,24 +281,8 @@ func Scan(root string, opts Options) (*Table, *Report, error) {
 			rep.Notes = append(rep.Notes, Skip{Path: f.path, Reason: r.info.Note + ": decoded by content", Kind: "note"})
 		}
 		t.Rows = append(t.Rows, Row{Path: f.path, Label: f.class})
-		usable[f.class]++
 	}
-	// Row 6: classes without any usable image.
-	for _, class := range classes {
-		if usable[class] == 0 {
-			problems = append(problems, fmt.Sprintf("class %s has no usable image (%d image-named files, all skipped; see the report): add images or remove the folder",
-				Quote(class), found[class]))
-		}
-	}
-	if len(problems) > 0 {
-		return nil, rep, errors.New(strings.Join(problems, "\n"))
-	}
-	sort.SliceStable(rep.Skipped, func(i, j int) bool { return rep.Skipped[i].Path < rep.Skipped[j].Path })
-	t.Classes = classes // ReadDir order: sorted by name
-	if seed >= 0 {
-		Shuffle(t.Rows, seed)
-	}
-	return t, rep, nil
+	return nil
 }
 
 // entryType resolves a directory entry, following file symlinks but not directory ones.

@@ -187,3 +187,58 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		Recall    []*float64 `json:"recall"`
 	}{(*plain)(r), nullable(r.Precision), nullable(r.Recall)})
 }
+
+// Confused is one off-diagonal cell of a confusion matrix.
+type Confused struct {
+	True, Predicted string
+	Count           int
+}
+
+// MostConfused returns the k largest off-diagonal counts of the confusion matrix, largest
+// first (ties in class order), as fastai's ClassificationInterpretation.most_confused.
+func (r *Report) MostConfused(k int) []Confused {
+	var out []Confused
+	for t, row := range r.Confusion {
+		for p, c := range row {
+			if t != p && c > 0 {
+				out = append(out, Confused{True: r.Classes[t], Predicted: r.Classes[p], Count: c})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Count > out[j].Count })
+	if k > 0 && len(out) > k {
+		out = out[:k]
+	}
+	return out
+}
+
+// Loss is one example's loss with its prediction.
+type Loss struct {
+	Index       int     // position in the evaluated examples
+	Loss        float64 // −log p(true class)
+	True        int32
+	Predicted   int     // arg-max class
+	Probability float64 // of the predicted class
+}
+
+// TopLosses returns the k examples with the largest cross-entropy −log p(true class), largest
+// first: the model's worst mistakes (or least confident right answers), as fastai's
+// top_losses. Probabilities are clipped at 1e-7, as Keras clips them.
+func TopLosses(labels []int32, probs [][]float32, k int) []Loss {
+	out := make([]Loss, len(labels))
+	for i, y := range labels {
+		p := probs[i]
+		best := 0
+		for j := range p {
+			if p[j] > p[best] {
+				best = j
+			}
+		}
+		out[i] = Loss{Index: i, Loss: -math.Log(math.Max(float64(p[y]), 1e-7)), True: y, Predicted: best, Probability: float64(p[best])}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Loss > out[j].Loss })
+	if k > 0 && len(out) > k {
+		out = out[:k]
+	}
+	return out
+}

@@ -59,3 +59,24 @@ func TestEvaluate(t *testing.T) {
 		t.Error("length mismatch accepted")
 	}
 }
+
+func TestMostConfusedAndTopLosses(t *testing.T) {
+	r := &Report{Classes: []string{"a", "b", "c"}, Confusion: [][]int{{5, 2, 0}, {4, 3, 1}, {0, 2, 6}}}
+	got := r.MostConfused(2)
+	if len(got) != 2 || got[0] != (Confused{"b", "a", 4}) || got[1] != (Confused{"a", "b", 2}) {
+		t.Fatalf("most confused: %+v", got)
+	}
+	if all := r.MostConfused(0); len(all) != 4 {
+		t.Fatalf("all off-diagonal cells: %+v", all)
+	}
+	labels := []int32{0, 1, 2}
+	probs := [][]float32{{0.9, 0.05, 0.05}, {0.7, 0.2, 0.1}, {0, 0.5, 0.5}}
+	top := TopLosses(labels, probs, 2)
+	if len(top) != 2 || top[0].Index != 1 || top[0].Predicted != 0 || math.Abs(top[0].Loss+math.Log(0.2)) > 1e-6 ||
+		top[1].Index != 2 || math.Abs(top[1].Loss+math.Log(0.5)) > 1e-6 {
+		t.Fatalf("top losses: %+v", top)
+	}
+	if z := TopLosses([]int32{0}, [][]float32{{0, 1}}, 1); math.Abs(z[0].Loss+math.Log(1e-7)) > 1e-9 {
+		t.Fatalf("zero probability clipped at 1e-7: %+v", z)
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/plots"
-	"github.com/flowerlib/flowers/flowerlib/train"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/janpfeifer/gonb/gonbui"
 )
 
@@ -147,7 +147,7 @@ func progressText(title string, done []string, cur string) string {
 // as computing the frozen features; then the epoch, batch and batch metrics, at most every
 // Interval), the loss and accuracy curves (train solid, validation dashed; a figure, so
 // they survive a shared copy) and the Keras-style epoch table. Pass its OnStep and OnEpoch
-// to train.Options and use it as the Progress writer. Outside a notebook it prints the
+// to trainer.Options and use it as the Progress writer. Outside a notebook it prints the
 // epoch lines only (train's Progress writer already draws a terminal bar).
 type Monitor struct {
 	Title    string
@@ -162,14 +162,14 @@ type Monitor struct {
 
 	mu      sync.Mutex
 	last    time.Time
-	step    train.StepInfo
-	history train.History
+	step    trainer.StepInfo
+	history trainer.History
 	start   time.Time
 }
 
 // NewMonitor returns a Monitor for a run of the given number of epochs. previous is the
 // history already in the run directory (a resumed run; may be nil), drawn at once.
-func NewMonitor(title string, epochs int, previous train.History) *Monitor {
+func NewMonitor(title string, epochs int, previous trainer.History) *Monitor {
 	m := &Monitor{Title: title, Epochs: epochs, Interval: 500 * time.Millisecond,
 		progress: NewLive(), curves: NewLive(), table: NewLive(),
 		text: &Progress{Interval: 250 * time.Millisecond}, history: previous, start: time.Now()}
@@ -197,8 +197,8 @@ func (m *Monitor) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// OnStep is a train.Options.OnStep callback.
-func (m *Monitor) OnStep(s train.StepInfo) {
+// OnStep is a trainer.Options.OnStep callback.
+func (m *Monitor) OnStep(s trainer.StepInfo) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.step = s
@@ -209,11 +209,11 @@ func (m *Monitor) OnStep(s train.StepInfo) {
 	m.render(false, false)
 }
 
-// OnEpoch is a train.Options.OnEpoch callback.
-func (m *Monitor) OnEpoch(h train.History) {
+// OnEpoch is a trainer.Options.OnEpoch callback.
+func (m *Monitor) OnEpoch(h trainer.History) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.history = append(train.History(nil), h...)
+	m.history = append(trainer.History(nil), h...)
 	if !IsNotebook() && len(h) > 0 {
 		e := h[len(h)-1]
 		fmt.Fprintf(Out, "Epoch %d/%d - %s\n", e.Epoch, m.Epochs, e.Line())
@@ -223,10 +223,10 @@ func (m *Monitor) OnEpoch(h train.History) {
 
 // Done draws the final state from h, the history Fit returned: the progress block becomes
 // a one-line summary.
-func (m *Monitor) Done(h train.History) {
+func (m *Monitor) Done(h trainer.History) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.history = append(train.History(nil), h...)
+	m.history = append(trainer.History(nil), h...)
 	m.render(true, true)
 }
 
@@ -263,7 +263,7 @@ func (m *Monitor) render(done, figures bool) {
 }
 
 // summaryHTML is the progress block's last state: epochs, time and the final metrics.
-func summaryHTML(h train.History, elapsed time.Duration) string {
+func summaryHTML(h trainer.History, elapsed time.Duration) string {
 	if len(h) == 0 {
 		return ""
 	}
@@ -273,7 +273,7 @@ func summaryHTML(h train.History, elapsed time.Duration) string {
 }
 
 // progressHTML is the progress bar over all steps of the run with the last batch's metrics.
-func progressHTML(s train.StepInfo, epochs, epochsDone int, elapsed time.Duration) string {
+func progressHTML(s trainer.StepInfo, epochs, epochsDone int, elapsed time.Duration) string {
 	total := max(1, epochs*max(1, s.Steps))
 	doneSteps := epochsDone * s.Steps
 	if s.Epoch > epochsDone { // inside an epoch
@@ -292,7 +292,7 @@ func progressHTML(s train.StepInfo, epochs, epochsDone int, elapsed time.Duratio
 // Curves returns the loss and accuracy charts of h side by side, as one figure (812 pixels
 // wide: it fits JupyterLab's output area beside its side bar): training solid, validation
 // dashed, one point per epoch.
-func Curves(h train.History) *plots.Figure {
+func Curves(h trainer.History) *plots.Figure {
 	loss := plots.LineChart(plots.Chart{Title: "loss", XLabel: "epoch", Width: 400, Height: 280}, []plots.Series{
 		{Name: "loss", Y: h.Metric("loss"), Color: plots.Palette[0]},
 		{Name: "val_loss", Y: h.Metric("val_loss"), Color: plots.Palette[1], Dashed: true},
@@ -305,7 +305,7 @@ func Curves(h train.History) *plots.Figure {
 }
 
 // HistoryTable returns h as an HTML table (epoch, loss, accuracy, val_loss, val_accuracy, seconds).
-func HistoryTable(h train.History) string {
+func HistoryTable(h trainer.History) string {
 	rows := make([][]string, len(h))
 	f := func(v float64) string {
 		if math.IsNaN(v) {

@@ -15,7 +15,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/flowerlib/flowers/flowerlib/plots"
-	"github.com/flowerlib/flowers/flowerlib/train"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 func captureOut(t *testing.T) *bytes.Buffer {
@@ -156,7 +156,7 @@ func TestDataDirSubset(t *testing.T) {
 }
 
 func TestCurvesAndProgress(t *testing.T) {
-	h := train.History{
+	h := trainer.History{
 		{Epoch: 1, Loss: 1.2, Accuracy: 0.5, ValLoss: 1.3, ValAccuracy: 0.4, Seconds: 2},
 		{Epoch: 2, Loss: 0.8, Accuracy: 0.7, ValLoss: math.NaN(), ValAccuracy: math.NaN(), Seconds: 2.5},
 	}
@@ -175,7 +175,7 @@ func TestCurvesAndProgress(t *testing.T) {
 			t.Errorf("history table lacks %q", want)
 		}
 	}
-	p := progressHTML(train.StepInfo{Epoch: 2, Batch: 3, Steps: 5, Loss: 0.5, Accuracy: 0.75}, 4, 1, 3*time.Second)
+	p := progressHTML(trainer.StepInfo{Epoch: 2, Batch: 3, Steps: 5, Loss: 0.5, Accuracy: 0.75}, 4, 1, 3*time.Second)
 	if !strings.Contains(p, `value="8" max="20"`) || !strings.Contains(p, "epoch 2/4 · batch 3/5 · loss 0.5000 · accuracy 0.7500 · 3s") {
 		t.Errorf("progress %s", p)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
@@ -71,7 +72,7 @@ type Settings struct {
 	Backend string `env:"FLOWERS_BACKEND"`
 }
 
-// Defaults fills zero fields with the seed article's values.
+// Defaults fills zero fields with the article's values (flowerlib/defaults).
 func (s Settings) Defaults() Settings {
 	def := func(p *string, v string) {
 		if *p == "" {
@@ -83,20 +84,20 @@ func (s Settings) Defaults() Settings {
 	def(&s.Work, "runs")
 	def(&s.Head, "flatten")
 	def(&s.Mode, "cached")
-	if s.Epochs <= 0 {
-		s.Epochs = 30
+	if s.Epochs == 0 {
+		s.Epochs = defaults.Epochs
 	}
-	if s.BatchSize <= 0 {
-		s.BatchSize = 32
+	if s.BatchSize == 0 {
+		s.BatchSize = defaults.BatchSize
 	}
-	if s.LearningRate <= 0 {
-		s.LearningRate = 1e-3
+	if s.LearningRate == 0 {
+		s.LearningRate = defaults.LearningRate
 	}
-	if s.ImageSize <= 0 {
-		s.ImageSize = 224
+	if s.ImageSize == 0 {
+		s.ImageSize = defaults.ImageSize
 	}
 	if s.Seed == 0 {
-		s.Seed = 42
+		s.Seed = defaults.Seed
 	}
 	return s
 }
@@ -135,7 +136,7 @@ func (s Settings) Resolve(log io.Writer) Settings {
 	_, dataCached := download.FlowerPhotos.Cached(cache)
 	dataCached = dataCached || os.Getenv(download.DataEnv) != ""
 	weightsCached := os.Getenv(weights.EnvWeights) != ""
-	if st, err := os.Stat(filepath.Join(cache, "weights", filepath.Base(weights.NoTopURL))); err == nil && st.Size() > 0 {
+	if st, err := os.Stat(filepath.Join(defaults.WeightsDir(cache), filepath.Base(weights.NoTopURL))); err == nil && st.Size() > 0 {
 		weightsCached = true
 	}
 	online, why := true, ""
@@ -304,7 +305,7 @@ func (s Settings) WorkDir() string {
 func (s Settings) CacheDir() string {
 	dir := s.Cache
 	if dir == "" {
-		dir = download.DefaultCacheDir()
+		dir = defaults.CacheDir()
 	}
 	dir, err := filepath.Abs(dir)
 	Check(err)
@@ -335,16 +336,16 @@ func (s Settings) RunDir() string {
 	if s.Mode == "augment" {
 		name += fmt.Sprintf("-aug%g", s.Augment)
 	}
-	if s.ImageSize != 224 {
+	if s.ImageSize != defaults.ImageSize {
 		name += fmt.Sprintf("-s%d", s.ImageSize)
 	}
-	if s.Seed != 42 {
+	if s.Seed != defaults.Seed {
 		name += fmt.Sprintf("-seed%d", s.Seed)
 	}
 	return filepath.Join(s.WorkDir(), "run", name)
 }
 
-// WeightsSpec is the weights argument flowerlib/train takes: "random:SEED", "imagenet" or a file.
+// WeightsSpec is the weights argument flowerlib/learner takes: "random:SEED", "imagenet" or a file.
 func (s Settings) WeightsSpec() string {
 	if s = s.Defaults(); s.Weights == "auto" {
 		s = s.Resolve(nil)

@@ -9,15 +9,15 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/plots"
-	"github.com/flowerlib/flowers/flowerlib/train"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
-// TrainConfig turns the settings into flowerlib/train's run description, with progress
-// going to progress (a terminal bar; nil in a notebook, where a Monitor shows it) and
-// epoch lines to log.
-func (s Settings) TrainConfig(progress, log io.Writer) (train.Config, error) {
+// Config turns the settings into flowerlib/learner's run description, with progress going to
+// progress (a terminal bar; nil in a notebook, where a Monitor shows it) and epoch lines to log.
+func (s Settings) Config(progress, log io.Writer) (learner.Config, error) {
 	s = s.Resolve(nil)
 	dataProgress := progress
 	if dataProgress == nil {
@@ -25,22 +25,20 @@ func (s Settings) TrainConfig(progress, log io.Writer) (train.Config, error) {
 	}
 	data, err := s.DataDir(dataProgress)
 	if err != nil {
-		return train.Config{}, err
+		return learner.Config{}, err
 	}
-	cfg := train.Config{
+	cfg := learner.Config{
 		Data: data, Weights: s.WeightsSpec(), RunDir: s.RunDir(), CacheDir: s.CacheDir(),
-		Head: head.Config{Kind: head.Kind(s.Head), Dropout: s.Dropout, Seed: s.Seed},
-		Mode: s.Mode, Epochs: s.Epochs, BatchSize: s.BatchSize, LearningRate: s.LearningRate,
-		Seed: s.Seed, ImageSize: s.ImageSize, Backend: s.Backend, Progress: progress, Log: log,
+		Mode: s.Mode, ImageSize: s.ImageSize, Backend: s.Backend,
+		Config:  head.Config{Kind: head.Kind(s.Head), Dropout: s.Dropout},
+		Options: trainer.Options{Epochs: s.Epochs, BatchSize: s.BatchSize, LearningRate: s.LearningRate, Seed: s.Seed, Progress: progress, Log: log},
 	}
-	if s.Mode == train.ModeAugment {
+	if s.Mode == learner.ModeAugment {
 		aug := Augmentation(s.Augment, s.Seed)
 		if err := aug.Validate(); err != nil {
 			return cfg, err
 		}
-		cfg.Augment = func(epoch int) (train.Transform, string) {
-			return aug.Transform(epoch), fmt.Sprintf("%+v/epoch%d", aug, epoch)
-		}
+		cfg.Augment = &aug
 	}
 	return cfg, nil
 }
@@ -48,12 +46,12 @@ func (s Settings) TrainConfig(progress, log io.Writer) (train.Config, error) {
 // Train runs (or resumes) the training the settings describe, showing live progress and
 // curves in the cell, and returns the result; outside a notebook it prints a progress bar and
 // the epoch lines.
-func (s Settings) Train() (*train.Result, error) {
+func (s Settings) Train() (*learner.Result, error) {
 	s = s.Resolve(nil)
 	var progress io.Writer
 	var m *Monitor
 	if IsNotebook() {
-		previous, _ := train.LoadHistory(s.RunDir()) // a resumed run: draw what is there
+		previous, _ := trainer.LoadHistory(s.RunDir()) // a resumed run: draw what is there
 		m = NewMonitor(fmt.Sprintf("training the %s head, %s mode", s.Head, s.Mode), s.Epochs, nil)
 		m.Banner = s.Banner()
 		if len(previous) > 0 {
@@ -63,14 +61,14 @@ func (s Settings) Train() (*train.Result, error) {
 	} else {
 		progress = os.Stderr
 	}
-	cfg, err := s.TrainConfig(progress, os.Stdout)
+	cfg, err := s.Config(progress, os.Stdout)
 	if err != nil {
 		return nil, err
 	}
 	if m != nil {
 		cfg.OnStep, cfg.OnEpoch = m.OnStep, m.OnEpoch
 	}
-	res, err := train.Run(cfg)
+	res, err := learner.Run(cfg, "")
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +100,7 @@ func ClassTable(r *metrics.Report) string {
 
 // ValidPredictions predicts the run's validation photos (up to n; n ≤ 0: all) and pairs
 // them with their true classes for PredictionGallery, with a live count in a notebook.
-func ValidPredictions(m *train.Model, n int) ([]Prediction, error) {
+func ValidPredictions(m *learner.Model, n int) ([]Prediction, error) {
 	si := m.Info.Split
 	paths := si.Valid
 	if n > 0 && n < len(paths) {
@@ -114,7 +112,7 @@ func ValidPredictions(m *train.Model, n int) ([]Prediction, error) {
 	const chunk = 4
 	for lo := 0; lo < len(paths); lo += chunk {
 		live.Update(progressText("", nil, fmt.Sprintf("predicting validation photos: %d/%d", lo, len(paths))))
-		preds, err := m.PredictFiles(paths[lo:min(lo+chunk, len(paths))], 1)
+		preds, err := m.Predict(paths[lo:min(lo+chunk, len(paths))], 1)
 		if err != nil {
 			return nil, err
 		}

@@ -62,7 +62,7 @@ func (e *Encoder) Decode(code int) string { return e.Classes[code] }
 func (e *Encoder) OneHot(codes []int) []float32 { return OneHot(codes, len(e.Classes)) }
 
 // Check returns an error naming the differences when classes (e.g. of a checkpoint or a
-// prediction request) is not exactly this encoder's class list (BAD_INPUTS row 23).
+// prediction request) is not exactly this encoder's class list (docs/BAD_INPUTS.md row 23).
 func (e *Encoder) Check(classes []string) error {
 	return CompareClasses(e.Classes, classes)
 }
@@ -143,6 +143,17 @@ type Data struct {
 
 // Encoder returns the encoder of d.Classes.
 func (d *Data) Encoder() *Encoder { return NewEncoder(d.Classes) }
+
+// FromFolder scans a dataset folder (labels.Scan: one sub-folder per class, with its skip
+// report) and splits it (Split): the article's generate_csv and train_test_split in one step.
+func FromFolder(root string, opts Options) (*Data, *labels.Report, error) {
+	table, report, err := labels.Scan(root, labels.Options{})
+	if err != nil {
+		return nil, report, err
+	}
+	d, err := Split(table, opts)
+	return d, report, err
+}
 
 // Paths returns the file paths of rows.
 func Paths(rows []labels.Row) []string {

@@ -43,7 +43,7 @@ func TestEncoder(t *testing.T) {
 	if e.Decode(2) != "tulips" {
 		t.Errorf("decode")
 	}
-	// Row 23: a different class list is an error naming the differences.
+	// docs/BAD_INPUTS.md row 23: a different class list is an error naming the differences.
 	cases := map[string][]string{
 		"missing [tulips], unexpected [lily]": {"daisy", "lily", "roses"},
 		"same classes in a different order":   {"roses", "daisy", "tulips"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -31,22 +32,36 @@ type Extractor struct {
 	Log io.Writer
 }
 
-// NewExtractor loads w into a new Store and prepares the frozen model described by opts
-// (IncludeTop, Pooling; Frozen and TrainableFrom are ignored: BatchNorm uses its moving
-// statistics). It fails, naming each tensor, when w does not match (see CheckWeights).
+// NewExtractor loads w into a new Store and prepares the model described by opts, frozen
+// (Frozen and TrainableFrom are overridden: BatchNorm uses its moving statistics). It fails, naming each tensor, when w does not match (see CheckWeights).
 func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extractor, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	opts.Frozen, opts.TrainableFrom = true, ""
 	e := &Extractor{backend: backend, store: model.NewStore(), opts: opts}
 	// Variables are loaded now, so the graph function does not keep w (~94 MB) alive.
 	if err := LoadIntoScope(e.store.RootScope().At(ExtractorScope), w, opts.IncludeTop); err != nil {
 		return nil, err
 	}
 	var err error
+	if err := checkOutputNames(opts); err != nil {
+		return nil, err
+	}
 	e.exec, err = model.NewExec(backend, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return BuildGraph(scope.In(ExtractorScope), images).Trainable(false).
-			IncludeTop(opts.IncludeTop).Pooling(opts.Pooling).Done()
+		b := BuildGraph(scope.In(ExtractorScope), images).With(opts)
+		if len(opts.Outputs) == 0 {
+			return b.Done()
+		}
+		outs := b.DoneAt(slices.Clone(opts.Outputs)...)
+		for i, o := range outs {
+			if opts.Pooling == PoolingMax {
+				outs[i] = graph.ReduceMax(o, 1, 2)
+			} else {
+				outs[i] = graph.ReduceMean(o, 1, 2)
+			}
+		}
+		return graph.Concatenate(outs, 1)
 	})
 	if err != nil {
 		return nil, errors.WithMessage(err, "resnet50.NewExtractor")
@@ -58,6 +73,13 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 // [n, ceil(h/32), ceil(w/32), 2048] ([n, 7, 7, 2048] at 224²), [n, 2048] pooled, or
 // [n, 1000] probabilities with the top.
 func (e *Extractor) OutputShape(n, height, width int) []int {
+	if len(e.opts.Outputs) > 0 {
+		c := 0
+		for _, o := range e.opts.Outputs {
+			c += OutputChannels(o)
+		}
+		return []int{n, c}
+	}
 	switch {
 	case e.opts.IncludeTop:
 		return []int{n, NumClasses}
@@ -159,4 +181,24 @@ func (e *Extractor) Store() *model.Store { return e.store }
 func (e *Extractor) Finalize() {
 	e.exec.Finalize()
 	e.store.Finalize()
+}
+
+// OutputChannels returns the channels of a layer's output (0 for an unknown name).
+func OutputChannels(layer string) int {
+	layers, _ := Layers(Options{})
+	for _, l := range layers {
+		if l.Name == layer {
+			return l.OutputShape[len(l.OutputShape)-1]
+		}
+	}
+	return 0
+}
+
+func checkOutputNames(opts Options) error {
+	for _, o := range opts.Outputs {
+		if OutputChannels(o) == 0 {
+			return errors.Errorf("resnet50: no layer %q for Outputs (see resnet50.Layers; the stages end at %v)", o, StageOutputs)
+		}
+	}
+	return nil
 }

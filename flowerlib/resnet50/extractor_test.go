@@ -95,3 +95,48 @@ func BenchmarkForward(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
 }
+
+// TestStageOutputs: one pass returns the pooled outputs of the four stages, concatenated, and
+// the last slice equals the plain pooled model's output.
+func TestStageOutputs(t *testing.T) {
+	b := goBackend(t)
+	w := RandomWeights(5, false)
+	pix := make([]float32, 2*64*64*3)
+	for i := range pix {
+		pix[i] = float32(i % 251)
+	}
+	stages, err := NewExtractor(b, w, Options{Pooling: PoolingAvg, Outputs: StageOutputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stages.Finalize()
+	got, err := stages.ExtractFloats(pix, 2, 64, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := stages.OutputShape(2, 64, 64); len(s) != 2 || s[1] != 256+512+1024+2048 || len(got) != 2*s[1] {
+		t.Fatalf("shape %v for %d values", s, len(got))
+	}
+	plain, err := NewExtractor(b, w, Options{Pooling: PoolingAvg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Finalize()
+	last, err := plain.ExtractFloats(pix, 2, 64, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		for k := range 2048 {
+			if a, b := got[i*3840+1792+k], last[i*2048+k]; math.Abs(float64(a-b)) > 1e-5*math.Max(1, math.Abs(float64(b))) {
+				t.Fatalf("example %d channel %d: stage output %g, model output %g", i, k, a, b)
+			}
+		}
+	}
+	if _, err := NewExtractor(b, w, Options{Pooling: PoolingAvg, Outputs: []string{"conv9_out"}}); err == nil {
+		t.Error("an unknown layer was accepted")
+	}
+	if _, err := NewExtractor(b, w, Options{Outputs: StageOutputs}); err == nil {
+		t.Error("stage outputs without pooling were accepted")
+	}
+}

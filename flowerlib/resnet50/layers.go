@@ -66,8 +66,9 @@ const (
 	TopLayerName = "predictions"
 )
 
-// Options describes a ResNet50 outside of a graph: for Layers, Summary and NewExtractor.
-// The zero value is Keras' ResNet50(include_top=False, pooling=None, input 224×224), trainable.
+// Options describe a ResNet50: the one configuration that Layers, Summary, NewExtractor and
+// the graph builder (BuildGraph's setters) share. The zero value is Keras'
+// ResNet50(include_top=False, pooling=None, input 224×224), trainable.
 type Options struct {
 	// IncludeTop adds "avg_pool" and the 1000-class softmax "predictions" (Pooling is then ignored).
 	IncludeTop bool
@@ -75,13 +76,20 @@ type Options struct {
 	Pooling Pooling
 	// Height, Width of the input images; 0 means DefaultSize. At least MinSize.
 	Height, Width int
-	// Frozen marks every weight non-trainable (Keras `base_model.trainable = False`). Only affects
-	// the trainable counts of Summary; NewExtractor always runs the frozen model.
+	// Frozen marks every weight non-trainable (Keras `base_model.trainable = False`); BatchNorm
+	// then always uses its moving statistics. NewExtractor always runs the frozen model.
 	Frozen bool
 	// TrainableFrom, if set, makes only the layers from the first one whose name starts with
-	// this prefix (in Layers order) trainable, e.g. "conv5" or "conv4_block6". Summary only.
+	// this prefix (in Layers order) trainable, e.g. "conv5" or "conv4_block6".
 	TrainableFrom string
+	// Outputs, for NewExtractor, names layers whose outputs to return instead of the model's
+	// (e.g. the stage outputs, StageOutputs): each is pooled (Pooling must be avg or max) and
+	// they are concatenated in order, [n, Σ channels]. One pass computes them all.
+	Outputs []string
 }
+
+// StageOutputs are the outputs of ResNet50's four stages, early (general) to late (specific).
+var StageOutputs = []string{"conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"}
 
 func (o Options) size() (h, w int) {
 	h, w = o.Height, o.Width
@@ -101,6 +109,9 @@ func (o Options) validate() error {
 	}
 	if o.Pooling < PoolingNone || o.Pooling > PoolingMax {
 		return errors.Errorf("resnet50: invalid pooling %d", int(o.Pooling))
+	}
+	if len(o.Outputs) > 0 && (o.Pooling == PoolingNone || o.IncludeTop) {
+		return errors.Errorf("resnet50: Outputs %v need avg or max pooling and no top (maps of different sizes cannot be concatenated)", o.Outputs)
 	}
 	return nil
 }
@@ -138,6 +149,8 @@ type Layer struct {
 	Weights []Weight
 	// Stride of a Conv2D or pooling layer; Kernel is its window (1, 3 or 7).
 	Stride, Kernel int
+	// Padding of a Conv2D: "valid" (ResNet50 pads explicitly) or "same" (the 3×3/1 ones).
+	Padding string
 }
 
 // NumParams returns the number of values in the layer's weights, and how many are trainable.
@@ -175,13 +188,15 @@ func (ll *layerList) add(l Layer) string {
 // or same=true for the 3×3/1 convolutions Keras builds with padding="same".
 func convLayer(name, input string, inShape []int, kernel, stride, filters int, same bool) Layer {
 	h, w := inShape[0], inShape[1]
+	padding := "same"
 	if !same {
 		h = (h-kernel)/stride + 1
 		w = (w-kernel)/stride + 1
+		padding = "valid"
 	}
 	return Layer{
 		Name: name, Type: "Conv2D", OutputShape: []int{h, w, filters}, Inputs: []string{input},
-		Stride: stride, Kernel: kernel,
+		Stride: stride, Kernel: kernel, Padding: padding,
 		Weights: []Weight{
 			{Name: "kernel", Shape: []int{kernel, kernel, inShape[2], filters}, Trainable: true},
 			{Name: "bias", Shape: []int{filters}, Trainable: true},
@@ -323,24 +338,4 @@ func applyTrainable(layers []Layer, trainable bool, from string) error {
 		}
 	}
 	return nil
-}
-
-// trainableLayers returns the set of layer names whose gamma/beta/kernel/bias are trainable.
-func trainableLayers(trainable bool, from string, top bool) (map[string]bool, error) {
-	layers, err := Layers(Options{IncludeTop: top})
-	if err != nil {
-		return nil, err
-	}
-	if err := applyTrainable(layers, trainable, from); err != nil {
-		return nil, err
-	}
-	set := make(map[string]bool)
-	for _, l := range layers {
-		for _, w := range l.Weights {
-			if w.Trainable {
-				set[l.Name] = true
-			}
-		}
-	}
-	return set, nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/flowerlib/flowers/flowerlib/weights"
@@ -157,38 +156,11 @@ func numElements(shape []int) int {
 }
 
 // LoadWeights returns the weights named by spec, checked against ResNet50 (with or without
-// the top):
-//   - "imagenet" or "": $FLOWERS_WEIGHTS when set, else the official Keras file, downloaded
-//     once into cacheDir and verified (weights.Resolve);
-//   - "random" or "random:SEED": RandomWeights (seed 1 by default), NOT ImageNet weights — a
-//     loud warning goes to log;
-//   - anything else: a Keras .h5 weights file.
-//
-// Files are read through weights.Load's converted cache in cacheDir ("" reads the .h5 directly).
+// the top): LoadPretrained without the identity.
 func LoadWeights(spec, cacheDir string, top bool, log io.Writer) (*weights.File, error) {
-	if spec == "random" || strings.HasPrefix(spec, "random:") {
-		seed := int64(1)
-		if s, ok := strings.CutPrefix(spec, "random:"); ok {
-			var err error
-			if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-				return nil, errors.Errorf("weights %q: the seed must be an integer, e.g. random:1", spec)
-			}
-		}
-		if log != nil {
-			fmt.Fprintf(log, "WARNING: random ResNet50 weights (seed %d), NOT ImageNet: results only test the pipeline\n", seed)
-		}
-		return RandomWeights(seed, top), nil
-	}
-	path, err := weights.Resolve(spec, cacheDir, top)
+	p, err := LoadPretrained(spec, cacheDir, top, log)
 	if err != nil {
 		return nil, err
 	}
-	w, err := weights.Load(path, cacheDir)
-	if err != nil {
-		return nil, err
-	}
-	if err := CheckWeights(w, top); err != nil {
-		return nil, errors.WithMessagef(err, "weights file %q", path)
-	}
-	return w, nil
+	return p.File, nil
 }

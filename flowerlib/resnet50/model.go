@@ -9,8 +9,9 @@
 // padding. Input is NHWC float32 after Preprocess ('caffe' mode: BGR, mean-subtracted, no
 // scaling), any size ≥ 32×32.
 //
-// Every convolution goes through flowerlib/internal/conv, which picks the fastest formulation
-// per backend.
+// The graph is built by walking Layers, the one description of the model (the layer list
+// that model.summary() prints and a weights file is checked against). Every convolution goes
+// through flowerlib/internal/conv, which picks the fastest formulation per backend.
 //
 // Measured: on 16 real sample photos at 224² with the same random Keras-layout weights, the
 // pooled features agree with an independent PyTorch ResNet50 (tools/reference) within 4.1e-7
@@ -19,44 +20,48 @@
 package resnet50
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/internal/conv"
+	"github.com/flowerlib/flowers/flowerlib/internal/nn"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
-// Config builds a ResNet50 graph; create it with BuildGraph, configure it with the setters,
-// and call Done.
+// Config builds a ResNet50 graph: create it with BuildGraph, configure it with the setters
+// (each sets a field of its Options, the one description of a ResNet50 that Layers, Summary
+// and NewExtractor take too), and call Done.
 type Config struct {
-	scope         *model.Scope
-	images        *Node
-	weights       *weights.File
-	trainable     bool
-	trainableFrom string
-	pooling       Pooling
-	includeTop    bool
-	preprocessed  bool
+	scope   *model.Scope
+	images  *Node
+	weights *weights.File
+	opts    Options
 }
 
 // BuildGraph starts building ResNet50 on images, float32 [batch, height, width, 3] with RGB
-// values in 0..255 (Preprocess is applied inside, unless Preprocessed(true)). Variables are
-// created under scope, in sub-scopes named after the Keras layers ("conv1_conv/kernel",
+// values in 0..255 (Preprocess is applied inside). Variables are created under scope, in
+// sub-scopes named after the Keras layers ("conv1_conv/kernel",
 // "conv2_block1_1_bn/moving_mean", …).
 //
 // Defaults are Keras': trainable, no pooling, no top, random (untrained) weights unless
 // PreTrained is given. Variables already in the Store (e.g. from a checkpoint) are reused
 // as they are: PreTrained only fills the missing ones.
 func BuildGraph(scope *model.Scope, images *Node) *Config {
-	return &Config{scope: scope, images: images, trainable: true}
+	return &Config{scope: scope, images: images}
+}
+
+// With replaces the whole configuration by opts (Height and Width come from the images).
+func (c *Config) With(opts Options) *Config {
+	c.opts = opts
+	return c
 }
 
 // PreTrained sets the weights (e.g. from weights.ReadH5 or RandomWeights) for the variables not
@@ -73,7 +78,7 @@ func (c *Config) PreTrained(w *weights.File) *Config {
 // batch statistics while the graph is training (model.Store.IsTraining) and updates its moving
 // averages with momentum 0.99, as Keras does.
 func (c *Config) Trainable(trainable bool) *Config {
-	c.trainable = trainable
+	c.opts.Frozen = !trainable
 	return c
 }
 
@@ -81,86 +86,77 @@ func (c *Config) Trainable(trainable bool) *Config {
 // (in Layers order) trainable, e.g. "conv5" (fine-tune the last stage) or "conv4_block6";
 // the layers before it are frozen as with Trainable(false). It implies Trainable(true).
 func (c *Config) TrainableFrom(layerPrefix string) *Config {
-	c.trainable = true
-	c.trainableFrom = layerPrefix
+	c.opts.Frozen = false
+	c.opts.TrainableFrom = layerPrefix
 	return c
 }
 
 // Pooling sets what follows the last block when the top is not included.
 func (c *Config) Pooling(p Pooling) *Config {
-	c.pooling = p
+	c.opts.Pooling = p
 	return c
 }
 
 // IncludeTop adds global average pooling and the 1000-class "predictions" Dense layer with
 // softmax: Done then returns ImageNet class probabilities [batch, 1000].
 func (c *Config) IncludeTop(include bool) *Config {
-	c.includeTop = include
-	return c
-}
-
-// Preprocessed(true) says images already went through Preprocess (BGR, mean subtracted).
-func (c *Config) Preprocessed(preprocessed bool) *Config {
-	c.preprocessed = preprocessed
+	c.opts.IncludeTop = include
 	return c
 }
 
 // Done builds the graph and returns the output: [batch, h/32, w/32, 2048] (PoolingNone;
 // rounded as the strided convolutions do: 7×7 at 224²), [batch, 2048] with pooling, or
 // [batch, 1000] probabilities with the top. It panics on bad shapes or weights.
-func (c *Config) Done() *Node {
+func (c *Config) Done() *Node { return c.DoneAt("")[0] }
+
+// DoneAt builds the graph up to the named layers and returns their outputs, e.g.
+// DoneAt("conv2_block3_out", "conv3_block4_out") for the stage outputs (the layer names of
+// Layers); "" names the model's output. Only the layers the outputs depend on are built.
+func (c *Config) DoneAt(names ...string) []*Node {
 	x := c.images
 	if x.Rank() != 4 || x.Shape().Dimensions[3] != 3 {
 		exceptions.Panicf("resnet50.BuildGraph(): images must be [batch, height, width, 3] (NHWC RGB), got shape %s", x.Shape())
 	}
-	if h, w := x.Shape().Dimensions[1], x.Shape().Dimensions[2]; h < MinSize || w < MinSize {
-		exceptions.Panicf("resnet50.BuildGraph(): images must be at least %d×%d, got shape %s", MinSize, MinSize, x.Shape())
-	}
 	if x.DType() != dtypes.Float32 {
 		exceptions.Panicf("resnet50.BuildGraph(): images must be float32, got shape %s", x.Shape())
 	}
-	if c.pooling < PoolingNone || c.pooling > PoolingMax {
-		exceptions.Panicf("resnet50.BuildGraph(): invalid pooling %d", int(c.pooling))
-	}
-	trainable, err := trainableLayers(c.trainable, c.trainableFrom, c.includeTop)
+	opts := c.opts
+	opts.Height, opts.Width = x.Shape().Dimensions[1], x.Shape().Dimensions[2]
+	layers, err := Layers(opts)
 	if err != nil {
-		panic(err)
+		exceptions.Panicf("resnet50.BuildGraph(): %v (images %s)", err, x.Shape())
 	}
-	b := &builder{scope: c.scope, g: x.Graph(), trainable: trainable}
+	want := make(map[string]int, len(names))
+	last := 0
+	for i, name := range names {
+		if name == "" {
+			name = layers[len(layers)-1].Name
+			names[i] = name
+		}
+		k := slices.IndexFunc(layers, func(l Layer) bool { return l.Name == name })
+		if k < 0 {
+			exceptions.Panicf("resnet50.BuildGraph(): no layer %q (see resnet50.Layers for the names)", name)
+		}
+		want[name] = k
+		last = max(last, k)
+	}
+	b := &builder{scope: c.scope, g: x.Graph(), layers: layers, values: map[string]*Node{}}
 	if c.weights != nil {
-		b.values, err = weightsByName(c.weights, c.includeTop)
-		if err != nil {
+		if b.pretrained, err = weightsByName(c.weights, opts.IncludeTop); err != nil {
 			panic(err)
 		}
 	}
 	b.training = c.scope.IsTraining(b.g)
-	b.differentiable = b.training && c.trainable
-
-	if !c.preprocessed {
-		x = Preprocess(x)
+	b.differentiable = b.training && !opts.Frozen
+	b.values[InputLayerName] = Preprocess(x)
+	for i := range layers[:last+1] {
+		b.layer(i)
 	}
-	x = zeroPad(x, 3, b.differentiable) // conv1_pad
-	x = b.convBN(x, "conv1", 2, true)   // conv1_conv, conv1_bn, conv1_relu
-	x = zeroPad(x, 1, b.differentiable) // pool1_pad: zeros are safe after the ReLU
-	if b.differentiable && !conv.UsesFastPath(b.g) {
-		x = maxPool3x3s2(x) // pool1_pool; graph.MaxPool has no gradient on the go backend
-	} else {
-		x = conv.MaxPool2D(x, 3, 2) // pool1_pool
+	out := make([]*Node, len(names))
+	for i, name := range names {
+		out[i] = b.values[name]
 	}
-	for _, st := range stages {
-		x = b.stack1(x, st.filters, st.blocks, st.stride, st.name)
-	}
-	switch {
-	case c.includeTop:
-		x = ReduceMean(x, 1, 2) // avg_pool
-		x = b.dense(x, TopLayerName)
-		x = Softmax(x, -1)
-	case c.pooling == PoolingAvg:
-		x = ReduceMean(x, 1, 2)
-	case c.pooling == PoolingMax:
-		x = ReduceMax(x, 1, 2)
-	}
-	return x
+	return out
 }
 
 // Preprocess is keras.applications.resnet50.preprocess_input ('caffe' mode) on float32 NHWC
@@ -179,180 +175,165 @@ func Preprocess(x *Node) *Node {
 	return Sub(bgr, ConvertDType(ExpandLeftToRank(mean, x.Rank()), x.DType()))
 }
 
-// zeroPad pads the two spatial axes of NHWC x with n zeros on each side (Keras ZeroPadding2D(n)).
-// GoMLX's Pad has no gradient, so training graphs concatenate zeros instead.
-func zeroPad(x *Node, n int, differentiable bool) *Node {
-	if !differentiable {
-		return Pad(x, ScalarZero(x.Graph(), x.DType()),
-			compute.PadAxis{}, compute.PadAxis{Start: n, End: n}, compute.PadAxis{Start: n, End: n}, compute.PadAxis{})
-	}
-	for axis := 1; axis <= 2; axis++ {
-		dims := slices.Clone(x.Shape().Dimensions)
-		dims[axis] = n
-		zeros := Zeros(x.Graph(), shapes.Make(x.DType(), dims...))
-		x = Concatenate([]*Node{zeros, x, zeros}, axis)
-	}
-	return x
-}
-
-// maxPool3x3s2 is a 3×3/2 valid max-pool of NHWC x as the maximum of the 9 strided views:
-// differentiable where graph.MaxPool is not (go backend, native convolution mode).
-func maxPool3x3s2(x *Node) *Node {
-	h, w := x.Shape().Dimensions[1], x.Shape().Dimensions[2]
-	oh, ow := (h-3)/2+1, (w-3)/2+1
-	var out *Node
-	for i := range 3 {
-		for j := range 3 {
-			view := Slice(x, AxisRange(), AxisRange(i, i+2*(oh-1)+1).Stride(2), AxisRange(j, j+2*(ow-1)+1).Stride(2))
-			if out == nil {
-				out = view
-			} else {
-				out = Max(out, view)
-			}
-		}
-	}
-	return out
-}
-
 type builder struct {
-	scope     *model.Scope
-	g         *Graph
-	trainable map[string]bool            // layers whose kernel/bias/gamma/beta train
-	values    map[string]*weights.Tensor // "layer/weight" → pre-trained value
-	training  bool                       // graph is a training step
+	scope      *model.Scope
+	g          *Graph
+	layers     []Layer
+	values     map[string]*Node           // layer name → output
+	pretrained map[string]*weights.Tensor // "layer/weight" → pre-trained value
+	training   bool                       // graph is a training step
 	// differentiable: gradients flow into the base (training a trainable base).
 	differentiable bool
 }
 
-// variable returns the value node of layer/name: the existing variable, else one created from
-// the pre-trained weights, else one from init. Trainability follows the configuration (moving
-// statistics are never trainable, as in Keras).
-func (b *builder) variable(layer, name string, dims []int, init model.VariableInitializer, trainable bool) *model.Variable {
-	scope := b.scope.At("%s", layer)
-	v := scope.GetVariable(name)
-	shape := shapes.Make(dtypes.Float32, dims...)
+// layer builds layer i of b.layers from its inputs' outputs. A Conv2D is built together with
+// the BatchNormalization that follows it (and that one's ReLU), so that frozen layers fold
+// into one convolution: its own output is never needed on its own.
+func (b *builder) layer(i int) {
+	l := &b.layers[i]
+	if _, done := b.values[l.Name]; done {
+		return
+	}
+	in := func(k int) *Node {
+		v, ok := b.values[l.Inputs[k]]
+		if !ok {
+			exceptions.Panicf("resnet50: layer %q needs %q, not built yet", l.Name, l.Inputs[k])
+		}
+		return v
+	}
+	switch l.Type {
+	case "ZeroPadding2D":
+		b.values[l.Name] = b.zeroPad(in(0), (l.OutputShape[0]-b.layerByName(l.Inputs[0]).OutputShape[0])/2)
+	case "Conv2D":
+		bn := b.consumer(l.Name, "BatchNormalization")
+		if bn == nil {
+			exceptions.Panicf("resnet50: convolution %q has no BatchNormalization after it", l.Name)
+		}
+		relu := b.consumer(bn.Name, "Activation")
+		y := b.convBN(in(0), l, bn, relu != nil)
+		b.values[l.Name] = nil // folded: not available on its own
+		b.values[bn.Name] = y
+		if relu != nil {
+			b.values[relu.Name] = y
+		}
+	case "BatchNormalization":
+		exceptions.Panicf("resnet50: BatchNormalization %q without its convolution", l.Name)
+	case "Activation":
+		b.values[l.Name] = activation.Relu(in(0))
+	case "MaxPooling2D":
+		if b.differentiable && !conv.UsesFastPath(b.g) && backend.IsGo(b.g.Backend()) {
+			exceptions.Panicf("resnet50: training the base on the go backend needs the fast convolution path " +
+				"(graph.MaxPool has no gradient there): unset FLOWERS_CONV=native")
+		}
+		b.values[l.Name] = conv.MaxPool2D(in(0), l.Kernel, l.Stride)
+	case "Add":
+		b.values[l.Name] = Add(in(0), in(1))
+	case "GlobalAveragePooling2D":
+		b.values[l.Name] = ReduceMean(in(0), 1, 2)
+	case "GlobalMaxPooling2D":
+		b.values[l.Name] = ReduceMax(in(0), 1, 2)
+	case "Dense":
+		b.values[l.Name] = Softmax(b.dense(in(0), l), -1)
+	default:
+		exceptions.Panicf("resnet50: layer %q of unknown type %q", l.Name, l.Type)
+	}
+}
+
+func (b *builder) layerByName(name string) *Layer {
+	for i := range b.layers {
+		if b.layers[i].Name == name {
+			return &b.layers[i]
+		}
+	}
+	return nil
+}
+
+// consumer returns the layer of the given type whose only input is name, if any.
+func (b *builder) consumer(name, typ string) *Layer {
+	for i := range b.layers {
+		if l := &b.layers[i]; l.Type == typ && len(l.Inputs) == 1 && l.Inputs[0] == name {
+			return l
+		}
+	}
+	return nil
+}
+
+// zeroPad is Keras' ZeroPadding2D(n); "same" 3×3 convolutions pad by 1 the same way. Graphs
+// that train the base use conv.ZeroPad2D (graph.Pad has no gradient in GoMLX v0.28).
+func (b *builder) zeroPad(x *Node, n int) *Node {
+	if b.differentiable {
+		return conv.ZeroPad2D(x, n)
+	}
+	return Pad(x, ScalarZero(x.Graph(), x.DType()),
+		compute.PadAxis{}, compute.PadAxis{Start: n, End: n}, compute.PadAxis{Start: n, End: n}, compute.PadAxis{})
+}
+
+// variable returns layer l's weight w: the existing variable, else one created from the
+// pre-trained weights, else one from its initializer. Trainability is the weight's in Layers.
+func (b *builder) variable(l *Layer, w Weight) *model.Variable {
+	scope := b.scope.At("%s", l.Name)
+	v := scope.GetVariable(w.Name)
+	shape := shapes.Make(dtypes.Float32, w.Shape...)
 	if v == nil {
-		if t := b.values[layer+"/"+name]; t != nil {
+		if t := b.pretrained[l.Name+"/"+w.Name]; t != nil {
 			var err error
-			v, err = scope.CreateVariable(name, tensorFromWeights(t))
-			if err != nil {
+			if v, err = scope.CreateVariable(w.Name, tensorFromWeights(t)); err != nil {
 				panic(err)
 			}
 		} else {
-			v = scope.WithInitializer(init).VariableWithShape(name, shape)
+			v = scope.WithInitializer(initializerOf(b.scope, w.Name)).VariableWithShape(w.Name, shape)
 		}
 	} else if !v.Shape().Equal(shape) {
 		exceptions.Panicf("resnet50.BuildGraph(): variable %q has shape %s, ResNet50 needs %s", v.Path(), v.Shape(), shape)
 	}
-	v.SetTrainable(trainable)
+	v.SetTrainable(w.Trainable)
 	return v
 }
 
-// convBN is a Conv2D (valid padding) named name+"_conv" followed by its BatchNormalization
-// name+"_bn" and, with withReLU, the ReLU name+"_relu": folded into one inference op when
-// frozen or not training, Keras' training-mode BatchNorm otherwise.
-func (b *builder) convBN(x *Node, name string, stride int, withReLU bool) *Node {
-	convName, bnName := name+"_conv", name+"_bn"
-	cIn := x.Shape().Dimensions[3]
-	var kh, cOut int
-	if name == "conv1" {
-		kh, cOut = 7, 64
-	} else {
-		kh, cOut = b.convDims(name)
+// initializerOf is Keras' initializer for a weight of that name (untrained models).
+func initializerOf(scope *model.Scope, name string) model.VariableInitializer {
+	switch name {
+	case "kernel":
+		return initializer.GlorotUniformFn(scope)
+	case "gamma", "moving_variance":
+		return initializer.One
 	}
-	trainConv, trainBN := b.trainable[convName], b.trainable[bnName]
-	kernel := b.variable(convName, "kernel", []int{kh, kh, cIn, cOut}, initializer.GlorotUniformFn(b.scope), trainConv).NodeValue(b.g)
-	bias := b.variable(convName, "bias", []int{cOut}, initializer.Zero, trainConv).NodeValue(b.g)
-	gammaVar := b.variable(bnName, "gamma", []int{cOut}, initializer.One, trainBN)
-	betaVar := b.variable(bnName, "beta", []int{cOut}, initializer.Zero, trainBN)
-	meanVar := b.variable(bnName, "moving_mean", []int{cOut}, initializer.Zero, false)
-	varVar := b.variable(bnName, "moving_variance", []int{cOut}, initializer.One, false)
-	bn := conv.BatchNorm{
-		Gamma: gammaVar.NodeValue(b.g), Beta: betaVar.NodeValue(b.g),
-		MovingMean: meanVar.NodeValue(b.g), MovingVariance: varVar.NodeValue(b.g),
-		Epsilon: BatchNormEpsilon,
+	return initializer.Zero
+}
+
+// convBN is a Conv2D layer c followed by its BatchNormalization bn and, with withReLU, the
+// ReLU: folded into one inference op when the BN is frozen or the graph is not training,
+// Keras' training-mode BatchNorm otherwise.
+func (b *builder) convBN(x *Node, c, bnLayer *Layer, withReLU bool) *Node {
+	kernel := b.variable(c, c.Weights[0]).NodeValue(b.g)
+	bias := b.variable(c, c.Weights[1]).NodeValue(b.g)
+	v := make([]*model.Variable, 4) // gamma, beta, moving_mean, moving_variance
+	for i, w := range bnLayer.Weights {
+		v[i] = b.variable(bnLayer, w)
 	}
-	if kh == 3 {
-		x = zeroPad(x, 1, b.differentiable) // Keras padding="same" for 3×3/1
+	if c.Padding == "same" {
+		x = b.zeroPad(x, (c.Kernel-1)/2)
 	}
-	if !trainBN || !b.training {
+	if !bnLayer.Weights[0].Trainable || !b.training {
+		folded := conv.BatchNorm{Gamma: v[0].NodeValue(b.g), Beta: v[1].NodeValue(b.g),
+			MovingMean: v[2].NodeValue(b.g), MovingVariance: v[3].NodeValue(b.g), Epsilon: BatchNormEpsilon}
 		if withReLU {
-			return conv.Conv2DBatchNormReLU(x, kernel, bias, bn, stride)
+			return conv.Conv2DBatchNormReLU(x, kernel, bias, folded, c.Stride)
 		}
-		return conv.Conv2DBatchNorm(x, kernel, bias, bn, stride)
+		return conv.Conv2DBatchNorm(x, kernel, bias, folded, c.Stride)
 	}
-	y := batchNormTraining(conv.Conv2D(x, kernel, bias, stride), bn, meanVar, varVar)
+	bn := nn.BatchNorm{Gamma: v[0], Beta: v[1], MovingMean: v[2], MovingVariance: v[3],
+		Epsilon: BatchNormEpsilon, Momentum: BatchNormMomentum}
+	y, _ := bn.Apply(conv.Conv2D(x, kernel, bias, c.Stride), true)
 	if withReLU {
-		y = relu(y)
+		y = activation.Relu(y)
 	}
 	return y
 }
 
-// convDims returns the kernel size and output channels of the convolution of a block layer
-// named like "conv3_block1_2" from its stage and position.
-func (b *builder) convDims(name string) (kernel, filters int) {
-	for _, st := range stages {
-		if strings.HasPrefix(name, st.name+"_") {
-			switch name[len(name)-2:] {
-			case "_1":
-				return 1, st.filters
-			case "_2":
-				return 3, st.filters
-			default: // _0 shortcut and _3
-				return 1, 4 * st.filters
-			}
-		}
-	}
-	exceptions.Panicf("resnet50: unknown convolution %q", name)
-	return
-}
-
-// batchNormTraining is Keras' BatchNormalization in training mode: it normalizes y with the
-// batch mean and (biased) variance over batch, height and width, and sets the moving averages
-// to moving·0.99 + batch·0.01. The moving variance uses the biased batch variance, as Keras 3
-// does; TF-Keras 2's fused kernel uses the unbiased one, a factor n/(n−1) with n = batch·h·w
-// (under 0.1% at batch 32, 7×7).
-func batchNormTraining(y *Node, bn conv.BatchNorm, meanVar, varVar *model.Variable) *Node {
-	mean := ReduceAndKeep(y, ReduceMean, 0, 1, 2)
-	centered := Sub(y, mean)
-	variance := ReduceAndKeep(Square(centered), ReduceMean, 0, 1, 2)
-	normalized := Div(centered, Sqrt(AddScalar(variance, BatchNormEpsilon))) // Rsqrt has no gradient in GoMLX
-	out := Add(Mul(normalized, ExpandLeftToRank(bn.Gamma, 4)), ExpandLeftToRank(bn.Beta, 4))
-	m := BatchNormMomentum
-	batchMean, batchVar := StopGradient(Reshape(mean, -1)), StopGradient(Reshape(variance, -1))
-	meanVar.SetNodeValue(Add(MulScalar(bn.MovingMean, m), MulScalar(batchMean, 1-m)))
-	varVar.SetNodeValue(Add(MulScalar(bn.MovingVariance, m), MulScalar(batchVar, 1-m)))
-	return out
-}
-
-// block1 mirrors Keras' resnet.block1 (bottleneck block, stride on the first 1×1 conv).
-func (b *builder) block1(x *Node, filters, stride int, convShortcut bool, name string) *Node {
-	_ = filters // encoded in the layer names, see convDims
-	shortcut := x
-	if convShortcut {
-		shortcut = b.convBN(x, name+"_0", stride, false)
-	}
-	x = b.convBN(x, name+"_1", stride, true)
-	x = b.convBN(x, name+"_2", 1, true)
-	x = b.convBN(x, name+"_3", 1, false)
-	return relu(Add(shortcut, x)) // _add, _out
-}
-
-// stack1 mirrors Keras' resnet.stack1.
-func (b *builder) stack1(x *Node, filters, blocks, stride1 int, name string) *Node {
-	x = b.block1(x, filters, stride1, true, name+"_block1")
-	for i := 2; i <= blocks; i++ {
-		x = b.block1(x, filters, 1, false, fmt.Sprintf("%s_block%d", name, i))
-	}
-	return x
-}
-
-// dense is the top's Dense layer (logits; softmax applied by the caller).
-func (b *builder) dense(x *Node, name string) *Node {
-	train := b.trainable[name]
-	kernel := b.variable(name, "kernel", []int{FeatureChannels, NumClasses}, initializer.GlorotUniformFn(b.scope), train).NodeValue(b.g)
-	bias := b.variable(name, "bias", []int{NumClasses}, initializer.Zero, train).NodeValue(b.g)
+// dense is the top's Dense layer (logits; the softmax is the layer's activation).
+func (b *builder) dense(x *Node, l *Layer) *Node {
+	kernel := b.variable(l, l.Weights[0]).NodeValue(b.g)
+	bias := b.variable(l, l.Weights[1]).NodeValue(b.g)
 	return Add(MatMul(x, kernel), ExpandLeftToRank(bias, 2))
 }
-
-func relu(x *Node) *Node { return Max(x, ScalarZero(x.Graph(), x.DType())) }

@@ -1,5 +1,5 @@
 // Package imagestest generates the image files tests need: valid images of every colour
-// model, and each kind of bad input of ../shared/BAD_INPUTS.md (truncated, bombs,
+// model, and each kind of bad input of docs/BAD_INPUTS.md (truncated, bombs,
 // unsupported variants, EXIF orientation, animated GIF...). Everything is generated
 // in memory from Go's encoders plus a few byte patches, so tests need no binary fixtures.
 package imagestest

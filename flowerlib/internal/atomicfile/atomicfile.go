@@ -5,9 +5,14 @@ package atomicfile
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"time"
 
 	"github.com/pkg/errors"
 )
@@ -17,7 +22,7 @@ import (
 const bufSize = 1 << 20
 
 // Write creates or replaces path with what write writes to w (buffered). The temporary file
-// is ".<base>.tmp-*" in path's folder; it is synced, given exactly perm (the umask does not
+// is ".<base>.tmp-<pid>-*" in path's folder (see CleanStale); it is synced, given exactly perm (the umask does not
 // apply), closed and renamed to path, then the folder is synced. On any error, including one
 // returned by write, the temporary file is removed, path keeps its old content, and the
 // error names path.
@@ -44,7 +49,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // must not close f.
 func WriteDirect(path string, perm os.FileMode, write func(f *os.File) error) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, fmt.Sprintf(".%s.tmp-%d-*", filepath.Base(path), os.Getpid()))
 	if err != nil {
 		return errors.Wrapf(err, "creating a temporary file for %q", path)
 	}
@@ -81,4 +86,46 @@ func WriteDirect(path string, perm os.FileMode, write func(f *os.File) error) er
 		d.Close()
 	}
 	return nil
+}
+
+// StaleAge is how old a temporary file must be for CleanStale to remove it when its writer's
+// pid cannot be told (or is alive: a pid can be reused).
+const StaleAge = 24 * time.Hour
+
+var tmpName = regexp.MustCompile(`^\..+\.tmp-(?:(\d+)-)?\d+$`)
+
+// CleanStale removes the temporary files that interrupted writes (a killed process) left in
+// dir: those whose writer's process no longer exists, and any older than StaleAge. It
+// returns the names removed. A temporary file of a live writer is kept.
+func CleanStale(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range entries {
+		m := tmpName.FindStringSubmatch(e.Name())
+		if m == nil || !e.Type().IsRegular() {
+			continue
+		}
+		stale := false
+		if m[1] != "" {
+			if pid, err := strconv.Atoi(m[1]); err == nil && pid != os.Getpid() && !alive(pid) {
+				stale = true
+			}
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > StaleAge {
+			stale = true
+		}
+		if stale && os.Remove(filepath.Join(dir, e.Name())) == nil {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed
+}
+
+// alive reports whether a process with this pid exists (signal 0 probes without sending).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
 }

@@ -2,12 +2,15 @@ package atomicfile
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkg/errors"
 )
@@ -190,4 +193,35 @@ func TestWriteDirectPatchesHeader(t *testing.T) {
 		t.Fatalf("content %q, want %q", got, want)
 	}
 	onlyFiles(t, dir, "stream.dat")
+}
+
+// TestCleanStale: temporary files of dead writers and old ones go; a live writer's stays.
+func TestCleanStale(t *testing.T) {
+	dir := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no `true` command")
+	}
+	deadPID := dead.Process.Pid
+	names := map[string]bool{ // name → should be removed
+		fmt.Sprintf(".f.npy.tmp-%d-123", deadPID):     true,
+		fmt.Sprintf(".f.npy.tmp-%d-456", os.Getpid()): false,
+		".ckpt-000000001.flw.tmp-789":                 false, // old naming, recent: kept
+		".old.flw.tmp-111":                            true,  // old naming, older than a day
+		"data.bin":                                    false,
+	}
+	for n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * StaleAge)
+	os.Chtimes(filepath.Join(dir, ".old.flw.tmp-111"), old, old)
+	removed := CleanStale(dir)
+	for n, want := range names {
+		_, err := os.Stat(filepath.Join(dir, n))
+		if gone := os.IsNotExist(err); gone != want {
+			t.Errorf("%s: removed=%v, want %v (removed %v)", n, gone, want, removed)
+		}
+	}
 }

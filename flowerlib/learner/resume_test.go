@@ -1,4 +1,4 @@
-package train
+package learner
 
 import (
 	"bytes"
@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 // TestKillAndResume builds the flowers command, starts `flowers train` as a subprocess, kills
 // it with SIGKILL once a checkpoint exists, restarts it, and checks that it resumes from the
-// newest checkpoint (same step) and finishes with every file intact.
+// newest checkpoint (same step) and finishes with every file intact. While the first one runs,
+// a second `flowers train` on the same run folder is refused with the first one's pid.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the flowers command and trains twice (~1 minute)")
@@ -46,7 +48,7 @@ func TestKillAndResume(t *testing.T) {
 	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		names, _ := ListCheckpoints(runDir)
+		names, _ := trainer.ListCheckpoints(runDir)
 		// Kill after the first epoch (6 steps) so the resume crosses an epoch boundary.
 		if len(names) > 0 && names[0] >= filepath.Join(runDir, fmt.Sprintf("ckpt-%09d.flw", 8)) {
 			break
@@ -57,20 +59,29 @@ func TestKillAndResume(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A second process on the same run folder is refused at once, naming the first one.
+	start := time.Now()
+	second, err := exec.Command(bin, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(second), fmt.Sprintf("is in use by process %d", cmd.Process.Pid)) {
+		t.Errorf("a second train on the same -run: %v\n%s", err, second)
+	}
+	if time.Since(start) > 60*time.Second {
+		t.Errorf("the refusal took %v", time.Since(start))
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 		t.Fatalf("the first run ended before the kill (%v): make it longer\n%s", err, log1.String())
 	}
 	// The newest complete checkpoint is what a resume must start from.
-	names, _ := ListCheckpoints(runDir)
-	var want State
+	names, _ := trainer.ListCheckpoints(runDir)
+	var want trainer.State
 	var newest string
 	for _, n := range names {
-		if _, err := ReadCheckpointFile(n, &want); err == nil {
-			newest = n
+		if st, err := trainer.ReadState(n); err == nil {
+			want, newest = st, n
 			break
 		}
 	}
@@ -93,23 +104,23 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatalf("resumed from %s step %s, want %s step %d", m[1], m[2], filepath.Base(newest), want.Step)
 	}
 	// Finished: every checkpoint intact, the last one done at the final step, no temporary files.
-	names, _ = ListCheckpoints(runDir)
-	if len(names) == 0 || len(names) > KeepCheckpoints {
+	names, _ = trainer.ListCheckpoints(runDir)
+	if len(names) == 0 || len(names) > 2 {
 		t.Fatalf("checkpoints after the run: %v", names)
 	}
 	for i, n := range names {
-		var st State
-		if _, err := ReadCheckpointFile(n, &st); err != nil {
+		st, err := trainer.ReadState(n)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 && (!st.Done || st.Step != epochs*stepsPerEpoch || len(st.History) != epochs) {
 			t.Fatalf("final checkpoint: done=%v step=%d epochs=%d, want done at step %d with %d epochs", st.Done, st.Step, len(st.History), epochs*stepsPerEpoch, epochs)
 		}
 	}
-	if tmps, _ := filepath.Glob(filepath.Join(runDir, ".*")); len(tmps) > 0 {
+	if tmps, _ := filepath.Glob(filepath.Join(runDir, ".*tmp*")); len(tmps) > 0 {
 		t.Fatalf("temporary files left: %v", tmps)
 	}
-	h, err := LoadHistory(runDir)
+	h, err := trainer.LoadHistory(runDir)
 	if err != nil || len(h) != epochs {
 		t.Fatalf("history: %d epochs, %v", len(h), err)
 	}

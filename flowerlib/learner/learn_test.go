@@ -1,4 +1,4 @@
-package train
+package learner
 
 import (
 	"image"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 // writeClassImages writes perClass noisy PNGs of 5 visually distinct classes under
@@ -77,12 +78,14 @@ func writeClassImages(t testing.TB, root string, perClass, size int) {
 
 // TestLearnGeneratedImages: generated images of 5 distinct classes, through the real (random
 // weights) ResNet50 at 64×64 and the seed's head with avg pooling, reach ≥95% validation accuracy.
-func TestLearnGeneratedImages(t *testing.T) {
+func TestLearnGeneratedImages(t *testing.T) { forEachBackend(t, testLearnGeneratedImages) }
+
+func testLearnGeneratedImages(t *testing.T, backendName string) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 24, 64)
 	res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run"),
-		CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg}, Epochs: 30, BatchSize: 8,
-		ImageSize: 64, Backend: "go", Log: testLog(t)})
+		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg}, ImageSize: 64, Backend: backendName,
+		Options: trainer.Options{Epochs: 30, BatchSize: 8, Log: testLog(t)}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +102,8 @@ func TestMemorizeSamplePhotos(t *testing.T) {
 	data := testdata.RequireSample(t)
 	dir := t.TempDir()
 	res, err := Run(Config{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"),
-		CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg}, Epochs: 20,
-		ImageSize: 64, Backend: "go", Log: testLog(t)})
+		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg}, ImageSize: 64, Backend: "go",
+		Options: trainer.Options{Epochs: 20, Log: testLog(t)}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,3 +119,17 @@ type tlog struct{ t testing.TB }
 func (w tlog) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 func testLog(t testing.TB) tlog { return tlog{t} }
+
+// forEachBackend runs test on the go backend and on xla:cpu when its PJRT plugin is installed
+// (.ci/venv.sh installs one; under CI=true it must be there).
+func forEachBackend(t *testing.T, test func(t *testing.T, backendName string)) {
+	t.Run("go", func(t *testing.T) { test(t, "go") })
+	if os.Getenv("PJRT_PLUGIN_LIBRARY_PATH") == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but no PJRT plugin (PJRT_PLUGIN_LIBRARY_PATH unset): source .ci/venv.sh")
+		}
+		t.Log("xla:cpu not tested: no PJRT plugin (source .ci/venv.sh)")
+		return
+	}
+	t.Run("xla:cpu", func(t *testing.T) { test(t, "xla:cpu") })
+}

@@ -1,49 +1,60 @@
-package train
+package learner
 
 import (
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+
 	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 // TestFineTuneConv5: after the head phase, fine-tuning from "conv5" changes the conv5 weights,
 // leaves conv4 untouched, and keeps learning (finite loss, history saved).
 func TestFineTuneConv5(t *testing.T) {
 	if testing.Short() {
-		t.Skip("backpropagates through ResNet50's conv5 on the go backend")
+		t.Skip("backpropagates through ResNet50's conv5")
 	}
+	forEachBackend(t, testFineTuneConv5)
+}
+
+func testFineTuneConv5(t *testing.T, backendName string) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
 	runDir := filepath.Join(dir, "run")
 	res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: runDir,
-		CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg, Hidden: []int{32, 16}}, Epochs: 2,
-		BatchSize: 8, ImageSize: 32, Backend: "go", FineTune: "conv5", FineTuneEpochs: 2, FineTuneLR: 1e-4, Log: testLog(t)})
+		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}},
+		ImageSize: 32, Backend: backendName, FineTuneEpochs: 2, FineTuneLR: 1e-4,
+		Options: trainer.Options{Epochs: 2, BatchSize: 8, Log: testLog(t)}}, "conv5")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := map[bool]string{true: trainer.StepHost, false: trainer.StepGraph}[backendName == "go"]; res.Step != want {
+		t.Errorf("%s trained with the %s step, want %s", backendName, res.Step, want)
 	}
 	if len(res.FineTune) != 2 {
 		t.Fatalf("fine-tune history %v", res.FineTune)
 	}
-	var st State
-	names, _ := ListCheckpoints(filepath.Join(runDir, "finetune"))
+	names, _ := trainer.ListCheckpoints(filepath.Join(runDir, FineTuneDir))
 	if len(names) == 0 {
 		t.Fatal("no fine-tune checkpoint")
 	}
-	arrays, err := ReadCheckpointFile(names[0], &st)
+	c, err := trainer.OpenCheckpoint(names[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, _, _ := LoadWeights("random:1", "", nil)
+	defer c.Close()
+	w := resnet50.RandomWeights(1, false)
 	changed := map[string]bool{}
-	for _, a := range arrays {
-		for _, l := range w.Layers {
-			for _, wt := range l.Weights {
-				if a.Name == "var:/resnet50/"+l.Name+"/"+shortName(wt.Name) {
-					changed[l.Name] = changed[l.Name] || !slices.Equal(a.Data, wt.Data)
-				}
+	for _, l := range w.Layers {
+		for _, wt := range l.Weights {
+			data, _, err := c.Float32("/" + BaseScope + "/" + l.Name + "/" + shortName(wt.Name))
+			if err != nil {
+				t.Fatal(err)
 			}
+			changed[l.Name] = changed[l.Name] || !slices.Equal(data, wt.Data)
 		}
 	}
 	if !changed["conv5_block3_3_conv"] || !changed["conv5_block1_1_conv"] {
@@ -78,8 +89,9 @@ func TestAugmentMode(t *testing.T) {
 	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
 	for _, copies := range []int{0, 2} {
 		res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run", string(rune('0'+copies))),
-			CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg, Hidden: []int{32, 16}}, Epochs: 2,
-			BatchSize: 8, ImageSize: 32, Backend: "go", Mode: ModeAugment, Augment: SeedAugment(7), AugmentCopies: copies})
+			CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}},
+			ImageSize: 32, Backend: "go", Mode: ModeAugment, Augment: ArticleAugmentation(7), AugmentCopies: copies,
+			Options: trainer.Options{Epochs: 2, BatchSize: 8}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

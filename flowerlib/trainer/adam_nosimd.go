@@ -1,6 +1,6 @@
 //go:build !(amd64 && goexperiment.simd)
 
-package train
+package trainer
 
 // adamUpdate is the portable adamKernel (build with GOEXPERIMENT=simd for the vector version).
 func adamUpdate(w, g, m, v []float32, lrT float32) { adamKernel(w, g, m, v, lrT) }

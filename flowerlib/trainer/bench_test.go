@@ -1,4 +1,4 @@
-package train
+package trainer_test
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 // Figures of the seed's training set: 2936 training and 734 validation images, batch 32.
@@ -25,7 +26,7 @@ const (
 // epoch = 92 training steps + 23 validation batches, next to PyTorch 1.13 CPU's figure for the
 // same head, run in the same invocation when /usr/bin/python3 has torch. Run it with
 //
-//	GOEXPERIMENT=simd FLOWERS_BENCH=1 go test -run TestBenchHeadEpoch -v ./flowerlib/train/
+//	GOEXPERIMENT=simd FLOWERS_BENCH=1 go test -run TestBenchHeadEpoch -v ./flowerlib/trainer/
 func TestBenchHeadEpoch(t *testing.T) {
 	if os.Getenv("FLOWERS_BENCH") == "" {
 		t.Skip("set FLOWERS_BENCH=1 to run the head benchmark (about 1-2 minutes)")
@@ -47,14 +48,14 @@ func TestBenchHeadEpoch(t *testing.T) {
 		dims := cfg.InputDims()
 		size := cfg.InputSize()
 		rng := rand.New(rand.NewPCG(1, 2))
-		d := &ArrayData{Dims: dims, X: make([]float32, 2*benchBatch*size), Y: make([]int32, 2*benchBatch)}
+		d := &trainer.ArrayData{Dims: dims, X: make([]float32, 2*benchBatch*size), Y: make([]int32, 2*benchBatch)}
 		for i := range d.X {
 			d.X[i] = rng.Float32() * 4
 		}
 		for i := range d.Y {
 			d.Y[i] = int32(i % 5)
 		}
-		tr := newHeadTrainer(t, t.TempDir(), cfg, Options{BatchSize: benchBatch})
+		tr := newHeadTrainer(t, t.TempDir(), cfg, trainer.Options{BatchSize: benchBatch})
 		idx := make([]int, benchBatch)
 		for i := range idx {
 			idx[i] = i
@@ -72,7 +73,7 @@ func TestBenchHeadEpoch(t *testing.T) {
 			}
 		}
 		r.goStep = time.Since(start).Seconds() / float64(r.steps)
-		ev := &ArrayData{Dims: dims, X: d.X[:benchBatch*size], Y: d.Y[:benchBatch]}
+		ev := &trainer.ArrayData{Dims: dims, X: d.X[:benchBatch*size], Y: d.Y[:benchBatch]}
 		if _, err := tr.Evaluate(ev); err != nil {
 			t.Fatal(err)
 		}
@@ -81,11 +82,11 @@ func TestBenchHeadEpoch(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.goEval = time.Since(start).Seconds()
-		r.epoch = float64(StepsPerEpoch(benchTrain, benchBatch))*r.goStep + float64(StepsPerEpoch(benchValid, benchBatch))*r.goEval
+		r.epoch = float64(trainer.StepsPerEpoch(benchTrain, benchBatch))*r.goStep + float64(trainer.StepsPerEpoch(benchValid, benchBatch))*r.goEval
 		fmt.Printf("%s: GoMLX %.3f s/step, %.3f s per validation batch → %.1f s/epoch\n", r.name, r.goStep, r.goEval, r.epoch)
 		r.torchStep = torchStep(t, r.kind, r.steps)
 		if r.torchStep > 0 {
-			r.torchEpoch = float64(StepsPerEpoch(benchTrain, benchBatch)) * r.torchStep
+			r.torchEpoch = float64(trainer.StepsPerEpoch(benchTrain, benchBatch)) * r.torchStep
 		}
 	}
 	fmt.Printf("\nHead training on cached features: %d training images (+%d validation), batch %d; epoch extrapolated from timed steps\n",

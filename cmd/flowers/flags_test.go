@@ -1,0 +1,117 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the test binary act as the flowers command (FLOWERS_TEST_MAIN=1), so the
+// table below runs real processes: exit codes and everything printed, panics included.
+func TestMain(m *testing.M) {
+	if os.Getenv("FLOWERS_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// flowers runs the command and returns its combined output and exit status.
+func flowers(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "FLOWERS_TEST_MAIN=1", "FLOWERS_CACHE="+filepath.Join(dir, "cache"), "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running flowers %v: %v", args, err)
+	}
+	return string(out), code
+}
+
+// TestBadFlags runs every sub-command with bad values of its flags: each is refused with exit
+// status 2 and a message naming the flag (or the stray argument), before any work, and nothing
+// prints a panic.
+func TestBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	train := func(extra ...string) []string {
+		return append([]string{"train", "-data", dir, "-weights", "random", "-run", run}, extra...)
+	}
+	cases := []struct {
+		args []string
+		want string // in the output
+	}{
+		{train("-epochs", "0"), "-epochs 0: must be 1 to"},
+		{train("-epochs", "-1"), "-epochs -1: must be"},
+		{train("-batch", "0"), "-batch 0: must be"},
+		{train("-batch", "100000"), "-batch 100000: must be"},
+		{train("-batch", "4000"), "-batch 4000: at -size 224 a forward pass needs"},
+		{train("-lr", "-1"), "-lr -1: must be a number > 0"},
+		{train("-lr", "0"), "-lr 0: must be a number > 0"},
+		{train("-lr", "NaN"), "-lr NaN: must be a number"},
+		{train("-lr", "Inf"), "-lr +Inf: must be a number"},
+		{train("-size", "0"), "-size 0: must be 32 to 1024"},
+		{train("-size", "7"), "-size 7: must be 32 to 1024"},
+		{train("-size", "100000"), "-size 100000: must be 32 to 1024"},
+		{train("-dropout", "NaN"), "-dropout NaN: must be a number"},
+		{train("-dropout", "1.5"), "-dropout 1.5: must be a number 0 to 0.99"},
+		{train("-head", "dense"), `-head "dense": must be one of flatten, avg, max`},
+		{train("-mode", "fast"), `-mode "fast": must be one of cached, augment`},
+		{train("-augment-copies", "-1"), "-augment-copies -1: must be"},
+		{train("-checkpoint-steps", "-1"), "-checkpoint-steps -1: must be"},
+		{train("-early-stopping", "-3"), "-early-stopping -3: must be"},
+		{train("-fine-tune-lr", "-1"), "-fine-tune-lr -1: must be a number > 0"},
+		{train("-fine-tune-epochs", "0"), "-fine-tune-epochs 0: must be"},
+		{train("-seed", "0"), "-seed 0: use a non-zero seed"},
+		{train("-epochs", "x"), `invalid value "x" for flag -epochs`},
+		{[]string{"train", "-data", dir, "-run", run, "stray", "-epochs", "1"}, `unexpected argument "stray"`},
+		{[]string{"train", "-data", dir}, "-run is required"},
+		{[]string{"eval"}, "-run is required"},
+		{[]string{"eval", "-run", run, "extra"}, `unexpected argument "extra"`},
+		{[]string{"predict", "-run", run}, "give at least one image"},
+		{[]string{"predict", "-run", run, "-top", "-1", "x.jpg"}, "-top -1: must be 1 to 1000"},
+		{[]string{"predict", "-run", run, "-top", "0", "x.jpg"}, "-top 0: must be"},
+		{[]string{"predict", "x.jpg"}, "-run is required"},
+		{[]string{"nosuchcommand"}, `unknown command "nosuchcommand"`},
+	}
+	for _, c := range cases {
+		out, code := flowers(t, dir, c.args...)
+		if code != 2 || !strings.Contains(out, c.want) {
+			t.Errorf("flowers %s: exit %d, want 2 with %q:\n%s", strings.Join(c.args, " "), code, c.want, out)
+		}
+		if strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") {
+			t.Errorf("flowers %s panicked:\n%s", strings.Join(c.args, " "), out)
+		}
+	}
+	if _, err := os.Stat(run); !os.IsNotExist(err) {
+		t.Errorf("a refused command created the run folder %s", run)
+	}
+}
+
+// TestHelp: -h prints the flags and exits 0, with the flags' value names readable (help
+// texts must not hold backquotes, which the flag package turns into value names).
+func TestHelp(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []string{"train", "eval", "predict"} {
+		out, code := flowers(t, dir, c, "-h")
+		if code != 0 || !strings.Contains(out, "usage: flowers "+c) || strings.Contains(out, "-run flowers") {
+			t.Errorf("flowers %s -h: exit %d:\n%s", c, code, out)
+		}
+	}
+}
+
+// TestRuntimeErrorsExit1: a well-formed command that fails (no such run) exits 1 with the
+// reason.
+func TestRuntimeErrorsExit1(t *testing.T) {
+	dir := t.TempDir()
+	out, code := flowers(t, dir, "eval", "-run", filepath.Join(dir, "nope"))
+	if code != 1 || !strings.Contains(out, "is not a run folder of `flowers train`") {
+		t.Errorf("eval of a missing run: exit %d:\n%s", code, out)
+	}
+}

@@ -1,0 +1,121 @@
+package learner
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/flowerlib/flowers/flowerlib/features"
+	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/pkg/errors"
+)
+
+// FineTuneDir is the run folder's sub-folder of the fine-tuning phase (same layout).
+const FineTuneDir = "finetune"
+
+// BaseScope is the scope of the base's variables in a fine-tuned model's Store.
+const BaseScope = "resnet50"
+
+// fullModel is the base (trainable from stage on; "" frozen) with the head, on images: the
+// model fine-tuning trains and a fine-tuned run predicts with. base fills the base's
+// variables that the Store does not have yet (nil: all must be there).
+func fullModel(base *resnet50.Pretrained, stage string, hc head.Config) trainer.ModelFn {
+	return func(scope *model.Scope, x *graph.Node) *graph.Node {
+		b := resnet50.BuildGraph(scope.In(BaseScope), x).PreTrained(base.Weights()).Pooling(poolingOf(hc.Kind))
+		if stage != "" {
+			b = b.TrainableFrom(stage)
+		} else {
+			b = b.Trainable(false)
+		}
+		return head.Logits(scope, b.Done(), hc)
+	}
+}
+
+// FineTune continues from the trained head with the base unfrozen from the layer prefix stage
+// on (e.g. "conv5", the last stage, or "conv4_block6"), training both on the photos (augmented
+// when Config.Augment is set) at Config.FineTuneLR for Config.FineTuneEpochs, in
+// RunDir/finetune (resumable like Fit). The base's trainable BatchNorm layers use batch
+// statistics in training, as in Keras. Afterwards Evaluate and Predict use the fine-tuned model.
+func (l *Learner) FineTune(stage string) (trainer.History, error) {
+	if stage == "" {
+		return nil, errors.New("learner.FineTune: name the first layer to train, e.g. \"conv5\"")
+	}
+	if _, err := resnet50.Layers(resnet50.Options{TrainableFrom: stage}); err != nil {
+		return nil, err
+	}
+	if l.Trainer.State.Epoch == 0 {
+		return nil, errors.New("learner.FineTune: the head is untrained: Fit first (a random head's gradients would wreck the pre-trained base)")
+	}
+	if l.FineTuner != nil && l.fineTuneTo != stage {
+		l.FineTuner.Close()
+		l.FineTuner = nil
+	}
+	if l.FineTuner == nil {
+		store := model.NewStore()
+		if err := copyVariables(store, l.Trainer.Store, headScopes(l.Config.Config)); err != nil {
+			return nil, err
+		}
+		opts := l.Options
+		opts.Epochs, opts.LearningRate = l.FineTuneEpochs, l.FineTuneLR
+		id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey, Stage: stage}
+		dir := filepath.Join(l.RunDir, FineTuneDir)
+		logf(l.Log, "fine-tuning the base from %q with the head, lr %g, %d epochs, in %s\n", stage, opts.LearningRate, opts.Epochs, dir)
+		tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir,
+			Model: fullModel(l.base, stage, l.Config.Config), Identity: id, CheckIdentity: id.check, Options: opts})
+		if err != nil {
+			return nil, err
+		}
+		l.FineTuner, l.fineTuneTo = tr, stage
+		if l.model != nil {
+			l.model.Close()
+			l.model = nil
+		}
+		if l.Info.FineTune != stage {
+			l.Info.FineTune = stage
+			if err := l.Info.save(l.RunDir); err != nil {
+				return nil, err
+			}
+		}
+	}
+	si := l.Info.Split
+	train := &photos{size: l.ImageSize, aug: l.Augment, ex: features.Pixels{}}
+	train.paths, train.codes = l.keptPaths(si.Train, si.TrainCodes, 0)
+	valid := &photos{size: l.ImageSize, ex: features.Pixels{}}
+	valid.paths, valid.codes = l.keptPaths(si.Valid, si.ValidCodes, len(si.Train))
+	return l.FineTuner.Fit(train, valid)
+}
+
+// headScopes are the variable scopes of a head's layers ("/dense", "/batch_normalization", …).
+func headScopes(hc head.Config) []string {
+	var out []string
+	for _, layer := range hc.Layers() {
+		out = append(out, "/"+layer.Name+"/")
+	}
+	return out
+}
+
+// copyVariables copies into dst the variables of src under the given scope prefixes.
+func copyVariables(dst, src *model.Store, prefixes []string) error {
+	for v := range src.IterVariables() {
+		keep := false
+		for _, p := range prefixes {
+			keep = keep || strings.HasPrefix(v.Path(), p)
+		}
+		if !keep || !v.HasValue() {
+			continue
+		}
+		val, err := v.MustValue().LocalClone()
+		if err != nil {
+			return errors.WithMessagef(err, "copying %s", v.Path())
+		}
+		nv, err := dst.CreateVariable(v.Path(), val)
+		if err != nil {
+			return err
+		}
+		nv.SetTrainable(v.Trainable)
+	}
+	return nil
+}

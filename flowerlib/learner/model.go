@@ -1,0 +1,280 @@
+package learner
+
+import (
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+	"github.com/flowerlib/flowers/flowerlib/features"
+	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/metrics"
+	"github.com/flowerlib/flowers/flowerlib/prepare"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/pkg/errors"
+)
+
+// Model is a trained run, for evaluation and prediction: the head on the frozen base, or the
+// fine-tuned base and head when the run was fine-tuned. Open loads one from a run folder;
+// Learner.Model gives the one being trained.
+type Model struct {
+	Info       *RunInfo
+	State      trainer.State // of the checkpoint loaded
+	Checkpoint string        // its file
+	Backend    compute.Backend
+	FineTuned  bool
+
+	store  *model.Store
+	exec   *model.Exec // inputs (features, or images when FineTuned), labels → loss·n, correct, probabilities
+	ex     *resnet50.Extractor
+	base   *resnet50.Pretrained
+	log    io.Writer
+	shared bool // store and extractor belong to a Learner
+}
+
+// Open loads the run in runDir (run.json and the newest checkpoint that verifies: of the
+// fine-tuning phase when it has one, else of the head) on the given backend ("" = best
+// installed). The checkpoint's class list must equal run.json's.
+func Open(runDir, backendName string, log io.Writer) (*Model, error) {
+	info, err := LoadRunInfo(runDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Info: info, store: model.NewStore(), log: log}
+	dirs := []string{runDir}
+	if info.FineTune != "" {
+		dirs = []string{filepath.Join(runDir, FineTuneDir), runDir}
+	}
+	var problems []string
+	for _, dir := range dirs {
+		ok, err := m.load(dir, &problems)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			m.FineTuned = dir != runDir
+			break
+		}
+	}
+	if m.Checkpoint == "" {
+		if len(problems) > 0 {
+			return nil, errors.Errorf("run %q: no usable checkpoint: %s", runDir, strings.Join(problems, "; "))
+		}
+		return nil, errors.Errorf("run %q has no checkpoint yet: train first (flowers train -run %s …)", runDir, runDir)
+	}
+	if m.Backend, err = backend.New(backendName, log); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// load reads the newest checkpoint of dir that verifies into m; problems collects why others
+// could not be used.
+func (m *Model) load(dir string, problems *[]string) (bool, error) {
+	names, err := trainer.ListCheckpoints(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, name := range names {
+		c, err := trainer.OpenCheckpoint(name)
+		if err != nil {
+			*problems = append(*problems, err.Error())
+			continue
+		}
+		var st trainer.State
+		err = json.Unmarshal(c.State, &st)
+		if err == nil {
+			var id identity
+			if err = json.Unmarshal(st.Identity, &id); err == nil {
+				err = prepare.CompareClasses(id.Classes, m.Info.Classes)
+			}
+		}
+		if err == nil {
+			err = c.Restore(m.store, func(p string) bool { return !strings.HasPrefix(p, "/"+trainer.AdamScope+"/") })
+		}
+		c.Close()
+		if err != nil {
+			return false, errors.WithMessagef(err, "checkpoint %q vs %s", name, RunInfoFile)
+		}
+		m.State, m.Checkpoint = st, name
+		return true, nil
+	}
+	return false, nil
+}
+
+// Classes is the class list the model predicts, in label order.
+func (m *Model) Classes() []string { return m.Info.Classes }
+
+// CheckClasses returns an error naming the differences when classes (e.g. of a dataset to
+// evaluate) differ from the model's.
+func (m *Model) CheckClasses(classes []string) error {
+	return prepare.CompareClasses(m.Info.Classes, classes)
+}
+
+// base loads the run's base weights once, checking they are the ones it was trained with.
+func (m *Model) loadBase() error {
+	if m.base != nil {
+		return nil
+	}
+	p, err := resnet50.LoadPretrained(m.Info.Weights, defaults.WeightsDir(m.Info.CacheDir), false, m.log)
+	if err != nil {
+		return err
+	}
+	if p.ID != m.Info.WeightsID {
+		return errors.Errorf("the weights %q have changed since training (%s, trained with %s): predictions would be wrong; retrain or restore the file",
+			m.Info.Weights, p.ID, m.Info.WeightsID)
+	}
+	m.base = p
+	return nil
+}
+
+// compile builds the evaluation graph once: the head on features, or the fine-tuned model on
+// images; the head phase also needs the frozen base as an Extractor.
+func (m *Model) compile() error {
+	if m.exec != nil {
+		return nil
+	}
+	hc := m.Info.Head
+	var err error
+	if m.FineTuned {
+		// The checkpoint holds the whole fine-tuned base: nothing comes from the weights file.
+		m.exec, err = trainer.NewEvalExec(m.Backend, m.store, fullModel(nil, "", hc), nil)
+		return err
+	}
+	if m.ex == nil {
+		if err := m.loadBase(); err != nil {
+			return err
+		}
+		if m.ex, err = resnet50.NewExtractor(m.Backend, m.base.File, resnet50.Options{Pooling: poolingOf(hc.Kind)}); err != nil {
+			return err
+		}
+	}
+	m.exec, err = trainer.NewEvalExec(m.Backend, m.store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return head.Logits(scope, x, hc)
+	}, nil)
+	return err
+}
+
+// Evaluate scores the model on the run's validation split — features from the cache (computed
+// when missing), or the photos through the fine-tuned model — and returns the report:
+// accuracy, loss, per-class precision/recall, confusion matrix. Photos that cannot be decoded
+// are left out and named on the log.
+func (m *Model) Evaluate(progress io.Writer) (*metrics.Report, error) {
+	if err := m.compile(); err != nil {
+		return nil, err
+	}
+	si := m.Info.Split
+	all := append(append([]string{}, si.Train...), si.Valid...)
+	var valid trainer.Data
+	if m.FineTuned {
+		// The fine-tuned base changed: the photos go through the whole model, decoded in batches.
+		d := &trainer.ArrayData{Dims: []int{m.Info.ImageSize, m.Info.ImageSize, 3}}
+		failures, err := features.Extract(features.Pixels{}, si.Valid, features.Options{Size: m.Info.ImageSize, Progress: progress},
+			func(indices []int, pix []float32) error {
+				d.X = append(d.X, pix...)
+				for _, i := range indices {
+					d.Y = append(d.Y, int32(si.ValidCodes[i]))
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range failures {
+			logf(m.log, "evaluate: left out (cannot be decoded): %q: %s\n", f.Path, f.Reason)
+		}
+		valid = d
+	} else {
+		set, err := features.Build(m.ex, features.Options{CacheDir: defaults.FeaturesDir(m.Info.CacheDir), Paths: all,
+			Size: m.Info.ImageSize, Pooling: poolingOf(m.Info.Head.Kind).String(), WeightsID: m.Info.WeightsID,
+			Progress: progress, Log: m.log})
+		if err != nil {
+			return nil, err
+		}
+		defer set.Close()
+		for _, f := range set.Failures {
+			if f.Index >= len(si.Train) {
+				logf(m.log, "evaluate: left out (cannot be decoded): %q: %s\n", f.Path, f.Reason)
+			}
+		}
+		valid, _ = features.NewLabeled(set, seq(len(si.Train), len(all)), toInt32(si.ValidCodes))
+	}
+	if valid.Len() == 0 {
+		return nil, errors.Errorf("evaluate: none of the %d validation photos of %s can be decoded", len(si.Valid), m.Info.Data)
+	}
+	r, err := trainer.Evaluate(m.exec, valid, 32)
+	if err != nil {
+		return nil, err
+	}
+	return report(r, m.Info.Classes)
+}
+
+// Prediction is the model's answer for one image file.
+type Prediction struct {
+	Path  string          `json:"path"`
+	Probs []float32       `json:"probabilities,omitempty"` // in Classes order
+	Top   []metrics.Guess `json:"top,omitempty"`           // most probable first
+	Err   string          `json:"error,omitempty"`         // why the file could not be used
+}
+
+// Predict classifies image files (decoded and resized as in training, no augmentation), with
+// the topK most probable classes of each. A file that cannot be decoded gets its Err set; the
+// others are still predicted.
+func (m *Model) Predict(paths []string, topK int) ([]Prediction, error) {
+	if topK < 1 {
+		return nil, errors.Errorf("predict: top must be at least 1, got %d", topK)
+	}
+	if err := m.compile(); err != nil {
+		return nil, err
+	}
+	out := make([]Prediction, len(paths))
+	for i, p := range paths {
+		out[i].Path = p
+	}
+	// The head phase runs the frozen base on the photos, then the head; a fine-tuned model
+	// takes the photos themselves.
+	var ex features.Extractor = m.ex
+	dims := m.Info.Head.Defaults().InputDims()
+	if m.FineTuned {
+		ex, dims = features.Pixels{}, []int{m.Info.ImageSize, m.Info.ImageSize, 3}
+	}
+	failures, err := features.Extract(ex, paths, features.Options{Size: m.Info.ImageSize, BatchSize: 16},
+		func(indices []int, x []float32) error {
+			r, err := trainer.Evaluate(m.exec, &trainer.ArrayData{X: x, Dims: dims, Y: make([]int32, len(indices))}, 32)
+			if err != nil {
+				return err
+			}
+			for k, i := range indices {
+				out[i].Probs = r.Probs[k]
+				out[i].Top = metrics.TopK(m.Info.Classes, r.Probs[k], topK)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range failures {
+		out[f.Index].Err = f.Reason
+	}
+	return out, nil
+}
+
+// Close frees the model's graphs and weights (those it does not share with a Learner).
+func (m *Model) Close() {
+	if m.exec != nil {
+		m.exec.Finalize()
+	}
+	if m.shared {
+		return
+	}
+	if m.ex != nil {
+		m.ex.Finalize()
+	}
+	m.store.Finalize()
+}

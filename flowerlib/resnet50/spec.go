@@ -1,0 +1,99 @@
+package resnet50
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/pkg/errors"
+)
+
+// ParseRandomSpec parses a weights spec of the form "random" or "random:SEED" (seeded random
+// weights in the Keras layout, see RandomWeights): isRandom is false for any other spec.
+func ParseRandomSpec(spec string) (seed int64, isRandom bool, err error) {
+	if spec != "random" && !strings.HasPrefix(spec, "random:") {
+		return 0, false, nil
+	}
+	seed = 1
+	if s, ok := strings.CutPrefix(spec, "random:"); ok {
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return 0, true, errors.Errorf("weights %q: the seed must be an integer, e.g. random:1", spec)
+		}
+	}
+	return seed, true, nil
+}
+
+// Pretrained is a base's weights with the identity that caches are keyed by.
+type Pretrained struct {
+	Spec string        // as asked: "imagenet", a file, "random:SEED"
+	ID   string        // "sha256:<hex>" of the weights file, or "random:SEED"
+	File *weights.File // the tensors, checked against ResNet50
+}
+
+// LoadPretrained returns the weights named by spec, checked against ResNet50 (with or
+// without the top), and their identity:
+//   - "imagenet" or "": $FLOWERS_WEIGHTS when set, else the official Keras file, downloaded
+//     once into cacheDir and verified (weights.Resolve);
+//   - "random" or "random:SEED": RandomWeights (seed 1 by default), NOT ImageNet weights — a
+//     loud warning goes to log;
+//   - anything else: a Keras .h5 weights file.
+//
+// Files are read through weights.Load's converted cache in cacheDir ("" reads the .h5 directly).
+func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained, error) {
+	seed, isRandom, err := ParseRandomSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	if isRandom {
+		if log != nil {
+			fmt.Fprintf(log, "WARNING: random ResNet50 weights (seed %d), NOT ImageNet: results only test the pipeline\n", seed)
+		}
+		return &Pretrained{Spec: spec, ID: fmt.Sprintf("random:%d", seed), File: RandomWeights(seed, top)}, nil
+	}
+	path, err := weights.Resolve(spec, cacheDir, top)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := weights.FileSHA256(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := weights.Load(path, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckWeights(w, top); err != nil {
+		return nil, errors.WithMessagef(err, "weights file %q", path)
+	}
+	if err := checkFinite(w); err != nil {
+		return nil, errors.WithMessagef(err, "weights file %q is damaged (download it again, or check how it was written)", path)
+	}
+	return &Pretrained{Spec: spec, ID: "sha256:" + sum, File: w}, nil
+}
+
+// Weights returns the tensors (nil for a nil Pretrained: a model whose variables all come from
+// a checkpoint).
+func (p *Pretrained) Weights() *weights.File {
+	if p == nil {
+		return nil
+	}
+	return p.File
+}
+
+// checkFinite reports the first tensor holding NaN or ±Inf: such weights make every feature
+// NaN, which would otherwise surface as a "NaN loss" far from its cause.
+func checkFinite(w *weights.File) error {
+	for _, l := range w.Layers {
+		for _, t := range l.Weights {
+			for i, v := range t.Data {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return errors.Errorf("tensor %s/%s holds %v at index %d", l.Name, t.Name, v, i)
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,558 @@
+// Package trainer fits a classification model with Keras' fit semantics: epochs,
+// steps_per_epoch = ceil(N/batch) with a smaller last batch, a fresh shuffle each epoch, a
+// validation pass after each epoch, one line per epoch ("Epoch 3/30 - 12s - loss: … -
+// accuracy: … - val_loss: … - val_accuracy: …"), a live progress bar, History saved as JSON
+// and CSV, early stopping with restore-best, and callbacks after each step and epoch.
+//
+// It knows nothing of flowers, ResNet50 or heads: the model, its loss and the Data are passed
+// in (flowerlib/learner assembles them). Steps are GoMLX's: on XLA backends
+// github.com/gomlx/gomlx/ml/train.Trainer runs the model, the loss and Keras' Adam (Adam, an
+// optimizer.Interface) in one compiled graph, so the optimizer state stays on the device; on
+// the pure-Go backend the same update runs fused on the host over the variables' shared memory
+// (the fast path behind Step, see step.go), because a dozen graph ops per variable cost
+// seconds there for the seed's 205M-weight head.
+//
+// Training state lives in a run folder locked to one process (internal/runlock): atomic,
+// checksummed checkpoints hold every variable of the Store (weights, Adam's moments and step,
+// BatchNorm statistics, the random state) and the loop's position as JSON. A run stopped at
+// any moment (kill -9 included) resumes from its newest checkpoint that verifies, at the same
+// step, drawing the same batches: shuffles are a function of (seed, epoch).
+package trainer
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
+	"github.com/flowerlib/flowers/flowerlib/internal/runlock"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
+	"github.com/schollz/progressbar/v3"
+)
+
+// Data is a set of examples: model inputs with integer labels.
+type Data interface {
+	// Len is the number of examples.
+	Len() int
+	// Label returns example i's class index.
+	Label(i int) int32
+	// Inputs returns the model inputs of examples idx as a float32 tensor [len(idx), dims...].
+	// epoch is the 0-based epoch (augmenting sources draw new variations per epoch; -1 means
+	// evaluation: no augmentation).
+	Inputs(idx []int, epoch int) (*tensors.Tensor, error)
+}
+
+// ModelFn builds the model on the inputs x and returns logits [batch, classes]. It creates or
+// reuses variables under scope; model.Store.IsTraining tells training from inference.
+type ModelFn func(scope *model.Scope, x *graph.Node) *graph.Node
+
+// LossFn returns the mean loss of a batch from the logits and int32 labels [batch].
+type LossFn func(logits, labels *graph.Node) *graph.Node
+
+// Options configure a Trainer. Zero values take the defaults (flowerlib/defaults: 30 epochs,
+// batch 32, Keras Adam at 1e-3, seed 42).
+type Options struct {
+	Epochs       int     `json:"epochs"`
+	BatchSize    int     `json:"batch_size"`
+	LearningRate float64 `json:"learning_rate"`
+	// Seed drives the shuffles and the initial random state (dropout); default 42.
+	Seed int64 `json:"seed"`
+	// CheckpointSteps also writes a checkpoint every this many steps (0: only after each epoch).
+	CheckpointSteps int `json:"checkpoint_steps,omitempty"`
+	// KeepCheckpoints is how many verified checkpoints stay in the run folder (default 2).
+	KeepCheckpoints int `json:"keep_checkpoints,omitempty"`
+	// EarlyStopping stops after this many epochs without improvement of Monitor (0: off).
+	EarlyStopping int `json:"early_stopping,omitempty"`
+	// Monitor is "val_loss" (default, lower is better) or "val_accuracy".
+	Monitor string `json:"monitor,omitempty"`
+	// RestoreBest restores the weights of the best epoch (by Monitor) at the end, as Keras'
+	// EarlyStopping(restore_best_weights=True); it keeps best.flw in the run folder.
+	RestoreBest bool `json:"restore_best,omitempty"`
+	// MaxSteps stops after this many optimizer steps in one Fit call (0: no limit).
+	MaxSteps int `json:"-"`
+
+	// Progress receives the live progress bar (nil: none); Log the epoch lines (nil: none).
+	Progress io.Writer `json:"-"`
+	Log      io.Writer `json:"-"`
+	// OnStep is called after each training step; OnEpoch after each epoch with the history so
+	// far (live curves). Either may call Trainer.Stop.
+	OnStep  func(s StepInfo) `json:"-"`
+	OnEpoch func(h History)  `json:"-"`
+}
+
+// WithDefaults returns o with zero fields set to the defaults.
+func (o Options) WithDefaults() Options {
+	if o.Epochs == 0 {
+		o.Epochs = defaults.Epochs
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = defaults.BatchSize
+	}
+	if o.LearningRate == 0 {
+		o.LearningRate = defaults.LearningRate
+	}
+	if o.Seed == 0 {
+		o.Seed = defaults.Seed
+	}
+	if o.KeepCheckpoints == 0 {
+		o.KeepCheckpoints = 2
+	}
+	if o.Monitor == "" {
+		o.Monitor = defaults.Monitor
+	}
+	return o
+}
+
+// Validate reports options that cannot be trained with (after WithDefaults).
+func (o Options) Validate() error {
+	switch {
+	case o.Epochs < 1:
+		return errors.Errorf("trainer: epochs must be at least 1, got %d", o.Epochs)
+	case o.BatchSize < 1 || o.BatchSize > defaults.MaxBatchSize:
+		return errors.Errorf("trainer: batch size must be in [1, %d], got %d", defaults.MaxBatchSize, o.BatchSize)
+	case !(o.LearningRate > 0) || math.IsInf(o.LearningRate, 0):
+		return errors.Errorf("trainer: learning rate must be a positive number, got %g", o.LearningRate)
+	case o.CheckpointSteps < 0 || o.EarlyStopping < 0 || o.KeepCheckpoints < 1:
+		return errors.Errorf("trainer: checkpoint steps (%d) and early stopping (%d) must be ≥ 0, keep checkpoints (%d) ≥ 1",
+			o.CheckpointSteps, o.EarlyStopping, o.KeepCheckpoints)
+	case o.Monitor != "val_loss" && o.Monitor != "val_accuracy":
+		return errors.Errorf("trainer: monitor must be val_loss or val_accuracy, got %q", o.Monitor)
+	}
+	return nil
+}
+
+// Config is what New needs besides Options.
+type Config struct {
+	Backend compute.Backend
+	// Store holds the model's variables with their initial values (or a checkpoint's: New
+	// resumes from the run folder's newest one).
+	Store *model.Store
+	Model ModelFn
+	// Loss defaults to SparseCrossEntropy (Keras' categorical cross-entropy of the softmax).
+	Loss LossFn
+	// Grad, when set, replaces autodiff on the go backend's fast path (see GradFn).
+	Grad GradFn
+	// StepKind forces a step implementation: "" (auto: host on the go backend, graph
+	// elsewhere), StepGraph or StepHost.
+	StepKind string
+	// RunDir holds checkpoints and history; required. It is locked while the Trainer lives.
+	RunDir string
+	// Identity is what the run was started on (class list, data split, …), stored in every
+	// checkpoint; on resume CheckIdentity compares it with the saved one (default: equal JSON).
+	Identity      any
+	CheckIdentity func(saved json.RawMessage) error
+	Options
+}
+
+// StepInfo is reported after each training step.
+type StepInfo struct {
+	Step     int64   // global optimizer step (1-based after the first update)
+	Epoch    int     // 1-based
+	Batch    int     // 1-based within the epoch
+	Steps    int     // steps per epoch
+	Loss     float64 // this batch's mean loss
+	Accuracy float64 // this batch's accuracy
+	LR       float64 // the learning rate of this step
+	Seconds  float64 // this step's wall time
+}
+
+// State is the resumable training position stored in every checkpoint.
+type State struct {
+	Step        int64           `json:"step"`          // optimizer updates done
+	Epoch       int             `json:"epoch"`         // 0-based epoch in progress (= epochs done)
+	StepInEpoch int             `json:"step_in_epoch"` // steps done in the epoch in progress
+	SumLoss     float64         `json:"sum_loss"`      // partial sums of the epoch in progress
+	SumCorrect  float64         `json:"sum_correct"`
+	SumCount    int             `json:"sum_count"`
+	EpochSecs   float64         `json:"epoch_seconds"`
+	Seed        int64           `json:"seed"`
+	LR          float64         `json:"learning_rate"`
+	Identity    json.RawMessage `json:"identity"`
+	History     History         `json:"history"`
+	BestEpoch   int             `json:"best_epoch"` // 1-based; 0 = none
+	BestValue   float64         `json:"best_value"`
+	Done        bool            `json:"done"`              // Fit reached Options.Epochs (or stopped early)
+	Stopped     string          `json:"stopped,omitempty"` // why training ended early
+}
+
+// Trainer trains the variables of a Store.
+type Trainer struct {
+	Config
+	State State
+	// Resumed is the checkpoint the trainer resumed from ("" for a fresh run).
+	Resumed string
+
+	step     Step
+	evalExec *model.Exec
+	lock     *runlock.Lock
+	good     []string // checkpoints known to verify, newest first
+	stop     bool
+}
+
+// New prepares a Trainer. If RunDir holds a checkpoint, the newest one that verifies is
+// loaded (variables, optimizer state, position); corrupt ones are moved aside. Its Identity
+// must match. A run folder in use by another process is refused.
+func New(cfg Config) (*Trainer, error) {
+	cfg.Options = cfg.Options.WithDefaults()
+	if err := cfg.Options.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.RunDir == "" || cfg.Store == nil || cfg.Model == nil || cfg.Backend == nil {
+		return nil, errors.New("trainer.New: Backend, Store, Model and RunDir are required")
+	}
+	if cfg.Loss == nil {
+		cfg.Loss = SparseCrossEntropy
+	}
+	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
+		return nil, errors.Wrapf(err, "creating run folder %q", cfg.RunDir)
+	}
+	lock, err := runlock.Acquire(cfg.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{Config: cfg, lock: lock}
+	fail := func(err error) (*Trainer, error) { t.Close(); return nil, err }
+	if removed := atomicfile.CleanStale(cfg.RunDir); len(removed) > 0 {
+		t.logf("removed %d temporary files of interrupted writes from %s\n", len(removed), cfg.RunDir)
+	}
+	identity, err := json.Marshal(cfg.Identity)
+	if err != nil {
+		return fail(errors.Wrap(err, "trainer: encoding the run's identity"))
+	}
+	t.State = State{Seed: cfg.Seed, LR: cfg.LearningRate, Identity: identity}
+	// The random state (dropout) starts from the seed; a resumed run restores the saved one.
+	if err := cfg.Store.SetRNGStateFromSeed(cfg.Seed); err != nil {
+		return fail(err)
+	}
+	if err := t.resume(); err != nil {
+		return fail(err)
+	}
+	if t.step, err = newStep(t); err != nil {
+		return fail(err)
+	}
+	if err := t.step.SetLearningRate(cfg.LearningRate); err != nil {
+		return fail(err)
+	}
+	t.evalExec, err = model.NewExec(cfg.Backend, cfg.Store, t.evalGraph)
+	if err != nil {
+		return fail(errors.WithMessage(err, "trainer: building the evaluation step"))
+	}
+	return t, nil
+}
+
+// Close releases the run folder and the compiled graphs (the Store stays usable).
+func (t *Trainer) Close() {
+	if t.step != nil {
+		t.step.Finalize()
+		t.step = nil
+	}
+	if t.evalExec != nil {
+		t.evalExec.Finalize()
+		t.evalExec = nil
+	}
+	t.lock.Release()
+}
+
+// Step returns the step implementation that trains (its Kind is StepGraph or StepHost).
+func (t *Trainer) Step() Step { return t.step }
+
+func (t *Trainer) logf(format string, args ...any) {
+	if t.Log != nil {
+		fmt.Fprintf(t.Log, format, args...)
+	}
+}
+
+// SetLearningRate changes the learning rate from the next step on (learning-rate finders,
+// schedules), without rebuilding the step.
+func (t *Trainer) SetLearningRate(lr float64) error {
+	if !(lr > 0) || math.IsInf(lr, 0) {
+		return errors.Errorf("trainer: learning rate must be a positive number, got %g", lr)
+	}
+	t.State.LR = lr
+	return t.step.SetLearningRate(lr)
+}
+
+func labelsTensor(d Data, idx []int) *tensors.Tensor {
+	y := make([]int32, len(idx))
+	for i, j := range idx {
+		y[i] = d.Label(j)
+	}
+	return tensors.FromFlatDataAndDimensions(y, len(idx))
+}
+
+// TrainStep runs one optimizer step on examples idx of d and returns the batch's mean loss and
+// number of correct predictions. It does not advance State (Fit does).
+func (t *Trainer) TrainStep(d Data, idx []int, epoch int) (loss, correct float64, err error) {
+	x, err := d.Inputs(idx, epoch)
+	if err != nil {
+		return 0, 0, err
+	}
+	loss, correct, err = t.step.Run(x, labelsTensor(d, idx))
+	if err != nil {
+		return 0, 0, errors.WithMessagef(err, "train step %d", t.State.Step+1)
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, correct, errors.Errorf("train step %d: the loss is %v (learning rate %g): the weights diverged or the inputs hold NaN/Inf; "+
+			"try a lower learning rate, and check the features/weights for NaN", t.State.Step+1, loss, t.State.LR)
+	}
+	return loss, correct, nil
+}
+
+// evalGraph: inputs x, labels → summed loss, correct, probabilities.
+func (t *Trainer) evalGraph(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
+	x, labels := inputs[0], inputs[1]
+	t.Store.SetTraining(x.Graph(), false)
+	logits := t.Model(scope, x)
+	n := float64(x.Shape().Dimensions[0])
+	return []*graph.Node{graph.MulScalar(t.Loss(logits, labels), n), Correct(logits, labels), graph.Softmax(logits, -1)}
+}
+
+// EvalResult is the outcome of Evaluate.
+type EvalResult struct {
+	Loss, Accuracy float64
+	Labels         []int32     // true class per example
+	Probs          [][]float32 // [example][class] probabilities
+}
+
+// Evaluate runs the model in inference mode over all of d, in batches of Options.BatchSize.
+func (t *Trainer) Evaluate(d Data) (*EvalResult, error) { return Evaluate(t.evalExec, d, t.BatchSize) }
+
+// NewEvalExec compiles the evaluation graph of model on store, for Evaluate without a Trainer
+// (a loaded model). loss nil means SparseCrossEntropy.
+func NewEvalExec(backend compute.Backend, store *model.Store, modelFn ModelFn, loss LossFn) (*model.Exec, error) {
+	t := &Trainer{Config: Config{Store: store, Model: modelFn, Loss: loss}}
+	if t.Loss == nil {
+		t.Loss = SparseCrossEntropy
+	}
+	return model.NewExec(backend, store, t.evalGraph)
+}
+
+// Evaluate runs an exec from NewEvalExec over d in batches.
+func Evaluate(exec *model.Exec, d Data, batch int) (*EvalResult, error) {
+	r := &EvalResult{}
+	n := d.Len()
+	if n == 0 {
+		return nil, errors.New("evaluate: no examples")
+	}
+	var sumLoss, sumCorrect float64
+	for lo := 0; lo < n; lo += batch {
+		idx := make([]int, 0, batch)
+		for i := lo; i < min(lo+batch, n); i++ {
+			idx = append(idx, i)
+		}
+		x, err := d.Inputs(idx, -1)
+		if err != nil {
+			return nil, err
+		}
+		var outs []*tensors.Tensor
+		err = exceptions.TryCatch[error](func() { outs = exec.MustExec(x, labelsTensor(d, idx)) })
+		x.FinalizeAll()
+		if err != nil {
+			return nil, errors.WithMessage(err, "evaluate")
+		}
+		sumLoss += float64(tensors.ToScalar[float32](outs[0]))
+		sumCorrect += float64(tensors.ToScalar[float32](outs[1]))
+		probs := tensors.MustCopyFlatData[float32](outs[2])
+		classes := outs[2].Shape().Dimensions[1]
+		for i, j := range idx {
+			r.Probs = append(r.Probs, probs[i*classes:(i+1)*classes])
+			r.Labels = append(r.Labels, d.Label(j))
+		}
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+	}
+	r.Loss = sumLoss / float64(n)
+	r.Accuracy = sumCorrect / float64(n)
+	return r, nil
+}
+
+// Permutation returns the shuffled example order of an epoch: a function of (seed, epoch)
+// only, so a resumed run sees the same order.
+func Permutation(seed int64, epoch, n int) []int {
+	return rand.New(rand.NewPCG(uint64(seed), uint64(epoch)+1)).Perm(n)
+}
+
+// StepsPerEpoch is Keras' ceil(n/batch).
+func StepsPerEpoch(n, batch int) int { return (n + batch - 1) / batch }
+
+// Fit trains on train, validating on valid (may be nil) after each epoch, from the current
+// state (a resumed run continues where its checkpoint left off) up to Options.Epochs (a
+// finished run asked for more epochs trains them). It returns the history.
+func (t *Trainer) Fit(train, valid Data) (History, error) {
+	n := train.Len()
+	if n == 0 {
+		return nil, errors.New("trainer: no training examples")
+	}
+	st := &t.State
+	if st.Done && st.Epoch < t.Epochs && st.Stopped == "" {
+		st.Done = false // more epochs asked of a finished run
+	}
+	if st.Done {
+		return st.History, nil
+	}
+	steps := StepsPerEpoch(n, t.BatchSize)
+	stepsThisCall := 0
+	t.stop = false
+	for st.Epoch < t.Epochs && !t.stop {
+		epoch := st.Epoch
+		perm := Permutation(t.Seed, epoch, n)
+		bar := t.newBar(steps, epoch)
+		for st.StepInEpoch < steps && !t.stop {
+			if t.MaxSteps > 0 && stepsThisCall >= t.MaxSteps {
+				return st.History, nil
+			}
+			s := st.StepInEpoch
+			idx := perm[s*t.BatchSize : min((s+1)*t.BatchSize, n)]
+			start := time.Now()
+			loss, correct, err := t.TrainStep(train, idx, epoch)
+			if err != nil {
+				return st.History, err
+			}
+			secs := time.Since(start).Seconds()
+			stepsThisCall++
+			st.Step++
+			st.StepInEpoch++
+			st.SumLoss += loss * float64(len(idx))
+			st.SumCorrect += correct
+			st.SumCount += len(idx)
+			st.EpochSecs += secs
+			if bar != nil {
+				bar.Describe(fmt.Sprintf("Epoch %d/%d loss %.4f acc %.4f", epoch+1, t.Epochs,
+					st.SumLoss/float64(st.SumCount), st.SumCorrect/float64(st.SumCount)))
+				_ = bar.Add(1)
+			}
+			if t.OnStep != nil {
+				t.OnStep(StepInfo{Step: st.Step, Epoch: epoch + 1, Batch: s + 1, Steps: steps, Loss: loss,
+					Accuracy: correct / float64(len(idx)), LR: st.LR, Seconds: secs})
+			}
+			if t.CheckpointSteps > 0 && st.Step%int64(t.CheckpointSteps) == 0 && st.StepInEpoch < steps {
+				if err := t.SaveCheckpoint(); err != nil {
+					return st.History, err
+				}
+			}
+		}
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		if st.StepInEpoch < steps { // stopped mid-epoch (Stop from OnStep)
+			return st.History, t.SaveCheckpoint()
+		}
+		if err := t.endEpoch(epoch, valid); err != nil {
+			return st.History, err
+		}
+	}
+	return st.History, nil
+}
+
+func (t *Trainer) newBar(steps, epoch int) *progressbar.ProgressBar {
+	if t.Progress == nil {
+		return nil
+	}
+	bar := progressbar.NewOptions(steps, progressbar.OptionSetWriter(t.Progress),
+		progressbar.OptionSetDescription(fmt.Sprintf("Epoch %d/%d", epoch+1, t.Epochs)),
+		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	_ = bar.Set(t.State.StepInEpoch)
+	return bar
+}
+
+// endEpoch validates, records the epoch, applies early stopping and writes the checkpoint
+// and history.
+func (t *Trainer) endEpoch(epoch int, valid Data) error {
+	st := &t.State
+	es := EpochStats{Epoch: epoch + 1, Loss: st.SumLoss / float64(st.SumCount),
+		Accuracy: st.SumCorrect / float64(st.SumCount), ValLoss: math.NaN(), ValAccuracy: math.NaN()}
+	if valid != nil && valid.Len() > 0 {
+		start := time.Now()
+		r, err := t.Evaluate(valid)
+		if err != nil {
+			return err
+		}
+		es.ValLoss, es.ValAccuracy = r.Loss, r.Accuracy
+		st.EpochSecs += time.Since(start).Seconds()
+	}
+	es.Seconds, es.Step = st.EpochSecs, st.Step
+	st.History = append(st.History, es)
+	t.logf("Epoch %d/%d - %s\n", epoch+1, t.Epochs, es.Line())
+	if err := t.trackBest(es); err != nil {
+		return err
+	}
+	st.Epoch++
+	st.StepInEpoch, st.SumLoss, st.SumCorrect, st.SumCount, st.EpochSecs = 0, 0, 0, 0, 0
+	if st.Epoch >= t.Epochs || t.stop {
+		if err := t.finish(); err != nil {
+			return err
+		}
+	}
+	if err := t.SaveCheckpoint(); err != nil {
+		return err
+	}
+	if err := st.History.Save(t.RunDir); err != nil {
+		return err
+	}
+	if t.OnEpoch != nil {
+		t.OnEpoch(st.History)
+	}
+	return nil
+}
+
+// Stop asks Fit to end: after the current step when called from OnStep (the position is
+// checkpointed, a later Fit continues), after the epoch when called from OnEpoch.
+func (t *Trainer) Stop() { t.stop = true }
+
+// bestPath is the checkpoint with the weights of the best epoch (RestoreBest).
+func (t *Trainer) bestPath() string { return filepath.Join(t.RunDir, BestCheckpoint) }
+
+// trackBest updates the best epoch, saves its weights for RestoreBest and applies early stopping.
+func (t *Trainer) trackBest(es EpochStats) error {
+	st := &t.State
+	value := es.ValLoss
+	if t.Monitor == "val_accuracy" {
+		value = es.ValAccuracy
+	}
+	if math.IsNaN(value) {
+		return nil
+	}
+	better := st.BestEpoch == 0 || (t.Monitor == "val_accuracy" && value > st.BestValue) ||
+		(t.Monitor == "val_loss" && value < st.BestValue)
+	if better {
+		st.BestEpoch, st.BestValue = es.Epoch, value
+		if t.RestoreBest {
+			if err := t.writeCheckpoint(t.bestPath()); err != nil {
+				return err
+			}
+		}
+	}
+	if t.EarlyStopping > 0 && es.Epoch-st.BestEpoch >= t.EarlyStopping {
+		st.Stopped = fmt.Sprintf("early stopping: %s did not improve for %d epochs (best %.4f at epoch %d)",
+			t.Monitor, t.EarlyStopping, st.BestValue, st.BestEpoch)
+		t.logf("%s\n", st.Stopped)
+		t.stop = true
+	}
+	return nil
+}
+
+// finish marks the run done, restoring the best weights when asked.
+func (t *Trainer) finish() error {
+	st := &t.State
+	if t.RestoreBest && st.BestEpoch > 0 && st.BestEpoch != st.Epoch {
+		if err := t.loadWeightsFrom(t.bestPath()); err != nil {
+			return err
+		}
+		t.logf("restored the weights of epoch %d (best %s %.4f)\n", st.BestEpoch, t.Monitor, st.BestValue)
+	}
+	st.Done = true
+	return nil
+}
