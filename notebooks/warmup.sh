@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # warmup.sh is run by the notebooks' first cell, in GoNB's temporary module (after its
-# `go mod edit` pins flowerlib and GoMLX): it compiles the packages the cells import, once,
+# `go mod edit` pins flowerlib and GoMLX): it compiles flowerlib (and GoMLX under it), once,
 # and says so, so that the first Go cell does not sit silent for minutes. GoNB builds every
 # cell with plain `go build` and the kernel's environment, so this fills the same build cache.
 set -euo pipefail
-pkgs="github.com/flowerlib/flowers/flowerlib/nb github.com/flowerlib/flowers/flowerlib/labels
-github.com/flowerlib/flowers/flowerlib/images github.com/flowerlib/flowers/flowerlib/prepare
-github.com/flowerlib/flowers/flowerlib/train github.com/flowerlib/flowers/flowerlib/resnet50
-github.com/flowerlib/flowers/flowerlib/head github.com/flowerlib/flowers/flowerlib/metrics"
+# Every flowerlib package: whatever the cells import is among them (and a rename cannot
+# leave this list behind).
+pkgs="github.com/flowerlib/flowers/flowerlib/..."
 export GOFLAGS=-mod=mod # GoNB's module has no go.sum yet: let go fill it, as GoNB's `go get` does
 if [ "$(go list -f '{{.Stale}}' $pkgs | sort -u | tr -d '\n')" = false ]; then
 	echo "flowerlib and GoMLX are already compiled (Go's build cache): each cell starts in seconds."
