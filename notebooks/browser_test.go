@@ -2,6 +2,7 @@ package notebooks_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,11 +14,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
-// BrowserNotebook is the notebook the browser test runs.
+// BrowserNotebook is the notebook the browser tests run.
 const BrowserNotebook = "flowers.ipynb"
+
+// walkthroughPictures is what the walkthrough shows once run: 7 figures (class counts, sample
+// grid, augmentation preview, curves, confusion matrix, prediction gallery, own photo) and
+// the 3 photos of the resize demo.
+const (
+	walkthroughFigures  = 7
+	walkthroughPictures = walkthroughFigures + 3
+)
 
 // chromiumPath is Debian's chromium ($CHROMIUM overrides).
 func chromiumPath() string {
@@ -48,12 +59,16 @@ func browserTree(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	for _, nb := range notebookFiles(t) {
-		data, err := os.ReadFile(nb)
+	files, _ := filepath.Glob(filepath.Join(notebooksDir, "*"))
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || st.IsDir() || strings.HasSuffix(f, ".go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(root, "notebooks", filepath.Base(nb)), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(root, "notebooks", filepath.Base(f)), data, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -69,11 +84,211 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestBrowserRunAll opens the walkthrough in headless Chromium on the classic Notebook server,
-// runs Cell → Run All, waits for the last cell, and checks that no cell failed and that the
-// plots rendered with a size; it saves a screenshot of the whole notebook.
+// frontend is how the test drives one Jupyter frontend: its server, and JavaScript that
+// reads and drives the page.
+type frontend struct {
+	name string
+	// server returns the server's arguments (after the jupyter command).
+	server func(port int, token, dir string) []string
+	url    func(base, notebook, token string) string
+	// loaded is true once the notebook's cells are on the page; kernel once its kernel is idle.
+	loaded, kernel string
+	runAll, save   string
+	// state returns a runState; trusted whether the notebook's outputs count as trusted.
+	state, trusted string
+	// outputs returns the notebook's output elements; height is the page height that shows
+	// the whole notebook (for the screenshot). %NB% stands for the notebook's file name.
+	outputs, height string
+}
+
+var classicNotebook = frontend{
+	name: "notebook",
+	server: func(port int, token, dir string) []string {
+		return []string{"notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
+			"--NotebookApp.token=" + token, "--notebook-dir=" + dir, "--NotebookApp.open_browser=False"}
+	},
+	url:    func(base, nb, token string) string { return fmt.Sprintf("%s/notebooks/%s?token=%s", base, nb, token) },
+	loaded: `!!(window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded)`,
+	kernel: `!!(window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected() && !Jupyter.notebook.kernel_busy)`,
+	// Never autosave (the test saves once, when the run is over).
+	runAll: `Jupyter.notebook.set_autosave_interval(0); Jupyter.notebook.execute_all_cells()`,
+	save:   `Jupyter.notebook.save_notebook().then(() => true)`,
+	// A code cell shows "*" until it has run. Done when none does (or a cell failed, which
+	// stops the run: Jupyter then clears the queued cells' prompts).
+	state: `(() => {
+		const cells = Jupyter.notebook.get_cells().filter(c => c.cell_type === "code");
+		const errors = [];
+		cells.forEach((c, i) => c.output_area.outputs.forEach(o => {
+			if (o.output_type === "error") errors.push("code cell " + (i+1) + ": " + o.ename + ": " + o.evalue);
+		}));
+		const pending = cells.filter(c => c.input_prompt_number === "*").length;
+		const ran = cells.filter(c => typeof c.input_prompt_number === "number").length;
+		return {pending, ran, total: cells.length, errors, busy: Jupyter.notebook.kernel_busy === true};
+	})()`,
+	// Outputs made in this session are trusted; Jupyter.notebook.trusted only says whether
+	// the file was signed when it was opened.
+	trusted: `Jupyter.notebook.get_cells().filter(c => c.cell_type === "code").every(c => c.output_area.trusted)`,
+	outputs: `Array.from(document.querySelectorAll("#notebook .output_area"))`,
+	height: `(() => { document.querySelector("#site").scrollTop = 0;
+		return document.querySelector("#notebook-container").scrollHeight + document.querySelector("#header").offsetHeight + 40; })()`,
+}
+
+// jupyterLab needs window.jupyterapp (expose_app_in_browser), renders every cell (the
+// settings written by labSettings turn windowing off) and finds the notebook's panel by its
+// path (%NB% in the scripts): the shared copy opens beside the notebook in the same workspace.
+var jupyterLab = frontend{
+	name: "lab",
+	server: func(port int, token, dir string) []string {
+		return []string{"lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
+			"--ServerApp.token=" + token, "--ServerApp.root_dir=" + dir, "--LabApp.expose_app_in_browser=True",
+			"--LabApp.news_url=", "--ServerApp.open_browser=False"}
+	},
+	url:    func(base, nb, token string) string { return fmt.Sprintf("%s/lab/tree/%s?token=%s", base, nb, token) },
+	loaded: labPanel + `return !!(w && w.context.isReady && w.content.widgets.length > 0 && w.content.widgets.every(c => c.isAttached)); })()`,
+	// GoNB sends its first status with the first execution: "unknown" until then.
+	kernel: labPanel + `const k = w && w.sessionContext.session && w.sessionContext.session.kernel;
+		return !!(k && k.connectionStatus === "connected" && (k.status === "idle" || k.status === "unknown")); })()`,
+	runAll: labPanel + `jupyterapp.shell.activateById(w.id); return jupyterapp.commands.execute("notebook:run-all-cells"); })()`,
+	save:   labPanel + `jupyterapp.shell.activateById(w.id); return w.context.save().then(() => true); })()`,
+	state: labPanel + `
+		const cells = w.content.widgets.filter(c => c.model.type === "code");
+		const errors = [];
+		cells.forEach((c, i) => c.model.outputs.toJSON().forEach(o => {
+			if (o.output_type === "error") errors.push("code cell " + (i+1) + ": " + o.ename + ": " + o.evalue);
+		}));
+		const pending = cells.filter(c => (c.promptNode && c.promptNode.textContent || "").includes("*")).length;
+		const ran = cells.filter(c => c.model.executionCount !== null).length;
+		const k = w.sessionContext.session && w.sessionContext.session.kernel;
+		return {pending, ran, total: cells.length, errors, busy: !k || k.status !== "idle"};
+	})()`,
+	trusted: labPanel + `return w.content.widgets.filter(c => c.model.type === "code").every(c => c.model.trusted); })()`,
+	outputs: labPanel + `return Array.from(w.node.querySelectorAll(".jp-OutputArea-output")); })()`,
+	height: labPanel + `jupyterapp.shell.activateById(w.id);
+		for (const e of [w.content.node, ...w.content.node.querySelectorAll(".jp-WindowedPanel-outer")]) e.scrollTop = 0;
+		const inner = w.content.node.querySelector(".jp-WindowedPanel-inner") || w.content.node;
+		return inner.scrollHeight + 200; })()`,
+}
+
+// labPanel opens a script with w, the notebook panel of the file %NB%.
+const labPanel = `(() => { const w = window.jupyterapp && Array.from(jupyterapp.shell.widgets("main")).find(
+	w => w.content && w.content.widgets && w.context && w.context.path === "%NB%");
+`
+
+// labSettings writes JupyterLab user settings: every cell rendered (no windowing, so that
+// off-screen outputs are in the page), no news or update notifications.
+func labSettings(t *testing.T) string {
+	dir := t.TempDir()
+	for file, content := range map[string]string{
+		"@jupyterlab/notebook-extension/tracker.jupyterlab-settings":         `{"windowingMode": "none"}`,
+		"@jupyterlab/apputils-extension/notification.jupyterlab-settings":    `{"fetchNews": "false", "checkForUpdates": false}`,
+		"@jupyterlab/apputils-extension/announcements.jupyterlab-settings":   `{}`,
+		"@jupyterlab/application-extension/context-menu.jupyterlab-settings": `{}`,
+	} {
+		path := filepath.Join(dir, file)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// pictures counts what an output area shows: top-level inline <svg> and <img> elements that
+// decoded and have a size, by kind; Broken counts those that did not.
+type pictures struct {
+	SVG, PNGImg, SVGImg, JPEGImg, Broken int
+}
+
+func (p pictures) total() int { return p.SVG + p.PNGImg + p.SVGImg + p.JPEGImg }
+
+func (p pictures) String() string {
+	return fmt.Sprintf("%d pictures: %d inline SVG, %d <img> SVG, %d <img> PNG, %d <img> JPEG; %d broken",
+		p.total(), p.SVG, p.SVGImg, p.PNGImg, p.JPEGImg, p.Broken)
+}
+
+func countPictures(ctx context.Context, outputs string) (pictures, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[pictures](`(() => {
+		const r = {svg: 0, pngImg: 0, svgImg: 0, jpegImg: 0, broken: 0};
+		for (const o of `+outputs+`) {
+			for (const s of o.querySelectorAll("svg")) {
+				if (s.parentElement.closest("svg")) continue; // a figure's inner panels
+				const b = s.getBoundingClientRect();
+				if (b.width * b.height > 0) r.svg++; else r.broken++;
+			}
+			for (const i of o.querySelectorAll("img")) {
+				const b = i.getBoundingClientRect();
+				if (!(i.complete && i.naturalWidth > 0 && b.width * b.height > 0)) { r.broken++; continue; }
+				if (i.src.startsWith("data:image/png")) r.pngImg++;
+				else if (i.src.startsWith("data:image/svg")) r.svgImg++;
+				else if (i.src.startsWith("data:image/jpeg")) r.jpegImg++;
+				else r.broken++; // nothing here loads from elsewhere
+			}
+		}
+		return r;
+	})()`))
+}
+
+// forNotebook returns fe with its scripts pointed at the notebook file name.
+func (fe frontend) forNotebook(name string) frontend {
+	for _, p := range []*string{&fe.loaded, &fe.kernel, &fe.runAll, &fe.save, &fe.state, &fe.trusted, &fe.outputs, &fe.height} {
+		*p = strings.ReplaceAll(*p, "%NB%", name)
+	}
+	return fe
+}
+
+// focused makes the page believe it has the focus, as a window on a desk does: JupyterLab's
+// commands act on the focused notebook, and headless Chromium focuses nothing.
+var focused = chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+	_, err := cdp.Call(ctx, t, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
+	return chromedp.Void{}, err
+})
+
+type runState struct {
+	Pending, Ran, Total int
+	Errors              []string
+	Busy                bool
+}
+
+// TestBrowserRunAll runs the walkthrough in headless Chromium on the classic Notebook server.
 func TestBrowserRunAll(t *testing.T) {
 	jupyter := requireKernel(t)
+	browserRunAll(t, classicNotebook, jupyter, dataDir)
+}
+
+// TestBrowserRunAllLab runs the walkthrough in headless Chromium on JupyterLab 4
+// ($FLOWERS_JUPYTERLAB, from the test environment .ci/venv.sh makes), with the kernel
+// installed into it by kernel/install.sh.
+func TestBrowserRunAllLab(t *testing.T) {
+	requireKernel(t)
+	lab := os.Getenv("FLOWERS_JUPYTERLAB")
+	if lab == "" {
+		skipOrFail(t, "$FLOWERS_JUPYTERLAB is not set: source .ci/venv.sh (JupyterLab 4 in a test-only virtual environment)")
+	}
+	if out, err := exec.Command(lab, "lab", "--version").Output(); err != nil || !strings.HasPrefix(string(out), "4.") {
+		skipOrFail(t, "%s lab --version: %q, %v: want JupyterLab 4", lab, out, err)
+	}
+	data := t.TempDir()
+	cmd := exec.Command("bash", filepath.Join(repoRoot, "kernel", "install.sh"), "--name", KernelName)
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "JUPYTER="+lab)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("JUPYTER=%s kernel/install.sh: %v\n%s", lab, err, out)
+	}
+	out, err := exec.Command(lab, "kernelspec", "list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s kernelspec list: %v\n%s", lab, err, out)
+	}
+	browserRunAll(t, jupyterLab, lab, data)
+}
+
+// browserRunAll opens the walkthrough in headless Chromium on the frontend's server, runs all
+// cells, waits for the last, checks that no cell failed and that every picture rendered with
+// a size, takes a screenshot and saves the notebook (signed: trusted). Then it opens a copy
+// of the saved notebook with one metadata field changed (so the trust database, keyed by
+// content, does not know it: what a person sent the file sees) and checks that the copy
+// shows as many pictures, now as PNG.
+func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
 	chromium := chromiumPath()
 	if _, err := os.Stat(chromium); err != nil {
 		skipOrFail(t, "Chromium not found at %s: sudo apt-get install chromium chromium-driver (or set $CHROMIUM)", chromium)
@@ -85,12 +300,12 @@ func TestBrowserRunAll(t *testing.T) {
 	dir := browserTree(t)
 	port, token := freePort(t), fmt.Sprintf("flowers%d", time.Now().UnixNano())
 
-	// The Notebook server, in its own process group so that its kernels go with it.
-	server := exec.Command(jupyter, "notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-		fmt.Sprintf("--port=%d", port), "--NotebookApp.token="+token, "--notebook-dir="+dir,
-		"--NotebookApp.open_browser=False")
-	server.Env = notebookEnv(filepath.Join(t.TempDir(), "work"), "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4")
-	logFile, err := os.Create(filepath.Join(out, "browser-notebook-server.log"))
+	// The server, in its own process group so that its kernels go with it.
+	server := exec.Command(jupyter, fe.server(port, token, dir)...)
+	env := notebookEnv(filepath.Join(t.TempDir(), "work"), "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4")
+	server.Env = append(env, "JUPYTER_DATA_DIR="+data, "JUPYTERLAB_SETTINGS_DIR="+labSettings(t),
+		"JUPYTERLAB_WORKSPACES_DIR="+t.TempDir())
+	logFile, err := os.Create(filepath.Join(out, "browser-"+fe.name+"-server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +313,7 @@ func TestBrowserRunAll(t *testing.T) {
 	server.Stdout, server.Stderr = logFile, logFile
 	server.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := server.Start(); err != nil {
-		t.Fatalf("starting the Notebook server: %v", err)
+		t.Fatalf("starting the %s server: %v", fe.name, err)
 	}
 	defer func() {
 		_ = syscall.Kill(-server.Process.Pid, syscall.SIGTERM)
@@ -112,7 +327,7 @@ func TestBrowserRunAll(t *testing.T) {
 		}
 	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := http.Get(base + "/api/status?token=" + token)
 		if err == nil {
@@ -122,7 +337,7 @@ func TestBrowserRunAll(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the Notebook server did not answer on %s within 60s (log: %s)", base, logFile.Name())
+			t.Fatalf("the %s server did not answer on %s within 90s (log: %s)", fe.name, base, logFile.Name())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -139,40 +354,29 @@ func TestBrowserRunAll(t *testing.T) {
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
 
-	url := fmt.Sprintf("%s/notebooks/%s?token=%s", base, BrowserNotebook, token)
+	poll := func(what, js string, timeout time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
+			t.Fatalf("%s: %s: %v (server log: %s)", fe.name, what, err, logFile.Name())
+		}
+	}
+	const sharedName = "flowers-shared.ipynb"
+	shared := fe.forNotebook(sharedName)
+	fe = fe.forNotebook(BrowserNotebook)
+	url := fe.url(base, BrowserNotebook, token)
 	start := time.Now()
-	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
+	if err := chromedp.Do(bctx, focused, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("opening %s: %v", url, err)
 	}
-	// Wait for the notebook and its kernel; never autosave (the copy is thrown away anyway).
-	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected()`,
-		chromedp.WithPollingTimeout(2*time.Minute), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
-		t.Fatalf("the notebook's kernel did not connect: %v (server log: %s)", err, logFile.Name())
-	}
-	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`Jupyter.notebook.set_autosave_interval(0); Jupyter.notebook.execute_all_cells()`)); err != nil {
+	poll("the notebook did not load", fe.loaded, 2*time.Minute)
+	poll("the notebook's kernel did not connect", fe.kernel, 2*time.Minute)
+	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](fe.runAll)); err != nil {
 		t.Fatalf("Run All: %v", err)
 	}
-
-	// Running: a code cell shows "*" until it has run. Done when none does (or a cell failed,
-	// which stops the run: Jupyter then clears the queued cells' prompts).
-	const state = `(() => {
-		const cells = Jupyter.notebook.get_cells().filter(c => c.cell_type === "code");
-		const errors = [];
-		cells.forEach((c, i) => c.output_area.outputs.forEach(o => {
-			if (o.output_type === "error") errors.push("code cell " + (i+1) + ": " + o.ename + ": " + o.evalue);
-		}));
-		const pending = cells.filter(c => c.input_prompt_number === "*").length;
-		const ran = cells.filter(c => typeof c.input_prompt_number === "number").length;
-		return {pending, ran, total: cells.length, errors, busy: Jupyter.notebook.kernel_busy === true};
-	})()`
-	type runState struct {
-		Pending, Ran, Total int
-		Errors              []string
-		Busy                bool
-	}
 	var st runState
+	time.Sleep(3 * time.Second) // let the first cell start
 	for {
-		st, err = chromedp.Run(bctx, chromedp.Evaluate[runState](state))
+		st, err = chromedp.Run(bctx, chromedp.Evaluate[runState](fe.state))
 		if err != nil {
 			t.Fatalf("reading the notebook state: %v", err)
 		}
@@ -184,71 +388,80 @@ func TestBrowserRunAll(t *testing.T) {
 		}
 		time.Sleep(2 * time.Second)
 	}
-	t.Logf("Run All: %d of %d code cells ran in %.0fs", st.Ran, st.Total, time.Since(start).Seconds())
-
-	screenshot(t, bctx, filepath.Join(out, "browser-"+strings.TrimSuffix(BrowserNotebook, ".ipynb")+".png"))
+	t.Logf("%s: Run All: %d of %d code cells ran in %.0fs", fe.name, st.Ran, st.Total, time.Since(start).Seconds())
+	time.Sleep(2 * time.Second) // the last outputs' images decode
+	shot := "browser-" + fe.name + ".png"
+	screenshot(t, bctx, fe, filepath.Join(out, shot))
 	if len(st.Errors) > 0 {
 		t.Fatalf("cells failed in the browser:\n%s", strings.Join(st.Errors, "\n"))
 	}
 	if st.Ran != st.Total {
 		t.Fatalf("only %d of %d code cells ran", st.Ran, st.Total)
 	}
-
-	// The plots rendered: each kind of chart is in the page with a non-zero size, and the
-	// photos embedded in the grids decoded (an <image> with a broken data: URI has no size).
-	type rendered struct {
-		Charts   map[string][]float64
-		Images   int
-		ImagesOK int
-		Imgs     int
-		ImgsOK   int
-		Stderr   int
-	}
-	r, err := chromedp.Run(bctx, chromedp.Evaluate[rendered](`(() => {
-		const charts = {};
-		for (const kind of ["flowers-bar-chart", "flowers-line-chart", "flowers-image-grid", "flowers-confusion-matrix"]) {
-			charts[kind] = Array.from(document.querySelectorAll("#notebook svg." + kind)).map(s => {
-				const b = s.getBoundingClientRect(); return b.width * b.height; });
-		}
-		const images = Array.from(document.querySelectorAll("#notebook svg image"));
-		const imgs = Array.from(document.querySelectorAll("#notebook .output_area img"));
-		return {
-			charts,
-			images: images.length,
-			imagesOK: images.filter(i => { const b = i.getBBox(); return b.width > 0 && b.height > 0; }).length,
-			imgs: imgs.length,
-			imgsOK: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
-			stderr: document.querySelectorAll("#notebook .output_stderr").length,
-		};
-	})()`))
+	live, err := countPictures(bctx, fe.outputs)
 	if err != nil {
-		t.Fatalf("inspecting the page: %v", err)
+		t.Fatalf("counting pictures: %v", err)
 	}
-	t.Logf("rendered: charts %v, %d/%d SVG images, %d/%d <img>", r.Charts, r.ImagesOK, r.Images, r.ImgsOK, r.Imgs)
-	want := map[string]int{"flowers-bar-chart": 2, "flowers-line-chart": 2, "flowers-image-grid": 3, "flowers-confusion-matrix": 1}
-	for kind, n := range want {
-		sizes := r.Charts[kind]
-		if len(sizes) < n {
-			t.Errorf("%d %s in the page, want at least %d", len(sizes), kind, n)
-		}
-		for i, a := range sizes {
-			if a <= 0 {
-				t.Errorf("%s #%d has no size", kind, i)
-			}
-		}
+	t.Logf("%s, after Run All (trusted): %s", fe.name, live)
+	if live.total() != walkthroughPictures || live.Broken > 0 {
+		t.Errorf("%s after Run All: %s; want %d pictures, none broken", fe.name, live, walkthroughPictures)
 	}
-	if r.Images < 10 || r.ImagesOK != r.Images {
-		t.Errorf("%d of %d photos in the image grids rendered, want all and at least 10", r.ImagesOK, r.Images)
+	// Where the notebook is trusted the figures show as SVG.
+	if live.SVG+live.SVGImg != walkthroughFigures {
+		t.Errorf("%s after Run All: %d figures shown as SVG, want %d", fe.name, live.SVG+live.SVGImg, walkthroughFigures)
 	}
-	if r.Imgs < 4 || r.ImgsOK != r.Imgs {
-		t.Errorf("%d of %d <img> photos decoded, want all and at least 4", r.ImgsOK, r.Imgs)
+	if ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](fe.trusted)); err != nil || !ok {
+		t.Errorf("%s: the notebook just run is not trusted (%v)", fe.name, err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](fe.save, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatalf("saving the notebook: %v", err)
+	}
+
+	// The shared copy: the saved notebook with one metadata field more, as a new file.
+	saved, err := os.ReadFile(filepath.Join(dir, BrowserNotebook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(saved, &doc); err != nil {
+		t.Fatalf("the saved notebook: %v", err)
+	}
+	doc["metadata"].(map[string]any)["flowers_shared_copy"] = "a copy as a colleague receives it: not in this server's trust database"
+	copyData, _ := json.MarshalIndent(doc, "", " ")
+	if err := os.WriteFile(filepath.Join(dir, sharedName), copyData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "browser-"+fe.name+"-shared.ipynb"), copyData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(fe.url(base, sharedName, token))); err != nil {
+		t.Fatalf("opening the shared copy: %v", err)
+	}
+	poll("the shared copy did not load", shared.loaded, 2*time.Minute)
+	time.Sleep(3 * time.Second) // images decode
+	if trusted, err := chromedp.Run(bctx, chromedp.Evaluate[bool](shared.trusted)); err != nil || trusted {
+		t.Errorf("%s: the shared copy counts as trusted (%v): the test would not see what its reader sees", fe.name, err)
+	}
+	copyPics, err := countPictures(bctx, shared.outputs)
+	if err != nil {
+		t.Fatalf("counting pictures: %v", err)
+	}
+	t.Logf("%s, shared copy (untrusted): %s", fe.name, copyPics)
+	screenshot(t, bctx, shared, filepath.Join(out, "browser-"+fe.name+"-shared.png"))
+	if copyPics.total() != live.total() || copyPics.Broken > 0 {
+		t.Errorf("%s: the untrusted copy shows %s; the trusted notebook showed %d", fe.name, copyPics, live.total())
+	}
+	// Untrusted, every figure falls back to its PNG.
+	if copyPics.PNGImg < walkthroughFigures || copyPics.SVG+copyPics.SVGImg != 0 {
+		t.Errorf("%s: the untrusted copy shows %s; want the %d figures as PNG and no SVG", fe.name, copyPics, walkthroughFigures)
 	}
 }
 
 // screenshot saves a PNG of the whole notebook: the viewport is made as tall as the notebook
-// (the classic Notebook scrolls inside #site, so a page screenshot would stop at the window).
-func screenshot(t *testing.T, ctx context.Context, path string) {
-	h, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector("#notebook-container").scrollHeight + document.querySelector("#header").offsetHeight + 40`))
+// (both frontends scroll inside the page, so a page screenshot would stop at the window).
+// With $FLOWERS_SCREENSHOTS set it is copied there too.
+func screenshot(t *testing.T, ctx context.Context, fe frontend, path string) {
+	h, err := chromedp.Run(ctx, chromedp.Evaluate[int](fe.height))
 	if err != nil {
 		t.Errorf("measuring the notebook: %v", err)
 		return
@@ -258,7 +471,7 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 		t.Errorf("resizing the viewport: %v", err)
 		return
 	}
-	time.Sleep(time.Second) // let the notebook re-layout
+	time.Sleep(2 * time.Second) // let the notebook re-layout
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Errorf("screenshot: %v", err)
@@ -269,4 +482,15 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 		return
 	}
 	t.Logf("screenshot (%d×%d): %s", 1280, h, path)
+	if dir := os.Getenv("FLOWERS_SCREENSHOTS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(path)), png, 0o644)
+		}
+		if err != nil {
+			t.Errorf("copying the screenshot to $FLOWERS_SCREENSHOTS: %v", err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Errorf("resizing the viewport back: %v", err)
+	}
 }

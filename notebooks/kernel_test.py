@@ -26,8 +26,11 @@ class FlowersGoNBKernelTests(jupyter_kernel_test.KernelTests):
     code_display_data = [
         {"code": '%%\nnb.HTML("<b>flowers</b>")', "mime": "text/html"},
         {"code": '%%\nnb.Markdown("# flowers")', "mime": "text/markdown"},
-        {"code": '%%\nnb.SVG(plots.BarChart(plots.Chart{Title: "t"}, []plots.Bar{{Label: "a", Value: 1}}))',
-         "mime": "text/html"},
+        # A figure is one output carrying both forms: SVG where trusted, PNG where not.
+        {"code": '%%\nnb.Show(plots.BarChart(plots.Chart{Title: "t"}, []plots.Bar{{Label: "a", Value: 1}}))',
+         "mime": "image/svg+xml"},
+        {"code": '%%\nnb.Show(plots.BarChart(plots.Chart{Title: "t"}, []plots.Bar{{Label: "a", Value: 1}}))',
+         "mime": "image/png"},
     ]
 
     @classmethod

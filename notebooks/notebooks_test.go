@@ -111,7 +111,14 @@ func requireKernel(t *testing.T) string {
 // notebookEnv is the environment of a headless run: Jupyter finds our kernelspec, cells see
 // small CI settings (extra overrides them) and write under work, not in the repository.
 func notebookEnv(work string, extra ...string) []string {
+	home := filepath.Join(work, "home")
+	_ = os.MkdirAll(home, 0o755)
 	env := append(os.Environ(),
+		// Jupyter, IPython and GoNB write under HOME: a temporary one. Go keeps its caches
+		// (a cold build cache would compile GoMLX again in every test).
+		"HOME="+home, "JUPYTER_CONFIG_DIR="+filepath.Join(home, ".jupyter"),
+		"JUPYTER_RUNTIME_DIR="+filepath.Join(home, "runtime"), "IPYTHONDIR="+filepath.Join(home, ".ipython"),
+		"GOCACHE="+goEnv("GOCACHE"), "GOMODCACHE="+goEnv("GOMODCACHE"), "GOPATH="+goEnv("GOPATH"),
 		"JUPYTER_DATA_DIR="+dataDir,
 		"FLOWERS_WORK="+work,
 		"FLOWERS_CACHE="+filepath.Join(work, "cache"),
@@ -119,12 +126,23 @@ func notebookEnv(work string, extra ...string) []string {
 		"FLOWERS_PER_CLASS=6",
 		"FLOWERS_HEAD=avg",
 		"FLOWERS_IMAGE_SIZE=96",
+		"FLOWERS_NB_DATA=sample", // the tests' data: the 200 real photos beside the repository
+		"FLOWERS_OFFLINE=1",      // Weights "auto" → random without a network probe
 		"PYTHONWARNINGS=ignore",
 	)
 	if dir := sampleDir(); dir != "" {
 		env = append(env, "FLOWERS_SAMPLE_DIR="+dir)
 	}
 	return append(env, extra...)
+}
+
+// goEnv is `go env NAME` of the test's environment.
+func goEnv(name string) string {
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		panic(fmt.Sprintf("go env %s: %v", name, err))
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // sampleDir is flowerlib/internal/testdata.SampleDir (internal: not importable from here):
@@ -197,7 +215,7 @@ func (o output) text() string {
 		return joinText(o.Text)
 	}
 	var b strings.Builder
-	for _, k := range []string{"text/html", "text/markdown", "text/plain"} {
+	for _, k := range []string{"text/html", "text/markdown", "image/svg+xml", "text/plain"} {
 		b.WriteString(joinText(o.Data[k]))
 	}
 	return b.String()
@@ -272,26 +290,56 @@ func TestNotebooksExecute(t *testing.T) {
 	for _, path := range notebookFiles(t) {
 		name := strings.TrimSuffix(filepath.Base(path), ".ipynb")
 		t.Run(name, func(t *testing.T) {
-			work := filepath.Join(t.TempDir(), "work")
-			cmd := exec.Command(jupyter, "nbconvert", "--to", "notebook", "--execute",
-				"--ExecutePreprocessor.kernel_name="+KernelName, "--ExecutePreprocessor.timeout=600",
-				"--output-dir", out, "--output", name+".executed.ipynb", path)
-			cmd.Dir = notebooksDir
-			cmd.Env = notebookEnv(work)
-			var log bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &log, &log
-			start := time.Now()
-			err := cmd.Run()
-			t.Logf("%s: nbconvert took %.0fs", name, time.Since(start).Seconds())
-			logPath := filepath.Join(out, name+".nbconvert.log")
-			_ = os.WriteFile(logPath, log.Bytes(), 0o644)
-			if err != nil {
-				t.Fatalf("nbconvert failed (%v); the failing cell:\n%s\n(full log: %s)", err, lastLines(cellError(log.String()), 40), logPath)
-			}
-			executed := readNotebook(t, filepath.Join(out, name+".executed.ipynb"))
+			executed := executeNotebook(t, jupyter, path, filepath.Join(out, name+".executed.ipynb"))
 			checkOutputs(t, name, executed)
 		})
 	}
+}
+
+// TestNotebookWithoutSharedSample runs the walkthrough as on a machine that has never seen
+// ../shared: the default Data "auto", offline, falls back to the photos embedded in flowerlib.
+func TestNotebookWithoutSharedSample(t *testing.T) {
+	jupyter := requireKernel(t)
+	path := filepath.Join(notebooksDir, BrowserNotebook)
+	executed := executeNotebook(t, jupyter, path, filepath.Join(outDir(t), "flowers.embedded.executed.ipynb"),
+		"FLOWERS_SAMPLE_DIR="+filepath.Join(t.TempDir(), "no-such-sample"), "FLOWERS_NB_DATA=")
+	checkOutputs(t, "flowers", executed)
+	var text strings.Builder
+	for _, c := range executed.Cells {
+		for _, o := range c.Outputs {
+			text.WriteString(o.text())
+		}
+	}
+	for _, want := range []string{"auto → Data: the 50 embedded photos; Weights: random", "/data-sample-", "images per class (30 in all)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the embedded-sample run lacks %q", want)
+		}
+	}
+}
+
+// executeNotebook runs path headless with nbconvert on the small CI settings (extra env
+// overrides them), writes the executed copy to dest and returns it; it fails the test with
+// the failing cell when a cell fails.
+func executeNotebook(t *testing.T, jupyter, path, dest string, extra ...string) *notebook {
+	t.Helper()
+	name := strings.TrimSuffix(filepath.Base(dest), ".ipynb")
+	work := filepath.Join(t.TempDir(), "work")
+	cmd := exec.Command(jupyter, "nbconvert", "--to", "notebook", "--execute",
+		"--ExecutePreprocessor.kernel_name="+KernelName, "--ExecutePreprocessor.timeout=600",
+		"--output-dir", filepath.Dir(dest), "--output", filepath.Base(dest), path)
+	cmd.Dir = notebooksDir
+	cmd.Env = notebookEnv(work, extra...)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("%s: nbconvert took %.0fs", name, time.Since(start).Seconds())
+	logPath := filepath.Join(filepath.Dir(dest), name+".nbconvert.log")
+	_ = os.WriteFile(logPath, log.Bytes(), 0o644)
+	if err != nil {
+		t.Fatalf("nbconvert failed (%v); the failing cell:\n%s\n(full log: %s)", err, lastLines(cellError(log.String()), 40), logPath)
+	}
+	return readNotebook(t, dest)
 }
 
 // cellError extracts nbclient's CellExecutionError report from an nbconvert log.
@@ -312,6 +360,7 @@ func lastLines(s string, n int) string {
 func checkOutputs(t *testing.T, name string, nb *notebook) {
 	t.Helper()
 	var all strings.Builder
+	figures := 0
 	for i, c := range nb.Cells {
 		if c.CellType != "code" {
 			continue
@@ -328,21 +377,39 @@ func checkOutputs(t *testing.T, name string, nb *notebook) {
 		}
 		// A cell that displays something must have a display output.
 		src := c.source()
-		if strings.Contains(src, "nb.SVG(") || strings.Contains(src, "nb.HTML(") {
+		if strings.Contains(src, ".Show(") || strings.Contains(src, "nb.HTML(") {
 			if !slices.ContainsFunc(c.Outputs, func(o output) bool { return o.OutputType == "display_data" }) {
 				t.Errorf("%s: cell %d displays a picture but has no display output:\n%s", name, i, src)
+			}
+		}
+		// Every figure carries a PNG (what an untrusted view shows) beside its SVG, and no
+		// chart hides in HTML (the sanitizer of an untrusted view strips inline <svg>).
+		for _, o := range c.Outputs {
+			if svg := joinText(o.Data["image/svg+xml"]); svg != "" {
+				figures++
+				png, _ := o.Data["image/png"].(string)
+				if len(png) < 1000 || joinText(o.Data["text/plain"]) == "" {
+					t.Errorf("%s: cell %d has an SVG figure without its PNG (%d base64 bytes) or text", name, i, len(png))
+				}
+			}
+			if strings.Contains(joinText(o.Data["text/html"]), "<svg") {
+				t.Errorf("%s: cell %d has an <svg> inside text/html: it disappears in an untrusted view", name, i)
 			}
 		}
 	}
 	if name != "flowers" {
 		return
 	}
+	// class counts, sample grid, augmentation, curves, confusion matrix, gallery, own photo
+	if figures != 7 {
+		t.Errorf("%s: %d figures (SVG+PNG outputs), want 7", name, figures)
+	}
 	text := all.String()
 	for _, want := range []struct{ what, pattern string }{
 		{"labels head table", `<table class="flowers-table".*?\.jpg</td>`},
 		{"class-count chart", `class="flowers-bar-chart"`},
 		{"6 photos per class", `<text x="[^"]+" y="[^"]+" text-anchor="middle" class="value">6</text>`},
-		{"sample grid with PNG photos", `class="flowers-image-grid".*?href="data:image/png;base64,`},
+		{"sample grid with JPEG photos", `class="flowers-image-grid".*?href="data:image/jpeg;base64,`},
 		{"augmentation preview", `augmentation preview`},
 		{"one-hot table", `\[0 0 1 0 0\]`},
 		{"ResNet50 totals", `Total params: 23,587,712`},
@@ -352,6 +419,8 @@ func checkOutputs(t *testing.T, name string, nb *notebook) {
 		{"confusion matrix", `class="flowers-confusion-matrix"`},
 		{"prediction gallery", `predictions, \d+ mistakes \(red\)`},
 		{"own-photo prediction", `class="flowers-bar-chart".*?>prediction<`},
+		{"the banner of random weights", `class="banner"[^>]*>random ResNet50 weights`},
+		{"the compile step of the first cell", `each cell starts in seconds`},
 	} {
 		if !regexp.MustCompile(`(?s)` + want.pattern).MatchString(text) {
 			t.Errorf("%s: no %s in the outputs (pattern %q)", name, want.what, want.pattern)

@@ -43,13 +43,11 @@ var FlowerPhotos = Archive{URL: FlowersURL, Size: FlowersSize, Top: "flower_phot
 // interrupted run never leaves a half-extracted dataset. When cacheDir/<Top> is there,
 // it does nothing. Offline, the error names the URL and the ways to use a local copy.
 func (a Archive) Fetch(cacheDir string, progress io.Writer) (string, error) {
+	if dir, ok := a.Cached(cacheDir); ok {
+		return dir, nil
+	}
 	final := filepath.Join(cacheDir, a.Top)
 	marker := filepath.Join(cacheDir, "."+a.Top+".complete")
-	if _, err := os.Stat(marker); err == nil {
-		if st, err := os.Stat(final); err == nil && st.IsDir() {
-			return final, nil
-		}
-	}
 	archive := filepath.Join(cacheDir, filepath.Base(a.URL))
 	if err := File(a.URL, archive, a.Checksum, &Options{Size: a.Size, Progress: progress}); err != nil {
 		return "", errors.WithMessagef(err, "the %s dataset is not available offline: download %s elsewhere and copy it to %s, or point at an extracted copy with -data DIR or %s=DIR",
@@ -78,6 +76,17 @@ func (a Archive) Fetch(cacheDir string, progress io.Writer) (string, error) {
 		return "", errors.Wrapf(err, "marking %q complete", final)
 	}
 	return final, nil
+}
+
+// Cached returns cacheDir/<Top> and true when Fetch extracted it there completely (no
+// network needed).
+func (a Archive) Cached(cacheDir string) (string, bool) {
+	final := filepath.Join(cacheDir, a.Top)
+	if _, err := os.Stat(filepath.Join(cacheDir, "."+a.Top+".complete")); err != nil {
+		return final, false
+	}
+	st, err := os.Stat(final)
+	return final, err == nil && st.IsDir()
 }
 
 // ResolveData returns the dataset folder to use: dataFlag when set, else $FLOWERS_DATA,

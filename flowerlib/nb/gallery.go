@@ -15,7 +15,7 @@ import (
 )
 
 // ClassCounts returns the bar chart of images per class of t (the seed's labels table).
-func ClassCounts(t *labels.Table) string {
+func ClassCounts(t *labels.Table) *plots.Figure {
 	var bars []plots.Bar
 	for _, c := range t.Counts() {
 		bars = append(bars, plots.Bar{Label: c.Class, Value: float64(c.Count)})
@@ -77,7 +77,7 @@ func ResizeDemo(path string, size int) (string, error) {
 
 // SampleGrid returns a grid of n photos of t, taking the classes in turn so each shows,
 // captioned with their labels and loaded at size×size as the model sees them.
-func SampleGrid(t *labels.Table, n, size int) (string, error) {
+func SampleGrid(t *labels.Table, n, size int) (*plots.Figure, error) {
 	byClass := map[string][]labels.Row{}
 	for _, r := range t.Rows {
 		byClass[r.Label] = append(byClass[r.Label], r)
@@ -90,7 +90,7 @@ func SampleGrid(t *labels.Table, n, size int) (string, error) {
 				r := byClass[c][k]
 				img, err := images.Load(r.Path, size)
 				if err != nil {
-					return "", err
+					return nil, err
 				}
 				tiles = append(tiles, plots.Tile{Image: Image(img), Caption: r.Label})
 				added = true
@@ -101,9 +101,9 @@ func SampleGrid(t *labels.Table, n, size int) (string, error) {
 		}
 	}
 	if len(tiles) == 0 {
-		return "", errors.New("nb.SampleGrid: the table has no rows")
+		return nil, errors.New("nb.SampleGrid: the table has no rows")
 	}
-	return plots.ImageGrid(tiles, plots.GridOptions{Title: fmt.Sprintf("%d samples (%d×%d)", len(tiles), size, size), Columns: len(t.Classes), Thumb: 128})
+	return plots.ImageGrid(tiles, plots.GridOptions{Title: fmt.Sprintf("%d samples (%d×%d)", len(tiles), size, size), Columns: len(t.Classes), Thumb: 128, JPEG: true})
 }
 
 // Augmentation returns the seed's ImageDataGenerator settings with every range scaled by
@@ -124,13 +124,13 @@ func Augmentation(strength float64, seed int64) augment.Config {
 
 // AugmentGrid shows a photo and n augmented versions of it (epochs 0..n-1 of cfg, as training
 // would draw them), captioned with each transform's parameters.
-func AugmentGrid(path string, cfg augment.Config, n, size int) (string, error) {
+func AugmentGrid(path string, cfg augment.Config, n, size int) (*plots.Figure, error) {
 	if err := cfg.Validate(); err != nil {
-		return "", err
+		return nil, err
 	}
 	src, err := images.Load(path, size)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	tiles := []plots.Tile{{Image: Image(src), Caption: "original"}}
 	scale := cfg.Rescale
@@ -152,7 +152,7 @@ func AugmentGrid(path string, cfg augment.Config, n, size int) (string, error) {
 		tiles = append(tiles, plots.Tile{Image: Image(out),
 			Caption: fmt.Sprintf("epoch %d · %.0f°%s\nzoom %.2f×%.2f", e+1, p.Theta, flip, p.Zx, p.Zy)})
 	}
-	return plots.ImageGrid(tiles, plots.GridOptions{Title: "augmentation preview", Columns: min(5, len(tiles)), Thumb: 128})
+	return plots.ImageGrid(tiles, plots.GridOptions{Title: "augmentation preview", Columns: min(5, len(tiles)), Thumb: 128, JPEG: true})
 }
 
 // Prediction is one photo with its true and predicted class, for PredictionGallery.
@@ -165,7 +165,7 @@ type Prediction struct {
 
 // PredictionGallery shows up to n predictions, mistakes first (framed in red, captioned
 // "true X / pred Y p%"), then right ones (green frame).
-func PredictionGallery(preds []Prediction, n, size int) (string, error) {
+func PredictionGallery(preds []Prediction, n, size int) (*plots.Figure, error) {
 	order := make([]int, len(preds))
 	for i := range order {
 		order[i] = i
@@ -178,7 +178,7 @@ func PredictionGallery(preds []Prediction, n, size int) (string, error) {
 		p := preds[i]
 		img, err := images.Load(p.Path, size)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		t := plots.Tile{Image: Image(img), Caption: fmt.Sprintf("%s %.0f%%", p.Predicted, 100*p.Probability)}
 		switch {
@@ -193,10 +193,10 @@ func PredictionGallery(preds []Prediction, n, size int) (string, error) {
 		tiles = append(tiles, t)
 	}
 	if len(tiles) == 0 {
-		return "", errors.New("nb.PredictionGallery: no predictions")
+		return nil, errors.New("nb.PredictionGallery: no predictions")
 	}
 	title := fmt.Sprintf("%d predictions, %d mistakes (red)", len(tiles), mistakes)
-	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 112})
+	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 112, JPEG: true})
 }
 
 // HeadLayers returns the head's Keras-style summary as an HTML table: each layer with its
@@ -246,4 +246,24 @@ func commas(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// DecodeAll decodes and resizes every photo of t to size×size, in parallel batches as
+// read_images does (bounded memory), with a live progress line, and returns the summary
+// (photos decoded, skipped ones with the reason).
+func DecodeAll(t *labels.Table, size int) (string, error) {
+	paths := make([]string, len(t.Rows))
+	for i, r := range t.Rows {
+		paths[i] = r.Path
+	}
+	p := NewProgress("")
+	it := images.NewBatches(paths, images.BatchOptions{Size: size, Progress: p})
+	defer it.Close()
+	for range it.All() {
+	}
+	p.Done()
+	if err := it.Err(); err != nil {
+		return "", err
+	}
+	return it.Summary(), nil
 }

@@ -1,7 +1,8 @@
 // Package nb holds the notebooks' display helpers: thin wrappers over GoNB's gonbui
 // (HTML, SVG, Markdown, live-updating outputs) plus the few notebook-only helpers that
 // keep cells to a few lines (settings from the environment, tables, galleries, training
-// curves). Outside a GoNB cell every Display function falls back to plain text on stdout,
+// curves). Figures go out as SVG and PNG in one output (Show), so they survive a shared,
+// untrusted copy of the notebook. Outside a GoNB cell every Display function falls back to plain text on stdout,
 // so the same code runs from `go run` or a test.
 package nb
 
@@ -14,7 +15,9 @@ import (
 	"strings"
 
 	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
 // Out is where the text fallbacks go outside a notebook (tests replace it).
@@ -34,15 +37,41 @@ func HTML(s string) {
 	fmt.Fprintf(Out, "[HTML output, %d bytes: shown in a notebook]\n", len(s))
 }
 
-// SVG displays an SVG image (from flowerlib/plots); outside a notebook it prints its title.
-func SVG(svg string) {
+// Show displays a figure (from flowerlib/plots) as one output carrying it twice: as SVG
+// (image/svg+xml, sharp, chosen where the notebook is trusted) and as PNG (image/png at
+// 2× with its CSS size in the metadata, chosen where it is not: a shared copy, GitHub,
+// nbviewer), plus its title as text/plain. Outside a notebook it prints the title.
+func Show(fig *plots.Figure) {
 	if IsNotebook() {
-		// gonbui wraps SVG in a <div> (image/svg+xml outputs do not survive HTML export).
-		gonbui.DisplaySVG(svg)
+		data, err := figureData(fig, "")
+		Check(err)
+		gonbui.SendData(data)
 		Sync()
 		return
 	}
-	fmt.Fprintf(Out, "[SVG %s, %d bytes: shown in a notebook]\n", svgTitle(svg), len(svg))
+	fmt.Fprintf(Out, "[figure %q, %d×%d: shown in a notebook]\n", fig.Title, fig.Width, fig.Height)
+}
+
+// figureData is the mime bundle of fig (see Show); displayID "" for a new output.
+func figureData(fig *plots.Figure, displayID string) (*protocol.DisplayData, error) {
+	png, err := fig.PNG()
+	if err != nil {
+		return nil, err
+	}
+	title := fig.Title
+	if title == "" {
+		title = fig.Class
+	}
+	return &protocol.DisplayData{
+		Data: map[protocol.MIMEType]any{
+			protocol.MIMEImageSVG:  fig.SVG(),
+			protocol.MIMEImagePNG:  png,
+			protocol.MIMETextPlain: fmt.Sprintf("[%s]", title),
+		},
+		// Both frontends size an image/png by its metadata: the 2× raster shows at CSS size.
+		Metadata:  map[string]any{string(protocol.MIMEImagePNG): map[string]int{"width": fig.Width, "height": fig.Height}},
+		DisplayID: displayID,
+	}, nil
 }
 
 // Markdown displays Markdown; outside a notebook it prints it as is.
@@ -55,7 +84,7 @@ func Markdown(md string) {
 	fmt.Fprintln(Out, md)
 }
 
-// Row lays HTML/SVG fragments out side by side, wrapping on narrow screens.
+// Row lays HTML fragments out side by side, wrapping on narrow screens.
 func Row(parts ...string) string {
 	var b strings.Builder
 	b.WriteString(`<div class="flowers-row" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">`)
@@ -153,20 +182,6 @@ func isNumber(s string) bool {
 	return err == nil && !strings.ContainsAny(s, " \t")
 }
 
-func svgTitle(svg string) string {
-	i := strings.Index(svg, `class="title"`)
-	if i < 0 {
-		return "chart"
-	}
-	rest := svg[i:]
-	j := strings.IndexByte(rest, '>')
-	k := strings.Index(rest, "</text>")
-	if j < 0 || k < j {
-		return "chart"
-	}
-	return fmt.Sprintf("%q", html.UnescapeString(rest[j+1:k]))
-}
-
 // Image converts flowerlib's 8-bit RGB image to a standard image.Image (for plots.Tile).
 func Image(rgb *images.RGB) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, rgb.Width, rgb.Height))
@@ -200,7 +215,7 @@ func Check(err error) {
 // Sync waits until every output sent so far has reached the notebook. Every display helper
 // here calls it: GoNB (v0.11.4) closes its end of the pipe when the cell's program exits, so
 // a display sent just before the end could otherwise be lost (seen in CI: a cell ending in
-// nb.SVG showed nothing).
+// a chart showed nothing).
 func Sync() { gonbui.Sync() }
 
 // Must2 is Must for functions returning two values and an error.
@@ -214,4 +229,11 @@ func Must2[A, B any](a A, b B, err error) (A, B) {
 func Details(summary, text string) string {
 	return fmt.Sprintf(`<details><summary style="cursor:pointer">%s</summary><pre style="font-size:11px;line-height:1.25">%s</pre></details>`,
 		html.EscapeString(summary), html.EscapeString(text))
+}
+
+// BannerHTML is a warning strip for HTML outputs (see Settings.Banner); its text survives
+// an untrusted view (which drops the styles).
+func BannerHTML(text string) string {
+	return fmt.Sprintf(`<div class="flowers-banner" style="background:#fff3c4;color:%s;font-weight:bold;padding:4px 8px;margin:4px 0">⚠ %s</div>`,
+		plots.BannerColor, html.EscapeString(text))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/labels"
+	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
@@ -30,11 +31,11 @@ func TestFallbacksOutsideNotebook(t *testing.T) {
 		t.Skip("running inside GoNB")
 	}
 	out := captureOut(t)
-	SVG(`<svg xmlns="http://www.w3.org/2000/svg"><text class="title" x="1">images &amp; classes</text></svg>`)
+	Show(plots.BarChart(plots.Chart{Title: "images & classes", Width: 300, Height: 200}, nil))
 	HTML("<b>x</b>")
 	Markdown("# hello")
 	ShowTable([]string{"class", "count"}, [][]string{{"daisy", "7"}, {"dandelion", "12"}})
-	want := "[SVG \"images & classes\", 99 bytes: shown in a notebook]\n" +
+	want := "[figure \"images & classes\", 300×200: shown in a notebook]\n" +
 		"[HTML output, 8 bytes: shown in a notebook]\n" +
 		"# hello\n" +
 		"class      count\n" +
@@ -44,6 +45,7 @@ func TestFallbacksOutsideNotebook(t *testing.T) {
 		t.Errorf("fallback output:\n%s\nwant:\n%s", out, want)
 	}
 	NewLive().Update("<b>ignored</b>")
+	NewLive().Show(plots.BarChart(plots.Chart{}, nil))
 	if out.Len() != len(want) {
 		t.Errorf("Live.Update printed outside a notebook: %q", out.String()[len(want):])
 	}
@@ -75,7 +77,7 @@ func TestSettingsEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = s.Defaults()
-	if s.Epochs != 2 || s.LearningRate != 0.01 || s.Head != "avg" || s.PerClass != 7 || s.BatchSize != 32 || s.Seed != 42 || s.Data != "sample" {
+	if s.Epochs != 2 || s.LearningRate != 0.01 || s.Head != "avg" || s.PerClass != 7 || s.BatchSize != 32 || s.Seed != 42 || s.Data != "auto" || s.Weights != "auto" {
 		t.Errorf("settings %+v", s)
 	}
 	env["FLOWERS_EPOCHS"] = "two"
@@ -93,16 +95,21 @@ func TestSettingsEnv(t *testing.T) {
 
 func TestRunDirNames(t *testing.T) {
 	work := t.TempDir()
-	a := Settings{Work: work}.RunDir()
+	a := Settings{Data: "sample", Weights: "random", Work: work}.RunDir()
 	if want := filepath.Join(work, "run", "sample-random-flatten-cached-lr0.001-b32"); a != want {
 		t.Errorf("RunDir %q, want %q", a, want)
 	}
 	// More epochs resume the same run; another learning rate is another run.
-	if b := (Settings{Work: work, Epochs: 50}).RunDir(); b != a {
+	if b := (Settings{Data: "sample", Weights: "random", Work: work, Epochs: 50}).RunDir(); b != a {
 		t.Errorf("epochs changed the run dir: %q", b)
 	}
-	if b := (Settings{Work: work, LearningRate: 1e-4, PerClass: 10, Head: "avg"}).RunDir(); b != filepath.Join(work, "run", "sample-random-avg-cached-lr0.0001-b32-n10") {
+	if b := (Settings{Data: "sample", Weights: "random", Work: work, LearningRate: 1e-4, PerClass: 10, Head: "avg"}).RunDir(); b != filepath.Join(work, "run", "sample-random-avg-cached-lr0.0001-b32-n10") {
 		t.Errorf("RunDir %q", b)
+	}
+	// "auto" names the run by what it chose.
+	t.Setenv(OfflineEnv, "1")
+	if b := (Settings{Work: work, Cache: t.TempDir()}).RunDir(); b != filepath.Join(work, "run", "embedded-random-flatten-cached-lr0.001-b32") {
+		t.Errorf("auto RunDir %q", b)
 	}
 }
 
@@ -153,8 +160,8 @@ func TestCurvesAndProgress(t *testing.T) {
 		{Epoch: 1, Loss: 1.2, Accuracy: 0.5, ValLoss: 1.3, ValAccuracy: 0.4, Seconds: 2},
 		{Epoch: 2, Loss: 0.8, Accuracy: 0.7, ValLoss: math.NaN(), ValAccuracy: math.NaN(), Seconds: 2.5},
 	}
-	c := Curves(h)
-	if n := strings.Count(c, "<svg"); n != 2 {
+	c := Curves(h).SVG()
+	if n := strings.Count(c, `class="flowers-line-chart"`); n != 2 {
 		t.Errorf("%d charts, want 2 (loss, accuracy)", n)
 	}
 	for _, want := range []string{">val_accuracy<", ">val_loss<", ">epoch<"} {
@@ -186,16 +193,17 @@ func TestGalleries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := ClassCounts(tab); !strings.Contains(s, "images per class (200 in all)") || strings.Count(s, `class="bar"`) != 5 {
+	if s := ClassCounts(tab).SVG(); !strings.Contains(s, "images per class (200 in all)") || strings.Count(s, `class="bar"`) != 5 {
 		t.Errorf("class counts chart: %.200s", s)
 	}
 	if s := HeadTable(tab, 5); strings.Count(s, "<tr") != 6 || !strings.Contains(s, tab.Rows[4].Path) {
 		t.Errorf("head table lacks 5 rows:\n%s", s)
 	}
-	grid, err := SampleGrid(tab, 7, 64)
+	gridFig, err := SampleGrid(tab, 7, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
+	grid := gridFig.SVG()
 	// Classes in turn: the first 5 tiles are the 5 classes in order.
 	for i, c := range tab.Classes {
 		if !strings.Contains(grid, fmt.Sprintf(`class="caption" fill="#222" font-size="11">%s</text>`, c)) {
@@ -212,10 +220,11 @@ func TestGalleries(t *testing.T) {
 	if n := strings.Count(demo, `<img src="data:image/png;base64,`); n != 3 || !strings.Contains(demo, "resized: 64×64 RGB") {
 		t.Errorf("resize demo: %d images\n%.300s", n, demo)
 	}
-	aug, err := AugmentGrid(tab.Rows[0].Path, Augmentation(1, 42), 4, 64)
+	augFig, err := AugmentGrid(tab.Rows[0].Path, Augmentation(1, 42), 4, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
+	aug := augFig.SVG()
 	if n := strings.Count(aug, "<image "); n != 5 || !strings.Contains(aug, "epoch 4 · ") {
 		t.Errorf("augmentation grid: %d images", n)
 	}
@@ -228,10 +237,11 @@ func TestGalleries(t *testing.T) {
 		{Path: tab.Rows[1].Path, True: "roses", Predicted: "tulips", Probability: 0.61},
 		{Path: tab.Rows[2].Path, Predicted: "tulips", Probability: 0.5},
 	}
-	g, err := PredictionGallery(preds, 3, 64)
+	gFig, err := PredictionGallery(preds, 3, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
+	g := gFig.SVG()
 	// Mistakes first.
 	if i, j := strings.Index(g, `data-mark="mistake"`), strings.Index(g, `data-mark="correct"`); i < 0 || j < 0 || i > j {
 		t.Errorf("mistake not first (%d, %d)", i, j)

@@ -1,36 +1,50 @@
 package nb
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/flowerlib/plots"
+	"github.com/flowerlib/flowers/flowerlib/sample"
+	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/pkg/errors"
 )
 
 // Settings are the notebooks' hyperparameters and data choices, set in one cell:
 //
-//	var settings = nb.Settings{Data: "sample", Weights: "random", Epochs: 30, ...}.FromEnv()
+//	var settings = nb.Settings{Data: "auto", Weights: "auto", Epochs: 30, ...}.FromEnv()
 //
 // Each GoNB cell is a fresh program that re-evaluates that declaration, so every cell
 // sees the same values. Zero values take the seed article's settings.
 type Settings struct {
-	// Data is "sample" (the 200 photos shipped beside the repository, offline), "download"
-	// (the official flower_photos.tgz, 3670 photos: needs internet once), or a dataset folder.
+	// Data is "auto" (the default: the official flower_photos when it is in the cache or
+	// can be downloaded, else "embedded"), "embedded" (50 photos built into flowerlib:
+	// flowerlib/sample, offline anywhere), "sample" (the 200 photos beside the repository on
+	// the project's machines, ../shared/data/flower_photos_small or $FLOWERS_SAMPLE_DIR),
+	// "download" (flower_photos.tgz, 3670 photos, 218 MB: needs internet once), or a dataset
+	// folder with one sub-folder per class.
 	Data string `env:"FLOWERS_NB_DATA"`
-	// Weights is "random" (seeded random ResNet50 weights in the Keras layout: runs offline,
-	// but they are NOT ImageNet features, so validation accuracy stays low), "imagenet" (the
-	// official Keras file, 94 MB, downloaded once), or a Keras .h5 file.
+	// Weights is "auto" (the default: Keras' ImageNet weights when cached or downloadable,
+	// else "random"), "imagenet" (the official Keras file, 94 MB, downloaded once), "random"
+	// (seeded random ResNet50 weights in the Keras layout: runs offline, but they are NOT
+	// ImageNet features, so the accuracy means nothing), or a Keras .h5 file.
 	Weights string `env:"FLOWERS_NB_WEIGHTS"`
+	// Auto says what "auto" chose and why (set by FromEnv; not an input).
+	Auto string
 	// Work holds the runs (checkpoints, history), the labels CSV and PerClass subsets;
 	// relative paths are relative to the notebook's folder. Default "runs".
 	Work string `env:"FLOWERS_WORK"`
@@ -65,8 +79,8 @@ func (s Settings) Defaults() Settings {
 			*p = v
 		}
 	}
-	def(&s.Data, "sample")
-	def(&s.Weights, "random")
+	def(&s.Data, "auto")
+	def(&s.Weights, "auto")
 	def(&s.Work, "runs")
 	def(&s.Head, "flatten")
 	def(&s.Mode, "cached")
@@ -89,12 +103,140 @@ func (s Settings) Defaults() Settings {
 }
 
 // FromEnv overrides fields with the FLOWERS_* environment variables named in the struct
-// tags (the notebook tests use them for small CI runs), then fills defaults. A malformed
-// value stops the cell with an error naming the variable.
+// tags (the notebook tests use them for small CI runs), fills defaults and resolves "auto"
+// (see Resolve). A malformed value stops the cell with an error naming the variable.
 func (s Settings) FromEnv() Settings {
 	s, err := s.fromEnv(os.LookupEnv)
 	Check(err)
-	return s.Defaults()
+	return s.Defaults().Resolve(Out)
+}
+
+// ProbeTimeout bounds the check that the official downloads are reachable ("auto").
+const ProbeTimeout = 3 * time.Second
+
+// OfflineEnv set to 1 makes "auto" skip that check: offline on purpose.
+const OfflineEnv = "FLOWERS_OFFLINE"
+
+// offlineMemory is how long a failed check is remembered (a file in the cache folder), so
+// that the cells after the first do not wait for it again.
+const offlineMemory = 10 * time.Minute
+
+// Resolve turns Data and Weights "auto" into what this machine has: "download" when the
+// official flower_photos is in the cache ($FLOWERS_DATA counts) or reachable, else
+// "embedded"; "imagenet" when Keras' weights are in the cache ($FLOWERS_WEIGHTS counts) or
+// reachable, else "random". Reachable means that a HEAD request answers within
+// ProbeTimeout. When it falls back it writes one line saying so on log (nil: silent) and
+// notes the choice in Auto. Other values are returned unchanged.
+func (s Settings) Resolve(log io.Writer) Settings {
+	s = s.Defaults()
+	if s.Data != "auto" && s.Weights != "auto" {
+		return s
+	}
+	cache := s.CacheDir()
+	_, dataCached := download.FlowerPhotos.Cached(cache)
+	dataCached = dataCached || os.Getenv(download.DataEnv) != ""
+	weightsCached := os.Getenv(weights.EnvWeights) != ""
+	if st, err := os.Stat(filepath.Join(defaults.WeightsDir(cache), filepath.Base(weights.NoTopURL))); err == nil && st.Size() > 0 {
+		weightsCached = true
+	}
+	online, why := true, ""
+	if (s.Data == "auto" && !dataCached) || (s.Weights == "auto" && !weightsCached) {
+		var probed bool
+		online, why, probed = reachable(download.FlowersURL, cache)
+		if !probed {
+			log = nil // said when it was checked; Auto keeps it
+		}
+	}
+	var notes []string
+	if s.Data == "auto" {
+		if dataCached || online {
+			s.Data = "download"
+			notes = append(notes, "Data: flower_photos")
+		} else {
+			s.Data = "embedded"
+			notes = append(notes, fmt.Sprintf("Data: the %d embedded photos", sample.Count()))
+		}
+	}
+	if s.Weights == "auto" {
+		if weightsCached || online {
+			s.Weights = "imagenet"
+			notes = append(notes, "Weights: ImageNet")
+		} else {
+			s.Weights = "random"
+			notes = append(notes, "Weights: random, so the accuracy means nothing")
+		}
+	}
+	s.Auto = "auto → " + strings.Join(notes, "; ")
+	if !online {
+		s.Auto += "; offline: " + why
+	}
+	if !online && log != nil {
+		fmt.Fprintf(log, "auto: the official downloads are not reachable (%s), so: %s. Set Data and Weights to choose.\n",
+			why, strings.Join(notes, "; "))
+	}
+	return s
+}
+
+// reachable reports whether url answers a HEAD request within ProbeTimeout, and if not
+// why; a failure is remembered in cacheDir for offlineMemory (probed is false then, and
+// when $FLOWERS_OFFLINE says so).
+func reachable(url, cacheDir string) (ok bool, why string, probed bool) {
+	if os.Getenv(OfflineEnv) == "1" {
+		return false, "$" + OfflineEnv + "=1", false
+	}
+	memo := filepath.Join(cacheDir, ".offline")
+	if st, err := os.Stat(memo); err == nil && time.Since(st.ModTime()) < offlineMemory {
+		reason, _ := os.ReadFile(memo)
+		return false, strings.TrimSpace(string(reason)), false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ProbeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	if err == nil {
+		var resp *http.Response
+		resp, err = http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 400 {
+				_ = os.Remove(memo)
+				return true, "", true
+			}
+			err = errors.Errorf("HTTP %s", resp.Status)
+		}
+	}
+	why = shortNetError(err)
+	_ = os.WriteFile(memo, []byte(why+"\n"), 0o644)
+	return false, why, true
+}
+
+// shortNetError keeps the end of a network error ("dial tcp: lookup host: no such host").
+func shortNetError(err error) string {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within %s", ProbeTimeout)
+	}
+	return err.Error()
+}
+
+// Banner is the warning every result carries when it means nothing ("" when it does):
+// the accuracy of random ResNet50 weights.
+func (s Settings) Banner() string {
+	s = s.Defaults()
+	if s.Weights == "random" || strings.HasPrefix(s.Weights, "random:") {
+		return "random ResNet50 weights, not ImageNet's: this accuracy means nothing (see Weights in the settings cell)"
+	}
+	return ""
+}
+
+// Show displays a result figure, under the settings' Banner when there is one.
+func (s Settings) Show(fig *plots.Figure) {
+	if b := s.Banner(); b != "" {
+		fig = plots.WithBanner(fig, b)
+	}
+	Show(fig)
 }
 
 func (s Settings) fromEnv(lookup func(string) (string, bool)) (Settings, error) {
@@ -175,9 +317,9 @@ func (s Settings) CacheDir() string {
 // learning rate, batch size, dropout, augmentation, data or weights starts another run,
 // while running again with the same ones (or more epochs) resumes the existing one.
 func (s Settings) RunDir() string {
-	s = s.Defaults()
+	s = s.Resolve(nil)
 	data := s.Data
-	if data != "sample" && data != "download" {
+	if data != "sample" && data != "download" && data != "embedded" {
 		data = filepath.Base(filepath.Clean(data))
 	}
 	weights := s.Weights
@@ -205,26 +347,36 @@ func (s Settings) RunDir() string {
 
 // WeightsSpec is the weights argument flowerlib/learner takes: "random:SEED", "imagenet" or a file.
 func (s Settings) WeightsSpec() string {
-	s = s.Defaults()
+	if s = s.Defaults(); s.Weights == "auto" {
+		s = s.Resolve(nil)
+	}
 	if s.Weights == "random" {
 		return fmt.Sprintf("random:%d", s.Seed)
 	}
 	return s.Weights
 }
 
-// DataDir returns the dataset folder the settings name: the shipped sample, the
+// DataDir returns the dataset folder the settings name: the embedded or the shipped sample, the
 // downloaded flower_photos (fetched into the cache the first time, with a progress bar on
 // progress), or the given folder; with PerClass > 0, a copy of the first PerClass photos
 // of each class (in file-name order) under <Work>/data-<name>-<N>, made once.
 func (s Settings) DataDir(progress io.Writer) (string, error) {
-	s = s.Defaults()
+	if s = s.Defaults(); s.Data == "auto" {
+		s = s.Resolve(nil)
+	}
 	var dir string
 	switch s.Data {
 	case "sample":
 		dir = testdata.SampleDir()
 		if dir == "" {
-			return "", errors.Errorf("the sample photos are not in ../shared/data/flower_photos_small "+
-				"(nor $%s): set Data to \"download\" (needs internet) or to a dataset folder", testdata.SampleEnv)
+			return "", errors.Errorf("Data \"sample\": the 200 sample photos are not in ../shared/data/flower_photos_small "+
+				"(nor $%s): set Data to \"auto\", \"embedded\" (%d photos built in), \"download\" (needs internet) or a dataset folder",
+				testdata.SampleEnv, sample.Count())
+		}
+	case "embedded":
+		var err error
+		if dir, err = sample.Dir(s.CacheDir()); err != nil {
+			return "", err
 		}
 	case "download":
 		var err error

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/plots"
@@ -15,8 +18,12 @@ import (
 // Config turns the settings into flowerlib/learner's run description, with progress going to
 // progress (a terminal bar; nil in a notebook, where a Monitor shows it) and epoch lines to log.
 func (s Settings) Config(progress, log io.Writer) (learner.Config, error) {
-	s = s.Defaults()
-	data, err := s.DataDir(os.Stderr)
+	s = s.Resolve(nil)
+	dataProgress := progress
+	if dataProgress == nil {
+		dataProgress = os.Stderr
+	}
+	data, err := s.DataDir(dataProgress)
 	if err != nil {
 		return learner.Config{}, err
 	}
@@ -40,31 +47,39 @@ func (s Settings) Config(progress, log io.Writer) (learner.Config, error) {
 // curves in the cell, and returns the result; outside a notebook it prints a progress bar and
 // the epoch lines.
 func (s Settings) Train() (*learner.Result, error) {
-	s = s.Defaults()
+	s = s.Resolve(nil)
 	var progress io.Writer
-	if !IsNotebook() {
+	var m *Monitor
+	if IsNotebook() {
+		previous, _ := trainer.LoadHistory(s.RunDir()) // a resumed run: draw what is there
+		m = NewMonitor(fmt.Sprintf("training the %s head, %s mode", s.Head, s.Mode), s.Epochs, nil)
+		m.Banner = s.Banner()
+		if len(previous) > 0 {
+			m.OnEpoch(previous)
+		}
+		progress = m // the steps before training (features) show in the monitor's progress line
+	} else {
 		progress = os.Stderr
 	}
 	cfg, err := s.Config(progress, os.Stdout)
 	if err != nil {
 		return nil, err
 	}
-	previous, _ := trainer.LoadHistory(cfg.RunDir) // a resumed run: draw what is there
-	m := NewMonitor(fmt.Sprintf("training the %s head, %s mode", s.Head, s.Mode), s.Epochs, previous)
-	cfg.OnStep, cfg.OnEpoch = m.OnStep, m.OnEpoch
-	if !IsNotebook() {
-		cfg.OnEpoch = nil // the trainer's Log already prints the epoch lines
+	if m != nil {
+		cfg.OnStep, cfg.OnEpoch = m.OnStep, m.OnEpoch
 	}
 	res, err := learner.Run(cfg, "")
 	if err != nil {
 		return nil, err
 	}
-	m.Done(res.History)
+	if m != nil {
+		m.Done(res.History)
+	}
 	return res, nil
 }
 
 // Confusion returns the confusion-matrix heat-map of an evaluation report.
-func Confusion(r *metrics.Report, title string) (string, error) {
+func Confusion(r *metrics.Report, title string) (*plots.Figure, error) {
 	return plots.ConfusionMatrix(title, r.Classes, r.Confusion)
 }
 
@@ -84,30 +99,53 @@ func ClassTable(r *metrics.Report) string {
 }
 
 // ValidPredictions predicts the run's validation photos (up to n; n ≤ 0: all) and pairs
-// them with their true classes for PredictionGallery.
+// them with their true classes for PredictionGallery, with a live count in a notebook.
 func ValidPredictions(m *learner.Model, n int) ([]Prediction, error) {
 	si := m.Info.Split
 	paths := si.Valid
 	if n > 0 && n < len(paths) {
 		paths = paths[:n]
 	}
-	preds, err := m.Predict(paths, 1)
-	if err != nil {
-		return nil, err
-	}
+	live := NewLive()
+	start := time.Now()
 	var out []Prediction
-	for i, p := range preds {
-		if p.Err != "" || len(p.Top) == 0 {
-			continue
+	const chunk = 4
+	for lo := 0; lo < len(paths); lo += chunk {
+		live.Update(progressText("", nil, fmt.Sprintf("predicting validation photos: %d/%d", lo, len(paths))))
+		preds, err := m.Predict(paths[lo:min(lo+chunk, len(paths))], 1)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, Prediction{Path: p.Path, True: m.Info.Classes[si.ValidCodes[i]],
-			Predicted: p.Top[0].Class, Probability: p.Top[0].Probability})
+		for i, p := range preds {
+			if p.Err != "" || len(p.Top) == 0 {
+				continue
+			}
+			out = append(out, Prediction{Path: p.Path, True: m.Info.Classes[si.ValidCodes[lo+i]],
+				Predicted: p.Top[0].Class, Probability: p.Top[0].Probability})
+		}
 	}
+	secs := time.Since(start).Seconds()
+	live.Update(progressText("", nil, fmt.Sprintf("predicted %d validation photos in %.1fs (%.1f photos/s)", len(paths), secs, float64(len(paths))/max(secs, 1e-9))))
 	return out, nil
 }
 
+// PhotoPrediction shows a photo (as the model sees it, size×size) beside the bar chart of
+// its class probabilities, as one figure.
+func PhotoPrediction(path string, size int, guesses []metrics.Guess) (*plots.Figure, error) {
+	img, err := images.Load(path, size)
+	if err != nil {
+		return nil, err
+	}
+	// At least 170 pixels wide: room for a photo's file name under it.
+	photo, err := plots.ImageGrid([]plots.Tile{{Image: Image(img), Caption: filepath.Base(path)}}, plots.GridOptions{Columns: 1, Thumb: max(size, 170), JPEG: true})
+	if err != nil {
+		return nil, err
+	}
+	return plots.HStack("flowers-photo-prediction", 12, photo, TopChart("prediction", guesses)), nil
+}
+
 // TopChart returns a bar chart of a photo's class probabilities (in percent).
-func TopChart(title string, guesses []metrics.Guess) string {
+func TopChart(title string, guesses []metrics.Guess) *plots.Figure {
 	bars := make([]plots.Bar, len(guesses))
 	for i, g := range guesses {
 		bars[i] = plots.Bar{Label: g.Class, Value: float64(int(1000*g.Probability+0.5)) / 10}

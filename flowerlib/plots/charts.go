@@ -16,11 +16,12 @@ type plotArea struct{ x0, y0, x1, y1 float64 } // y0 top, y1 bottom
 
 // BarChart draws vertical bars with their values on top (e.g. images per class). Values
 // must be finite and ≥ 0; others are drawn as 0 and labelled "NaN"/"-".
-func BarChart(c Chart, bars []Bar) string {
+func BarChart(c Chart, bars []Bar) *Figure {
 	w, h := c.size()
-	b := newSVG("flowers-bar-chart", w, h)
+	f := newFigure("flowers-bar-chart", w, h)
+	f.Title = c.Title
 	a := plotArea{x0: 56, y0: 36, x1: float64(w) - 16, y1: float64(h) - 52}
-	b.header(c, a, w, h)
+	f.header(c, a, w)
 	hi := 0.0
 	for _, bar := range bars {
 		if bar.Value > hi && !math.IsInf(bar.Value, 0) {
@@ -32,7 +33,7 @@ func BarChart(c Chart, bars []Bar) string {
 		top = c.YMax
 	}
 	ticks, _, thi := niceTicks(0, top, 5)
-	b.yAxis(a, ticks, 0, thi)
+	f.yAxis(a, ticks, 0, thi)
 	if len(bars) > 0 {
 		slot := (a.x1 - a.x0) / float64(len(bars))
 		bw := slot * 0.7
@@ -44,17 +45,16 @@ func BarChart(c Chart, bars []Bar) string {
 			}
 			x := a.x0 + slot*float64(i) + (slot-bw)/2
 			y := a.y1 - (a.y1-a.y0)*v/thi
-			fmt.Fprintf(b, `<rect class="bar" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s</title></rect>`,
-				num(x), num(y), num(bw), num(a.y1-y), Palette[i%len(Palette)], esc(bar.Label), esc(label))
-			b.text(x+bw/2, y-4, "middle", label, `class="value"`)
-			b.text(x+bw/2, a.y1+16, "middle", bar.Label, `class="category"`)
+			f.rect(x, y, bw, a.y1-y, style{class: "bar", fill: Palette[i%len(Palette)], tip: bar.Label + ": " + label})
+			f.text(x+bw/2, y-4, label, textStyle{anchor: "middle", class: "value"})
+			f.text(x+bw/2, a.y1+16, bar.Label, textStyle{anchor: "middle", class: "category"})
 		}
 	}
-	b.xAxisLine(a)
+	f.xAxisLine(a)
 	if c.XLabel != "" {
-		b.text((a.x0+a.x1)/2, float64(h)-12, "middle", c.XLabel, `class="xlabel"`)
+		f.text((a.x0+a.x1)/2, float64(h)-12, c.XLabel, textStyle{anchor: "middle", class: "xlabel"})
 	}
-	return b.done()
+	return f
 }
 
 // Series is one curve of a line chart: Y[i] at X[i] (X nil means 1, 2, 3, …, like epochs).
@@ -76,15 +76,16 @@ func (s Series) x(i int) float64 {
 
 // LineChart draws several series on shared axes with markers and a legend (e.g. loss and
 // val_loss per epoch). Series with fewer X than Y values use the first len(X).
-func LineChart(c Chart, series []Series) string {
+func LineChart(c Chart, series []Series) *Figure {
 	w, h := c.size()
-	b := newSVG("flowers-line-chart", w, h)
+	f := newFigure("flowers-line-chart", w, h)
+	f.Title = c.Title
 	legendW := 0.0
 	for _, s := range series {
-		legendW = max(legendW, 7*float64(len([]rune(s.Name)))+36)
+		legendW = max(legendW, labelWidth(s.Name, 12)+36)
 	}
 	a := plotArea{x0: 60, y0: 36, x1: float64(w) - 16 - legendW, y1: float64(h) - 48}
-	b.header(c, a, w, h)
+	f.header(c, a, w)
 
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, s := range series {
@@ -101,16 +102,16 @@ func LineChart(c Chart, series []Series) string {
 	}
 	yticks, ylo, yhi := niceTicks(ylo, yhi, 6)
 	xticks, xlo, xhi := niceTicks(xlo, xhi, min(8, max(2, int(xhi-xlo)+1)))
-	b.yAxis(a, yticks, ylo, yhi)
+	f.yAxis(a, yticks, ylo, yhi)
 	px := func(x float64) float64 { return a.x0 + (a.x1-a.x0)*(x-xlo)/(xhi-xlo) }
 	py := func(y float64) float64 { return a.y1 - (a.y1-a.y0)*(y-ylo)/(yhi-ylo) }
 	for _, t := range xticks {
-		fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333"/>`, num(px(t)), num(a.y1), num(px(t)), num(a.y1+4))
-		b.text(px(t), a.y1+16, "middle", tickLabel(t), `class="tick"`)
+		f.line(px(t), a.y1, px(t), a.y1+4, style{stroke: "#333"})
+		f.text(px(t), a.y1+16, tickLabel(t), textStyle{anchor: "middle", class: "tick"})
 	}
-	b.xAxisLine(a)
+	f.xAxisLine(a)
 	if c.XLabel != "" {
-		b.text((a.x0+a.x1)/2, float64(h)-10, "middle", c.XLabel, `class="xlabel"`)
+		f.text((a.x0+a.x1)/2, float64(h)-10, c.XLabel, textStyle{anchor: "middle", class: "xlabel"})
 	}
 
 	for k, s := range series {
@@ -118,22 +119,12 @@ func LineChart(c Chart, series []Series) string {
 		if color == "" {
 			color = Palette[k%len(Palette)]
 		}
-		dash := ""
-		if s.Dashed {
-			dash = ` stroke-dasharray="6 4"`
-		}
-		fmt.Fprintf(b, `<g class="series" data-name="%s">`, esc(s.Name))
-		var pts []string
+		line := style{fill: "none", stroke: color, width: 2, dashed: s.Dashed}
+		f.group("series", fmt.Sprintf(`data-name="%s"`, esc(s.Name)))
+		var pts []Point
 		flush := func() {
 			if len(pts) > 1 {
-				fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="`, color, dash)
-				for i, p := range pts {
-					if i > 0 {
-						b.WriteByte(' ')
-					}
-					b.WriteString(p)
-				}
-				b.WriteString(`"/>`)
+				f.polyline(pts, line)
 			}
 			pts = pts[:0]
 		}
@@ -143,20 +134,24 @@ func LineChart(c Chart, series []Series) string {
 				flush()
 				continue
 			}
-			pts = append(pts, num(px(x))+","+num(py(y)))
-			fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="2.5" fill="%s"><title>%s %s: %s</title></circle>`,
-				num(px(x)), num(py(y)), color, esc(s.Name), tickLabel(x), tickLabel(y))
+			pts = append(pts, Point{px(x), py(y)})
+			f.circle(px(x), py(y), 2.5, style{fill: color, tip: fmt.Sprintf("%s %s: %s", s.Name, tickLabel(x), tickLabel(y))})
 		}
 		flush()
-		b.WriteString(`</g>`)
+		f.endGroup()
 		// Legend entry.
 		ly := a.y0 + 8 + 18*float64(k)
 		lx := a.x1 + 12
-		fmt.Fprintf(b, `<line class="legend-line" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"%s/>`,
-			num(lx), num(ly), num(lx+22), num(ly), color, dash)
-		b.text(lx+28, ly+4, "start", s.Name, `class="legend"`)
+		f.line(lx, ly, lx+22, ly, style{class: "legend-line", stroke: color, width: 2, dashed: s.Dashed})
+		f.text(lx+28, ly+4, s.Name, textStyle{anchor: "start", class: "legend"})
 	}
-	return b.done()
+	return f
+}
+
+// labelWidth estimates the width of s in CSS pixels at size px in whichever font shows it:
+// the raster's Go font, or a browser's (about 0.58 em per Latin letter in DejaVu Sans).
+func labelWidth(s string, size float64) float64 {
+	return max(textWidth(s, size, false), 0.58*size*float64(len([]rune(s))))
 }
 
 func points(s Series) int {
@@ -169,26 +164,28 @@ func points(s Series) int {
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // header writes the title and the rotated y label.
-func (b *svgBuilder) header(c Chart, a plotArea, w, h int) {
+func (f *Figure) header(c Chart, a plotArea, w int) {
 	if c.Title != "" {
-		b.text(float64(w)/2, 22, "middle", c.Title, `class="title" font-size="15" font-weight="bold"`)
+		f.text(float64(w)/2, 22, c.Title, titleStyle)
 	}
 	if c.YLabel != "" {
 		cy := (a.y0 + a.y1) / 2
-		b.text(14, cy, "middle", c.YLabel, fmt.Sprintf(`class="ylabel" transform="rotate(-90 14 %s)"`, num(cy)))
+		f.text(14, cy, c.YLabel, textStyle{anchor: "middle", class: "ylabel", rotate: -90})
 	}
 }
+
+var titleStyle = textStyle{anchor: "middle", class: "title", size: 15, bold: true}
 
 // yAxis writes horizontal grid lines and tick labels for ticks in [lo, hi].
-func (b *svgBuilder) yAxis(a plotArea, ticks []float64, lo, hi float64) {
+func (f *Figure) yAxis(a plotArea, ticks []float64, lo, hi float64) {
 	for _, t := range ticks {
 		y := a.y1 - (a.y1-a.y0)*(t-lo)/(hi-lo)
-		fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#ddd"/>`, num(a.x0), num(y), num(a.x1), num(y))
-		b.text(a.x0-6, y+4, "end", tickLabel(t), `class="tick"`)
+		f.line(a.x0, y, a.x1, y, style{stroke: "#ddd"})
+		f.text(a.x0-6, y+4, tickLabel(t), textStyle{anchor: "end", class: "tick"})
 	}
-	fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333"/>`, num(a.x0), num(a.y0), num(a.x0), num(a.y1))
+	f.line(a.x0, a.y0, a.x0, a.y1, style{stroke: "#333"})
 }
 
-func (b *svgBuilder) xAxisLine(a plotArea) {
-	fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333"/>`, num(a.x0), num(a.y1), num(a.x1), num(a.y1))
+func (f *Figure) xAxisLine(a plotArea) {
+	f.line(a.x0, a.y1, a.x1, a.y1, style{stroke: "#333"})
 }

@@ -41,11 +41,12 @@ type GridOptions struct {
 	JPEG bool
 }
 
-// ImageGrid lays tiles out in rows with their captions under them, each picture embedded
-// as a data: URI in an SVG <image>, so the grid is one self-contained string.
-func ImageGrid(tiles []Tile, opts GridOptions) (string, error) {
+// ImageGrid lays tiles out in rows with their captions under them. In the SVG each photo
+// is embedded as a data: URI in an <image>; the raster is drawn at 1 device pixel per CSS
+// pixel (the thumbnails have no more detail than that).
+func ImageGrid(tiles []Tile, opts GridOptions) (*Figure, error) {
 	if len(tiles) == 0 {
-		return "", errors.New("plots.ImageGrid: no tiles")
+		return nil, errors.New("plots.ImageGrid: no tiles")
 	}
 	cols := opts.Columns
 	if cols <= 0 {
@@ -69,42 +70,40 @@ func ImageGrid(tiles []Tile, opts GridOptions) (string, error) {
 	}
 	rows := (len(tiles) + cols - 1) / cols
 	w, h := cols*cellW+pad, top+rows*cellH+pad
-	b := newSVG("flowers-image-grid", w, h)
+	f := newFigure("flowers-image-grid", w, h)
+	f.Title, f.Scale = opts.Title, 1
 	if opts.Title != "" {
-		b.text(float64(w)/2, 20, "middle", opts.Title, `class="title" font-size="15" font-weight="bold"`)
+		f.text(float64(w)/2, 20, opts.Title, titleStyle)
 	}
 	for i, t := range tiles {
 		if t.Image == nil {
-			return "", errors.Errorf("plots.ImageGrid: tile %d (%q) has no image", i, t.Caption)
+			return nil, errors.Errorf("plots.ImageGrid: tile %d (%q) has no image", i, t.Caption)
 		}
 		small := Shrink(t.Image, thumb)
 		uri, err := DataURI(small, opts.JPEG)
 		if err != nil {
-			return "", errors.WithMessagef(err, "plots.ImageGrid: tile %d (%q)", i, t.Caption)
+			return nil, errors.WithMessagef(err, "plots.ImageGrid: tile %d (%q)", i, t.Caption)
 		}
 		sw, sh := small.Bounds().Dx(), small.Bounds().Dy()
 		cx := pad + (i%cols)*cellW
 		cy := top + pad + (i/cols)*cellH
 		x, y := cx+(thumb-sw)/2, cy+(thumb-sh)/2
-		fmt.Fprintf(b, `<g class="tile" data-mark="%s">`, t.Mark)
-		fmt.Fprintf(b, `<image x="%d" y="%d" width="%d" height="%d" href="%s" xlink:href="%s"/>`, x, y, sw, sh, uri, uri)
+		f.group("tile", fmt.Sprintf(`data-mark="%s"`, t.Mark))
+		f.image(float64(x), float64(y), float64(sw), float64(sh), small, uri)
 		capColor := "#222"
 		switch t.Mark {
 		case Mistake:
 			capColor = MistakeColor
-			fmt.Fprintf(b, `<rect class="mistake" x="%d" y="%d" width="%d" height="%d" fill="none" stroke="%s" stroke-width="4"/>`,
-				x-2, y-2, sw+4, sh+4, MistakeColor)
+			f.rect(float64(x-2), float64(y-2), float64(sw+4), float64(sh+4), style{class: "mistake", fill: "none", stroke: MistakeColor, width: 4})
 		case Correct:
-			fmt.Fprintf(b, `<rect class="correct" x="%d" y="%d" width="%d" height="%d" fill="none" stroke="%s" stroke-width="2"/>`,
-				x-1, y-1, sw+2, sh+2, CorrectColor)
+			f.rect(float64(x-1), float64(y-1), float64(sw+2), float64(sh+2), style{class: "correct", fill: "none", stroke: CorrectColor, width: 2})
 		}
 		for k, line := range strings.Split(t.Caption, "\n") {
-			b.text(float64(cx+thumb/2), float64(cy+thumb+14+15*k), "middle", line,
-				fmt.Sprintf(`class="caption" fill="%s" font-size="11"`, capColor))
+			f.text(float64(cx+thumb/2), float64(cy+thumb+14+15*k), line, textStyle{anchor: "middle", class: "caption", fill: capColor, size: 11})
 		}
-		b.WriteString(`</g>`)
+		f.endGroup()
 	}
-	return b.done(), nil
+	return f, nil
 }
 
 // String names the mark ("none", "correct", "mistake").

@@ -98,7 +98,7 @@ func saveArtifact(t *testing.T, name, s string) {
 
 func TestBarChart(t *testing.T) {
 	bars := []Bar{{"daisy", 633}, {"dandelion", 898}, {"roses", 641}, {"sunflowers", 699}, {"tulips <&>", 799}}
-	s := BarChart(Chart{Title: "images per class", YLabel: "images"}, bars)
+	s := BarChart(Chart{Title: "images per class", YLabel: "images"}, bars).SVG()
 	saveArtifact(t, "bar.svg", s)
 	es := parseSVG(t, s)
 	rects := find(es, "rect", "bar")
@@ -136,7 +136,7 @@ func TestBarChart(t *testing.T) {
 }
 
 func TestBarChartYMax(t *testing.T) {
-	es := parseSVG(t, BarChart(Chart{YMax: 100}, []Bar{{"daisy", 100}, {"roses", 0}}))
+	es := parseSVG(t, BarChart(Chart{YMax: 100}, []Bar{{"daisy", 100}, {"roses", 0}}).SVG())
 	ticks := texts(find(es, "text", "tick"))
 	if ticks[len(ticks)-1] != "100" {
 		t.Errorf("ticks %q, want the last at 100", ticks)
@@ -145,7 +145,8 @@ func TestBarChartYMax(t *testing.T) {
 
 func TestBarChartDegenerate(t *testing.T) {
 	for _, bars := range [][]Bar{nil, {{"a", 0}}, {{"a", math.NaN()}, {"b", 3}}, {{"a", -2}}} {
-		parseSVG(t, BarChart(Chart{}, bars))
+		parseSVG(t, BarChart(Chart{}, bars).SVG())
+		BarChart(Chart{}, bars).Raster()
 	}
 }
 
@@ -155,7 +156,7 @@ func TestLineChart(t *testing.T) {
 		{Name: "val_loss", Y: []float64{1.5, 1.2, math.NaN(), 0.9}, Dashed: true},
 		{Name: "accuracy", X: []float64{1, 2, 3, 4}, Y: []float64{0.2, 0.5, 0.7, 0.95}},
 	}
-	s := LineChart(Chart{Title: "training", XLabel: "epoch", YLabel: "value"}, series)
+	s := LineChart(Chart{Title: "training", XLabel: "epoch", YLabel: "value"}, series).SVG()
 	saveArtifact(t, "line.svg", s)
 	es := parseSVG(t, s)
 	if got := texts(find(es, "text", "legend")); !slices.Equal(got, []string{"loss", "val_loss", "accuracy"}) {
@@ -200,17 +201,18 @@ func TestLineChart(t *testing.T) {
 	if got := texts(find(es, "text", "xlabel")); len(got) != 1 || got[0] != "epoch" {
 		t.Errorf("x label %q", got)
 	}
-	parseSVG(t, LineChart(Chart{}, nil))
-	parseSVG(t, LineChart(Chart{}, []Series{{Name: "flat", Y: []float64{2, 2}}}))
+	parseSVG(t, LineChart(Chart{}, nil).SVG())
+	parseSVG(t, LineChart(Chart{}, []Series{{Name: "flat", Y: []float64{2, 2}}}).SVG())
 }
 
 func TestConfusionMatrix(t *testing.T) {
 	classes := []string{"daisy", "dandelion", "roses", "sunflowers", "tulips"}
 	counts := [][]int{{7, 1, 0, 0, 0}, {0, 9, 0, 1, 0}, {1, 0, 5, 0, 2}, {0, 0, 0, 8, 0}, {0, 0, 3, 0, 3}}
-	s, err := ConfusionMatrix("validation", classes, counts)
+	fig, err := ConfusionMatrix("validation", classes, counts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := fig.SVG()
 	saveArtifact(t, "confusion.svg", s)
 	es := parseSVG(t, s)
 	cells := find(es, "rect", "cell")
@@ -277,10 +279,11 @@ func TestImageGrid(t *testing.T) {
 		{Image: testImage(500, 500, 40), Caption: "tulips"},
 		{Image: testImage(50, 20, 50), Caption: "dandelion"},
 	}
-	s, err := ImageGrid(tiles, GridOptions{Title: "samples", Columns: 3, Thumb: 100})
+	fig, err := ImageGrid(tiles, GridOptions{Title: "samples", Columns: 3, Thumb: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := fig.SVG()
 	saveArtifact(t, "grid.svg", s)
 	es := parseSVG(t, s)
 	imgs := find(es, "image", "")
@@ -338,7 +341,7 @@ func TestImageGrid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(jp, `href="data:image/jpeg;base64,`) {
+	if !strings.Contains(jp.SVG(), `href="data:image/jpeg;base64,`) {
 		t.Errorf("JPEG grid has no JPEG data URI")
 	}
 	if _, err := ImageGrid(nil, GridOptions{}); err == nil {

@@ -1,18 +1,18 @@
-// Package plots draws the notebooks' pictures as self-contained SVG: bar charts (class
-// counts), line charts (loss/accuracy curves, train vs validation), confusion-matrix
-// heat-maps and captioned image grids (photos embedded as PNG data: URIs). Nothing is
-// fetched from a CDN, so plots render offline, in exported HTML and in nbconvert output.
+// Package plots draws the notebooks' pictures: bar charts (class counts), line charts
+// (loss/accuracy curves, train vs validation), confusion-matrix heat-maps and captioned
+// image grids. Nothing is fetched from a CDN, so plots render offline, in exported HTML
+// and in nbconvert output.
 //
-// Every function returns one `<svg xmlns=...>` element as a string; display it with
-// flowerlib/nb (DisplaySVG) or write it to a .svg file. Text is XML-escaped.
+// Every function returns a *Figure: one description with two renderings, SVG text
+// (Figure.SVG; photos embedded as data: URIs, text XML-escaped) and a raster drawn in
+// pure Go (Figure.PNG). flowerlib/nb sends both in one output, so a notebook shows the
+// SVG where it is trusted and the PNG where it is not (a shared copy).
 package plots
 
 import (
-	"fmt"
 	"html"
 	"math"
 	"strconv"
-	"strings"
 )
 
 // Palette holds the series colours (matplotlib's tab10, so curves look familiar).
@@ -24,8 +24,6 @@ const MistakeColor = "#d62728"
 
 // CorrectColor marks right predictions in image grids.
 const CorrectColor = "#2ca02c"
-
-const font = `font-family="DejaVu Sans, Helvetica, Arial, sans-serif"`
 
 // Chart holds what bar and line charts share. Zero Width/Height take the defaults.
 type Chart struct {
@@ -44,29 +42,6 @@ func (c Chart) size() (w, h int) {
 		h = 340
 	}
 	return
-}
-
-// svgBuilder accumulates SVG elements.
-type svgBuilder struct {
-	strings.Builder
-}
-
-func newSVG(class string, w, h int) *svgBuilder {
-	b := &svgBuilder{}
-	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" class="%s" width="%d" height="%d" viewBox="0 0 %d %d" %s font-size="12">`,
-		class, w, h, w, h, font)
-	fmt.Fprintf(b, `<rect x="0" y="0" width="%d" height="%d" fill="white"/>`, w, h)
-	return b
-}
-
-func (b *svgBuilder) done() string {
-	b.WriteString("</svg>")
-	return b.String()
-}
-
-// text writes a text element; anchor is start, middle or end; extra is raw attributes.
-func (b *svgBuilder) text(x, y float64, anchor, s, extra string) {
-	fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="%s" %s>%s</text>`, num(x), num(y), anchor, extra, esc(s))
 }
 
 func esc(s string) string { return html.EscapeString(s) }
