@@ -22,11 +22,11 @@ import (
 // BrowserNotebook is the notebook the browser tests run.
 const BrowserNotebook = "flowers.ipynb"
 
-// walkthroughPictures is what the walkthrough shows once run: 7 figures (class counts, sample
-// grid, augmentation preview, curves, confusion matrix, prediction gallery, own photo) and
-// the 3 photos of the resize demo.
+// walkthroughPictures is what the walkthrough shows once run: 9 figures (class counts, sample
+// grid, augmentation preview, curves, confusion matrix, prediction gallery, own photo, the
+// playground's accuracy and loss) and the 3 photos of the resize demo.
 const (
-	walkthroughFigures  = 7
+	walkthroughFigures  = 9
 	walkthroughPictures = walkthroughFigures + 3
 )
 
@@ -261,15 +261,22 @@ func TestBrowserRunAll(t *testing.T) {
 // ($FLOWERS_JUPYTERLAB, from the test environment .ci/venv.sh makes), with the kernel
 // installed into it by kernel/install.sh.
 func TestBrowserRunAllLab(t *testing.T) {
+	lab, data := requireLab(t)
+	browserRunAll(t, jupyterLab, lab, data)
+}
+
+// requireLab returns JupyterLab 4's jupyter command ($FLOWERS_JUPYTERLAB) and a Jupyter data
+// folder with the kernel installed into it by kernel/install.sh.
+func requireLab(t *testing.T) (lab, data string) {
 	requireKernel(t)
-	lab := os.Getenv("FLOWERS_JUPYTERLAB")
+	lab = os.Getenv("FLOWERS_JUPYTERLAB")
 	if lab == "" {
 		skipOrFail(t, "$FLOWERS_JUPYTERLAB is not set: source .ci/venv.sh (JupyterLab 4 in a test-only virtual environment)")
 	}
 	if out, err := exec.Command(lab, "lab", "--version").Output(); err != nil || !strings.HasPrefix(string(out), "4.") {
 		skipOrFail(t, "%s lab --version: %q, %v: want JupyterLab 4", lab, out, err)
 	}
-	data := t.TempDir()
+	data = t.TempDir()
 	cmd := exec.Command("bash", filepath.Join(repoRoot, "kernel", "install.sh"), "--name", KernelName)
 	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "JUPYTER="+lab)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -279,7 +286,7 @@ func TestBrowserRunAllLab(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s kernelspec list: %v\n%s", lab, err, out)
 	}
-	browserRunAll(t, jupyterLab, lab, data)
+	return lab, data
 }
 
 // browserRunAll opens the walkthrough in headless Chromium on the frontend's server, runs all
@@ -289,77 +296,10 @@ func TestBrowserRunAllLab(t *testing.T) {
 // content, does not know it: what a person sent the file sees) and checks that the copy
 // shows as many pictures, now as PNG.
 func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
-	chromium := chromiumPath()
-	if _, err := os.Stat(chromium); err != nil {
-		skipOrFail(t, "Chromium not found at %s: sudo apt-get install chromium chromium-driver (or set $CHROMIUM)", chromium)
-	}
-	if sampleDir() == "" {
-		skipOrFail(t, "the sample photos are not in ../shared/data/flower_photos_small (nor $FLOWERS_SAMPLE_DIR)")
-	}
-	out := outDir(t)
-	dir := browserTree(t)
-	port, token := freePort(t), fmt.Sprintf("flowers%d", time.Now().UnixNano())
-
-	// The server, in its own process group so that its kernels go with it.
-	server := exec.Command(jupyter, fe.server(port, token, dir)...)
-	env := notebookEnv(filepath.Join(t.TempDir(), "work"), "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4")
-	server.Env = append(env, "JUPYTER_DATA_DIR="+data, "JUPYTERLAB_SETTINGS_DIR="+labSettings(t),
-		"JUPYTERLAB_WORKSPACES_DIR="+t.TempDir())
-	logFile, err := os.Create(filepath.Join(out, "browser-"+fe.name+"-server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	server.Stdout, server.Stderr = logFile, logFile
-	server.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := server.Start(); err != nil {
-		t.Fatalf("starting the %s server: %v", fe.name, err)
-	}
-	defer func() {
-		_ = syscall.Kill(-server.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { server.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-server.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		resp, err := http.Get(base + "/api/status?token=" + token)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the %s server did not answer on %s within 90s (log: %s)", fe.name, base, logFile.Name())
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-
-	poll := func(what, js string, timeout time.Duration) {
-		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
-			t.Fatalf("%s: %s: %v (server log: %s)", fe.name, what, err, logFile.Name())
-		}
-	}
+	// The playground (the last cell) ends after 20 s without a touch.
+	b := startBrowser(t, fe, jupyter, data, "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4", "FLOWERS_PLAYGROUND_TIMEOUT=20s")
+	out, dir, base, token, ctx, bctx, poll := b.out, b.dir, b.base, b.token, b.ctx, b.bctx, b.poll
+	var err error
 	const sharedName = "flowers-shared.ipynb"
 	shared := fe.forNotebook(sharedName)
 	fe = fe.forNotebook(BrowserNotebook)
@@ -455,6 +395,90 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
 	if copyPics.PNGImg < walkthroughFigures || copyPics.SVG+copyPics.SVGImg != 0 {
 		t.Errorf("%s: the untrusted copy shows %s; want the %d figures as PNG and no SVG", fe.name, copyPics, walkthroughFigures)
 	}
+}
+
+// browser is a Jupyter server (the frontend's) on a copy of the notebooks (browserTree) with
+// a headless Chromium: the pieces every browser test needs. Cleanup stops both.
+type browser struct {
+	out, dir, base, token string
+	logFile               *os.File
+	ctx, bctx             context.Context // the test's deadline; the browser's (within it)
+	poll                  func(what, js string, timeout time.Duration)
+}
+
+// startBrowser starts the frontend's server with the notebook tests' environment (extra
+// overrides it) and a headless Chromium, within a 9-minute deadline.
+func startBrowser(t *testing.T, fe frontend, jupyter, data string, extra ...string) *browser {
+	chromium := chromiumPath()
+	if _, err := os.Stat(chromium); err != nil {
+		skipOrFail(t, "Chromium not found at %s: sudo apt-get install chromium chromium-driver (or set $CHROMIUM)", chromium)
+	}
+	if sampleDir() == "" {
+		skipOrFail(t, "the sample photos are not in ../shared/data/flower_photos_small (nor $FLOWERS_SAMPLE_DIR)")
+	}
+	b := &browser{out: outDir(t), dir: browserTree(t), token: fmt.Sprintf("flowers%d", time.Now().UnixNano())}
+	port := freePort(t)
+
+	// The server, in its own process group so that its kernels go with it.
+	server := exec.Command(jupyter, fe.server(port, b.token, b.dir)...)
+	env := notebookEnv(filepath.Join(t.TempDir(), "work"), extra...)
+	server.Env = append(env, "JUPYTER_DATA_DIR="+data, "JUPYTERLAB_SETTINGS_DIR="+labSettings(t),
+		"JUPYTERLAB_WORKSPACES_DIR="+t.TempDir())
+	logFile, err := os.Create(filepath.Join(b.out, "browser-"+fe.name+"-server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.logFile = logFile
+	t.Cleanup(func() { logFile.Close() })
+	server.Stdout, server.Stderr = logFile, logFile
+	server.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := server.Start(); err != nil {
+		t.Fatalf("starting the %s server: %v", fe.name, err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-server.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { server.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-server.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	b.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(b.base + "/api/status?token=" + b.token)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the %s server did not answer on %s within 90s (log: %s)", fe.name, b.base, logFile.Name())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
+	b.ctx, b.bctx = ctx, bctx
+	b.poll = func(what, js string, timeout time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
+			t.Fatalf("%s: %s: %v (server log: %s)", fe.name, what, err, logFile.Name())
+		}
+	}
+	return b
 }
 
 // screenshot saves a PNG of the whole notebook: the viewport is made as tall as the notebook

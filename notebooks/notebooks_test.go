@@ -328,7 +328,8 @@ func executeNotebook(t *testing.T, jupyter, path, dest string, extra ...string) 
 		"--ExecutePreprocessor.kernel_name="+KernelName, "--ExecutePreprocessor.timeout=600",
 		"--output-dir", filepath.Dir(dest), "--output", filepath.Base(dest), path)
 	cmd.Dir = notebooksDir
-	cmd.Env = notebookEnv(work, extra...)
+	// No browser shows an nbconvert run: the playground trains once instead of waiting for its widgets.
+	cmd.Env = notebookEnv(work, append([]string{"FLOWERS_HEADLESS=1"}, extra...)...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	start := time.Now()
@@ -400,9 +401,10 @@ func checkOutputs(t *testing.T, name string, nb *notebook) {
 	if name != "flowers" {
 		return
 	}
-	// class counts, sample grid, augmentation, curves, confusion matrix, gallery, own photo
-	if figures != 7 {
-		t.Errorf("%s: %d figures (SVG+PNG outputs), want 7", name, figures)
+	// class counts, sample grid, augmentation, curves, confusion matrix, gallery, own photo,
+	// the playground's accuracy and loss
+	if figures != 9 {
+		t.Errorf("%s: %d figures (SVG+PNG outputs), want 9", name, figures)
 	}
 	text := all.String()
 	for _, want := range []struct{ what, pattern string }{
@@ -421,6 +423,9 @@ func checkOutputs(t *testing.T, name string, nb *notebook) {
 		{"own-photo prediction", `class="flowers-bar-chart".*?>prediction<`},
 		{"the banner of random weights", `class="banner"[^>]*>random ResNet50 weights`},
 		{"the compile step of the first cell", `each cell starts in seconds`},
+		{"the playground, headless", `widgets need a browser \(\$FLOWERS_HEADLESS=1\): trained once with the settings(&#39;|') values \(lr 1e-3 · 3 ep · b32 · avg\)`},
+		{"the playground's curves", `class="flowers-playground-accuracy".*?data-name="#1 lr 1e-3 · 3 ep · b32 · avg".*?class="flowers-playground-loss"`},
+		{"the playground's table", `<td[^>]*>#1</td>.*?<td[^>]*>done</td>`},
 	} {
 		if !regexp.MustCompile(`(?s)` + want.pattern).MatchString(text) {
 			t.Errorf("%s: no %s in the outputs (pattern %q)", name, want.what, want.pattern)

@@ -1,0 +1,238 @@
+package notebooks_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// playgroundNotebook is the notebook TestBrowserPlayground opens: the walkthrough's first
+// cell, its settings cell and its playground cell (the playground computes the features it
+// needs itself), so that the test does not wait for the whole walkthrough.
+const playgroundNotebook = "playground.ipynb"
+
+// TestBrowserPlayground drives the playground's widgets in headless Chromium on the classic
+// Notebook server: the settings' run draws its curves, the learning-rate slider moved with the
+// keyboard and a click on Train add a run with the new value to the overlaid curves, Stop
+// ends a 60-epoch run early, and Done ends the cell.
+func TestBrowserPlayground(t *testing.T) {
+	jupyter := requireKernel(t)
+	browserPlayground(t, classicNotebook, jupyter, dataDir)
+}
+
+// TestBrowserPlaygroundLab is TestBrowserPlayground on JupyterLab 4.
+func TestBrowserPlaygroundLab(t *testing.T) {
+	lab, data := requireLab(t)
+	browserPlayground(t, jupyterLab, lab, data)
+}
+
+// pgSeries is a series of the playground's accuracy figure: its legend name and points.
+type pgSeries struct {
+	Name   string
+	Points int
+}
+
+// playgroundSeries returns the series of the playground's accuracy figure, whether the page
+// shows it inline (<svg>) or as an <img> of the SVG.
+func playgroundSeries(outputs string) string {
+	return `(() => {
+		const out = [];
+		const parse = root => { for (const s of root.querySelectorAll("svg.flowers-playground-accuracy"))
+			for (const g of s.querySelectorAll("g.series")) out.push({name: g.getAttribute("data-name"), points: g.querySelectorAll("circle").length}); };
+		for (const o of ` + outputs + `) {
+			parse(o);
+			for (const i of o.querySelectorAll("img")) {
+				if (!i.src.startsWith("data:image/svg+xml")) continue;
+				const data = i.src.slice(i.src.indexOf(",") + 1);
+				const text = i.src.includes(";base64,") ? new TextDecoder().decode(Uint8Array.from(atob(data), c => c.charCodeAt(0))) : decodeURIComponent(data);
+				parse(new DOMParser().parseFromString(text, "image/svg+xml"));
+			}
+		}
+		return out;
+	})()`
+}
+
+// playgroundStatus returns the status column of run #n in the playground's table ("" if none).
+func playgroundStatus(outputs string, n int) string {
+	return `(() => {
+		for (const o of ` + outputs + `) for (const tr of o.querySelectorAll("table.flowers-table tr")) {
+			const td = tr.querySelectorAll("td");
+			if (td.length > 3 && td[0].textContent === "#` + strconv.Itoa(n) + `") return td[td.length - 1].textContent;
+		}
+		return "";
+	})()`
+}
+
+// writePlaygroundNotebook writes the playground notebook into dir from the walkthrough.
+func writePlaygroundNotebook(t *testing.T, dir string) {
+	data, err := os.ReadFile(filepath.Join(notebooksDir, BrowserNotebook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var keep []any
+	for _, c := range doc["cells"].([]any) {
+		cell := c.(map[string]any)
+		src := joinText(cell["source"])
+		if cell["cell_type"] == "code" && (strings.HasPrefix(src, "!*go mod edit") || strings.Contains(src, "var settings = nb.Settings{") ||
+			strings.Contains(src, "nb.NewPlayground(")) {
+			keep = append(keep, cell)
+		}
+	}
+	if len(keep) != 3 {
+		t.Fatalf("%s: found %d of the 3 cells the playground needs (module, settings, playground)", BrowserNotebook, len(keep))
+	}
+	doc["cells"] = keep
+	out, _ := json.MarshalIndent(doc, "", " ")
+	if err := os.WriteFile(filepath.Join(dir, playgroundNotebook), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
+	b := startBrowser(t, fe, jupyter, data, "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4", "FLOWERS_PLAYGROUND_TIMEOUT=5m")
+	writePlaygroundNotebook(t, b.dir)
+	fe = fe.forNotebook(playgroundNotebook)
+	url := fe.url(b.base, playgroundNotebook, b.token)
+	start := time.Now()
+	if err := chromedp.Do(b.bctx, focused, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("opening %s: %v", url, err)
+	}
+	b.poll("the notebook did not load", fe.loaded, 2*time.Minute)
+	b.poll("the notebook's kernel did not connect", fe.kernel, 2*time.Minute)
+	if err := chromedp.Do(b.bctx, chromedp.Evaluate[chromedp.Void](fe.runAll)); err != nil {
+		t.Fatalf("Run All: %v", err)
+	}
+	b.poll("the playground's widgets did not appear", `document.querySelectorAll('input[type=range][id^="flowers-pg-"]').length === 5 && `+
+		`document.querySelectorAll('select[id^="flowers-pg-head-"]').length === 1 && document.querySelectorAll('button[id^="flowers-pg-"]').length === 3`, 6*time.Minute)
+	t.Logf("%s: the playground's widgets are on the page after %.0fs", fe.name, time.Since(start).Seconds())
+
+	series := func() []pgSeries {
+		t.Helper()
+		s, err := chromedp.Run(b.bctx, chromedp.Evaluate[[]pgSeries](playgroundSeries(fe.outputs)))
+		if err != nil {
+			t.Fatalf("reading the playground's figure: %v", err)
+		}
+		return s
+	}
+	// waitRun waits until run #n is in the figure with at least points epochs.
+	waitRun := func(n, points int, timeout time.Duration) pgSeries {
+		t.Helper()
+		prefix := "#" + strconv.Itoa(n) + " "
+		deadline := time.Now().Add(timeout)
+		for {
+			for _, s := range series() {
+				if strings.HasPrefix(s.Name, prefix) && s.Points >= points {
+					return s
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run #%d with %d epochs did not appear in the playground's figure within %s; its series: %+v (server log: %s)",
+					fe.name, n, points, timeout, series(), b.logFile.Name())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	status := func(n int) string {
+		t.Helper()
+		s, err := chromedp.Run(b.bctx, chromedp.Evaluate[string](playgroundStatus(fe.outputs, n)))
+		if err != nil {
+			t.Fatalf("reading the playground's table: %v", err)
+		}
+		return s
+	}
+	waitStatus := func(n int, timeout time.Duration) string {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			if s := status(n); s != "" && s != "training" {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run #%d did not end within %s (status %q)", fe.name, n, timeout, status(n))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	// The settings' run: 2 epochs at lr 1e-3.
+	first := waitRun(1, 2, 3*time.Minute)
+	if first.Name != "#1 lr 1e-3 · 2 ep · b32 · avg" {
+		t.Errorf("%s: the settings' run is %q", fe.name, first.Name)
+	}
+	if s := waitStatus(1, time.Minute); s != "done" {
+		t.Fatalf("%s: the settings' run ended %q", fe.name, s)
+	}
+
+	// Move the learning-rate slider 4 positions right (1e-3 → 1e-2) with the keyboard, as a
+	// person does, and press Train.
+	lr := chromedp.CSS(`input[type=range][id^="flowers-pg-lr-"]`)
+	if err := chromedp.Do(b.bctx, chromedp.Focus(lr), chromedp.KeyEvent(strings.Repeat(kb.ArrowRight, 4))); err != nil {
+		t.Fatalf("moving the learning-rate slider: %v", err)
+	}
+	b.poll("the learning-rate slider's value did not show 1e-2", `Array.from(document.querySelectorAll('[id^="flowers-pg-lr-value-"]')).some(e => e.textContent === "1e-2")`, 30*time.Second)
+	train := chromedp.CSS(`button[id^="flowers-pg-train-"]`)
+	clickStart := time.Now()
+	if err := chromedp.Do(b.bctx, chromedp.Click(train)); err != nil {
+		t.Fatalf("clicking Train: %v", err)
+	}
+	second := waitRun(2, 2, 3*time.Minute)
+	t.Logf("%s: Train → run #2 with its 2 epochs drawn %.1fs after the click", fe.name, time.Since(clickStart).Seconds())
+	if second.Name != "#2 lr 1e-2 · 2 ep · b32 · avg" {
+		t.Errorf("%s: the new run is %q, want the moved learning rate 1e-2", fe.name, second.Name)
+	}
+	if s := waitStatus(2, time.Minute); s != "done" {
+		t.Errorf("%s: run #2 ended %q", fe.name, s)
+	}
+	if n := len(series()); n != 4 {
+		t.Errorf("%s: %d series after two runs, want 4 (validation and training of each)", fe.name, n)
+	}
+	time.Sleep(time.Second)
+	screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground.png"))
+
+	// Stop: 60 epochs (the slider's End), Train, Stop once the first epochs are drawn.
+	if err := chromedp.Do(b.bctx, chromedp.Focus(chromedp.CSS(`input[type=range][id^="flowers-pg-epochs-"]`)), chromedp.KeyEvent(kb.End)); err != nil {
+		t.Fatalf("moving the epochs slider: %v", err)
+	}
+	b.poll("the epochs slider's value did not show 60", `Array.from(document.querySelectorAll('[id^="flowers-pg-epochs-value-"]')).some(e => e.textContent === "60")`, 30*time.Second)
+	if err := chromedp.Do(b.bctx, chromedp.Click(train)); err != nil {
+		t.Fatalf("clicking Train: %v", err)
+	}
+	waitRun(3, 1, 3*time.Minute)
+	if err := chromedp.Do(b.bctx, chromedp.Click(chromedp.CSS(`button[id^="flowers-pg-stop-"]`))); err != nil {
+		t.Fatalf("clicking Stop: %v", err)
+	}
+	if s := waitStatus(3, time.Minute); s != "stopped" {
+		t.Errorf("%s: run #3 (60 epochs, Stop pressed) ended %q, want stopped", fe.name, s)
+	}
+	third := waitRun(3, 1, time.Second)
+	t.Logf("%s: Stop ended %q after %d of 60 epochs", fe.name, third.Name, third.Points)
+	if third.Points >= 60 || !strings.HasPrefix(third.Name, "#3 lr 1e-2 · 60 ep") {
+		t.Errorf("%s: the stopped run: %+v", fe.name, third)
+	}
+
+	// Done ends the cell: the kernel goes idle and the controls say why.
+	if err := chromedp.Do(b.bctx, chromedp.Click(chromedp.CSS(`button[id^="flowers-pg-done-"]`))); err != nil {
+		t.Fatalf("clicking Done: %v", err)
+	}
+	b.poll("the cell did not end after Done", `(() => { const s = `+fe.state+`; return s.pending === 0 && !s.busy; })()`, time.Minute)
+	st, err := chromedp.Run(b.bctx, chromedp.Evaluate[runState](fe.state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Errors) > 0 || st.Ran != st.Total {
+		t.Errorf("%s: %d of %d cells ran; errors: %v", fe.name, st.Ran, st.Total, st.Errors)
+	}
+	b.poll("the controls do not say that the playground closed", `Array.from(`+fe.outputs+`).some(o => /Playground closed \(Done pressed\) after 3 runs/.test(o.textContent))`, 30*time.Second)
+	t.Logf("%s: playground test done in %.0fs", fe.name, time.Since(start).Seconds())
+}
