@@ -338,8 +338,9 @@ func (p *Playground) Train(k Knobs) (*PlayRun, error) {
 	r := &PlayRun{N: len(p.overlay.all) + 1, Knobs: k, RunDir: p.RunDir(k), Status: "training"}
 	p.overlay.Add(r)
 	p.mu.Unlock()
-	p.draw(true) // its legend entry at once
 	st := &runStatus{live: p.status, run: r, start: start, text: &Progress{Interval: 250 * time.Millisecond, live: p.status}}
+	st.live.Update(st.head() + progressText("", nil, "starting…")) // first: the status shows above the figures
+	p.draw(true)                                                   // the new run's legend entry at once
 	err := p.train(r, st)
 	p.mu.Lock()
 	r.Seconds = time.Since(start).Seconds()
