@@ -10,12 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -472,6 +474,44 @@ func startBrowser(t *testing.T, fe frontend, jupyter, data string, extra ...stri
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
 	b.ctx, b.bctx = ctx, bctx
+	// The page's console and uncaught exceptions go to a file: a widget whose JavaScript fails
+	// says so there.
+	console, err := os.Create(filepath.Join(b.out, "browser-"+fe.name+"-console.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var consoleMu sync.Mutex
+	t.Cleanup(func() { consoleMu.Lock(); console.Close(); consoleMu.Unlock() })
+	if err := chromedp.Do(bctx); err != nil { // opens the tab, so that Listen sees it from the start
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	if err := chromedp.Listen(bctx, func(ev any) {
+		var line string
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			var args []string
+			for _, a := range e.Args {
+				if a.Value != nil {
+					args = append(args, string(a.Value))
+				} else {
+					args = append(args, a.Description)
+				}
+			}
+			line = fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " "))
+		case *runtime.EventExceptionThrown:
+			line = "exception: " + e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				line += " " + e.ExceptionDetails.Exception.Description
+			}
+		default:
+			return
+		}
+		consoleMu.Lock()
+		fmt.Fprintf(console, "%s %s\n", time.Now().Format("15:04:05.000"), line)
+		consoleMu.Unlock()
+	}); err != nil {
+		t.Fatalf("listening to the page's console: %v", err)
+	}
 	b.poll = func(what, js string, timeout time.Duration) {
 		t.Helper()
 		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {

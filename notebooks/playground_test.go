@@ -44,8 +44,11 @@ type pgSeries struct {
 func playgroundSeries(outputs string) string {
 	return `(() => {
 		const out = [];
-		const parse = root => { for (const s of root.querySelectorAll("svg.flowers-playground-accuracy"))
-			for (const g of s.querySelectorAll("g.series")) out.push({name: g.getAttribute("data-name"), points: g.querySelectorAll("circle").length}); };
+		// The figure's outermost <svg> (a banner wraps it in one more of the same class).
+		const parse = root => { for (const s of root.querySelectorAll("svg.flowers-playground-accuracy")) {
+			if (s.parentElement && s.parentElement.closest("svg.flowers-playground-accuracy")) continue;
+			for (const g of s.querySelectorAll("g.series")) out.push({name: g.getAttribute("data-name"), points: g.querySelectorAll("circle").length});
+		} };
 		for (const o of ` + outputs + `) {
 			parse(o);
 			for (const i of o.querySelectorAll("img")) {
@@ -113,8 +116,14 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 	if err := chromedp.Do(b.bctx, chromedp.Evaluate[chromedp.Void](fe.runAll)); err != nil {
 		t.Fatalf("Run All: %v", err)
 	}
-	b.poll("the playground's widgets did not appear", `document.querySelectorAll('input[type=range][id^="flowers-pg-"]').length === 5 && `+
-		`document.querySelectorAll('select[id^="flowers-pg-head-"]').length === 1 && document.querySelectorAll('button[id^="flowers-pg-"]').length === 3`, 6*time.Minute)
+	widgetsThere := `document.querySelectorAll('input[type=range][id^="flowers-pg-"]').length === 5 && ` +
+		`document.querySelectorAll('select[id^="flowers-pg-head-"]').length === 1 && document.querySelectorAll('button[id^="flowers-pg-"]').length === 3`
+	if _, err := chromedp.Run(b.bctx, chromedp.Poll[bool](widgetsThere, chromedp.WithPollingTimeout(6*time.Minute), chromedp.WithPollingInterval(time.Second))); err != nil {
+		text, _ := chromedp.Run(b.bctx, chromedp.Evaluate[[]string](`Array.from(`+fe.outputs+`).map(o => o.innerHTML.slice(0, 2000))`))
+		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
+		t.Fatalf("%s: the playground's widgets did not appear (%v); the outputs:\n%s\n(server log: %s; console: browser-%s-console.log)",
+			fe.name, err, strings.Join(text, "\n---\n"), b.logFile.Name(), fe.name)
+	}
 	t.Logf("%s: the playground's widgets are on the page after %.0fs", fe.name, time.Since(start).Seconds())
 
 	series := func() []pgSeries {
