@@ -16,6 +16,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/janpfeifer/gonb/gonbui/comms"
 	"github.com/janpfeifer/gonb/gonbui/dom"
 	"github.com/janpfeifer/gonb/gonbui/widgets"
 	"github.com/pkg/errors"
@@ -271,7 +272,7 @@ type Playground struct {
 	Settings Settings
 	Keep     int           // runs overlaid; default 4
 	Timeout  time.Duration // the cell ends after this long without a touch; default 10 min ($FLOWERS_PLAYGROUND_TIMEOUT)
-	// ConnectTimeout bounds the wait for the browser to answer the first widget; default 30 s.
+	// ConnectTimeout bounds the wait for the browser to answer the widgets; default 40 s.
 	ConnectTimeout time.Duration
 	Copies         int // augmented copies per strength (Augment > 0); default 2
 
@@ -284,7 +285,7 @@ type Playground struct {
 
 // NewPlayground returns the playground for the settings (defaults filled, $FLOWERS_PLAYGROUND_TIMEOUT read).
 func NewPlayground(s Settings) *Playground {
-	p := &Playground{Settings: s.Resolve(nil), Keep: 4, Timeout: 10 * time.Minute, ConnectTimeout: 30 * time.Second, Copies: 2}
+	p := &Playground{Settings: s.Resolve(nil), Keep: 4, Timeout: 10 * time.Minute, ConnectTimeout: 40 * time.Second, Copies: 2}
 	if v := os.Getenv(PlaygroundTimeoutEnv); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -558,8 +559,28 @@ func knobText(name string, k Knobs) string {
 	return ""
 }
 
-// connect draws the controls and waits (ConnectTimeout at most) for the browser to answer them.
+// connectAttempt bounds one attempt of connect.
+const connectAttempt = 8 * time.Second
+
+// connect draws the controls and waits for the browser to answer them, ConnectTimeout at most.
+// A failed attempt draws them again: GoNB's page script gives the kernel 500 ms to accept its
+// connection (gonb_comm's comm_open_ack) and gives up for good when a busy machine is slower;
+// the next widget message makes GoNB notice the dead connection and install a new one.
 func (p *Playground) connect(k Knobs) (*pgWidgets, error) {
+	deadline := time.Now().Add(p.ConnectTimeout)
+	for attempt := 1; ; attempt++ {
+		if w := p.connectOnce(k, min(connectAttempt, time.Until(deadline))); w != nil {
+			return w, nil
+		}
+		if time.Until(deadline) <= 0 {
+			return nil, errors.Errorf("no browser answered the widgets within %s (%d attempts)", p.ConnectTimeout, attempt)
+		}
+	}
+}
+
+// connectOnce draws the controls and waits for the browser to answer them; nil if it does
+// not within wait (the attempt's goroutine stays blocked: harmless, the cell ends).
+func (p *Playground) connectOnce(k Knobs, wait time.Duration) *pgWidgets {
 	w := &pgWidgets{uid: gonbui.UniqueId()}
 	id := func(part string) string { return "flowers-pg-" + part + "-" + w.uid }
 	var b strings.Builder
@@ -594,17 +615,71 @@ func (p *Playground) connect(k Knobs) (*pgWidgets, error) {
 	}()
 	select {
 	case <-ready:
-		return w, nil
-	case <-time.After(p.ConnectTimeout):
-		return nil, errors.Errorf("no browser answered the widgets within %s", p.ConnectTimeout)
+		return w
+	case <-time.After(wait):
+		return nil
 	}
 }
 
+// knobWidget is a slider or the selector, with the position last seen.
+type knobWidget struct {
+	name, htmlID, address string
+	c                     *comms.AddressChan[int]
+	pos                   int
+	set                   func(k *Knobs, pos int)
+}
+
+// settleDelay is how long the widgets stay still before the page is asked for their values.
+const settleDelay = 300 * time.Millisecond
+
 // interact runs the widgets' loop: the settings' run first, then a run per Train click.
+//
+// GoNB (v0.11.4) hands each value from the page to the listeners in a goroutine of its own,
+// so the values of a fast slider move can arrive out of order, the last one not last. Once
+// the widgets have been still for settleDelay the page is asked to send each widget's value
+// once more (reconcile), and Train waits for those before it reads the knobs.
 func (p *Playground) interact(w *pgWidgets, k Knobs) error {
-	lrC, epC, bC := w.lr.Listen().LatestOnly(), w.epochs.Listen().LatestOnly(), w.batch.Listen().LatestOnly()
-	augC, dropC, headC := w.aug.Listen().LatestOnly(), w.drop.Listen().LatestOnly(), w.head.Listen().LatestOnly()
+	headIdx := 0
+	for i, h := range Heads {
+		if h == k.Head {
+			headIdx = i
+		}
+	}
+	knobs := []*knobWidget{
+		{name: "lr", htmlID: w.lr.HtmlId(), address: w.lr.Address(), pos: LearningRates.Index(k.LearningRate),
+			set: func(k *Knobs, v int) { k.LearningRate = LearningRates.Value(v) }},
+		{name: "epochs", htmlID: w.epochs.HtmlId(), address: w.epochs.Address(), pos: k.Epochs,
+			set: func(k *Knobs, v int) { k.Epochs = max(1, v) }},
+		{name: "batch", htmlID: w.batch.HtmlId(), address: w.batch.Address(), pos: nearest(BatchSizes, k.BatchSize),
+			set: func(k *Knobs, v int) { k.BatchSize = BatchSizes[min(max(v, 0), len(BatchSizes)-1)] }},
+		{name: "aug", htmlID: w.aug.HtmlId(), address: w.aug.Address(), pos: int(math.Round(min(k.Augment, 1) / augmentStep)),
+			set: func(k *Knobs, v int) { k.Augment = float64(min(max(v, 0), augmentMax)) * augmentStep }},
+		{name: "drop", htmlID: w.drop.HtmlId(), address: w.drop.Address(), pos: int(math.Round(k.Dropout / dropoutStep)),
+			set: func(k *Knobs, v int) { k.Dropout = math.Round(float64(min(max(v, 0), dropoutMax))*dropoutStep*10) / 10 }},
+		{name: "head", htmlID: w.head.HtmlId(), address: w.head.Address(), pos: headIdx,
+			set: func(k *Knobs, v int) { k.Head = Heads[min(max(v, 0), len(Heads)-1)] }},
+	}
+	knobs[0].c, knobs[1].c, knobs[2].c = w.lr.Listen().LatestOnly(), w.epochs.Listen().LatestOnly(), w.batch.Listen().LatestOnly()
+	knobs[3].c, knobs[4].c, knobs[5].c = w.aug.Listen().LatestOnly(), w.drop.Listen().LatestOnly(), w.head.Listen().LatestOnly()
 	trainC, stopC, doneC := w.train.Listen(), w.stop.Listen(), w.done.Listen()
+	type change struct{ knob, pos int }
+	changes := make(chan change)
+	for i, kn := range knobs {
+		go func() {
+			for v := range kn.c.C {
+				changes <- change{i, v}
+			}
+		}()
+	}
+	var pairs []string
+	for _, kn := range knobs {
+		pairs = append(pairs, fmt.Sprintf("[%q, %q]", kn.htmlID, kn.address))
+	}
+	reconcile := func() {
+		dom.TransientJavascript(`(() => { const c = globalThis.gonb_comm; if (!c) return;
+	for (const [id, address] of [` + strings.Join(pairs, ", ") + `]) { const e = document.getElementById(id); if (e) c.send(address, e.value); } })();`)
+	}
+
 	finished := make(chan *PlayRun, 1)
 	busy := false
 	start := func(k Knobs) {
@@ -614,37 +689,41 @@ func (p *Playground) interact(w *pgWidgets, k Knobs) error {
 			finished <- r
 		}()
 	}
-	setValue := func(name string) { dom.SetInnerText("flowers-pg-"+name+"-value-"+w.uid, knobText(name, k)) }
 	note := func(msg string) {
 		p.status.Update(fmt.Sprintf(`<div class="flowers-progress" style="font-family:monospace;font-size:12px">%s</div>`, html.EscapeString(msg)))
 	}
 	start(k)
 	idle := time.NewTimer(p.Timeout)
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	trainSoon := time.NewTimer(time.Hour) // Train pressed: starts once the reconciled values are in
+	trainSoon.Stop()
 	reason := ""
 loop:
 	for {
 		select {
-		case v := <-lrC.C:
-			k.LearningRate = LearningRates.Value(v)
-			setValue("lr")
-		case v := <-epC.C:
-			k.Epochs = max(1, v)
-			setValue("epochs")
-		case v := <-bC.C:
-			k.BatchSize = BatchSizes[min(max(v, 0), len(BatchSizes)-1)]
-			setValue("batch")
-		case v := <-augC.C:
-			k.Augment = float64(min(max(v, 0), augmentMax)) * augmentStep
-			setValue("aug")
-		case v := <-dropC.C:
-			k.Dropout = math.Round(float64(min(max(v, 0), dropoutMax))*dropoutStep*10) / 10
-			setValue("drop")
-		case v := <-headC.C:
-			k.Head = Heads[min(max(v, 0), len(Heads)-1)]
+		case ch := <-changes:
+			kn := knobs[ch.knob]
+			if ch.pos == kn.pos {
+				continue // the page confirming a value (reconcile); not a touch
+			}
+			kn.pos = ch.pos
+			kn.set(&k, ch.pos)
+			if kn.name != "head" {
+				dom.SetInnerText("flowers-pg-"+kn.name+"-value-"+w.uid, knobText(kn.name, k))
+			}
+			settle.Reset(settleDelay)
+		case <-settle.C:
+			reconcile()
 		case <-trainC.C:
 			if busy {
 				note("a run is in progress: press Stop first (or wait for it)")
 			} else {
+				reconcile()
+				trainSoon.Reset(2 * settleDelay)
+			}
+		case <-trainSoon.C:
+			if !busy {
 				start(k)
 			}
 		case <-stopC.C:
