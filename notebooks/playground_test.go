@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 )
 
 // playgroundNotebook is the notebook TestBrowserPlayground opens: the walkthrough's first
@@ -71,6 +70,30 @@ func playgroundStatus(outputs string, n int) string {
 		}
 		return "";
 	})()`
+}
+
+// clickSlider clicks the track of the range input whose id starts with prefix where its
+// value is pos of max (its minimum being 0 or 1), after scrolling it into view.
+func clickSlider(t *testing.T, b *browser, prefix string, pos, max int) {
+	t.Helper()
+	type box struct{ X, Y, W, H float64 }
+	r, err := chromedp.Run(b.bctx, chromedp.Evaluate[box](`(() => {
+		const e = document.querySelector('input[type=range][id^="`+prefix+`"]');
+		e.scrollIntoView({block: "center"});
+		const r = e.getBoundingClientRect();
+		return {x: r.left, y: r.top, w: r.width, h: r.height};
+	})()`))
+	if err != nil || r.W < 100 {
+		t.Fatalf("the slider %s…: %+v, %v", prefix, r, err)
+	}
+	// Chromium's thumb is 16 pixels wide: its centre runs from 8 pixels in to 8 from the end.
+	x := r.X + 8 + (r.W-16)*float64(pos)/float64(max)
+	if pos == max {
+		x = r.X + r.W - 2
+	}
+	if err := chromedp.Do(b.bctx, chromedp.MouseClickXY(x, r.Y+r.H/2)); err != nil {
+		t.Fatalf("clicking the slider %s…: %v", prefix, err)
+	}
 }
 
 // writePlaygroundNotebook writes the playground notebook into dir from the walkthrough.
@@ -183,13 +206,17 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 		t.Fatalf("%s: the settings' run ended %q", fe.name, s)
 	}
 
-	// Move the learning-rate slider 4 positions right (1e-3 → 1e-2) with the keyboard, as a
-	// person does, and press Train.
-	lr := chromedp.CSS(`input[type=range][id^="flowers-pg-lr-"]`)
-	if err := chromedp.Do(b.bctx, chromedp.Focus(lr), chromedp.KeyEvent(strings.Repeat(kb.ArrowRight, 4))); err != nil {
-		t.Fatalf("moving the learning-rate slider: %v", err)
+	// Move the learning-rate slider from 1e-3 to 1e-2 (position 12 of 0…16) with a mouse
+	// click on its track, as a person does (JupyterLab keeps the arrow keys), and press Train.
+	clickSlider(t, b, "flowers-pg-lr-", 12, 16)
+	lrShown := `Array.from(document.querySelectorAll('[id^="flowers-pg-lr-value-"]')).some(e => e.textContent === "1e-2")`
+	if _, err := chromedp.Run(b.bctx, chromedp.Poll[bool](lrShown, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
+		state, _ := chromedp.Run(b.bctx, chromedp.Evaluate[string](`JSON.stringify({active: document.activeElement && document.activeElement.id,
+			sliders: Array.from(document.querySelectorAll('input[type=range][id^="flowers-pg-"]')).map(e => e.id + "=" + e.value),
+			shown: Array.from(document.querySelectorAll('[id^="flowers-pg-lr-value-"]')).map(e => e.textContent)})`))
+		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
+		t.Fatalf("%s: the learning-rate slider moved 4 steps right does not show 1e-2 (%v): %s", fe.name, err, state)
 	}
-	b.poll("the learning-rate slider's value did not show 1e-2", `Array.from(document.querySelectorAll('[id^="flowers-pg-lr-value-"]')).some(e => e.textContent === "1e-2")`, 30*time.Second)
 	train := chromedp.CSS(`button[id^="flowers-pg-train-"]`)
 	clickStart := time.Now()
 	if err := chromedp.Do(b.bctx, chromedp.Click(train)); err != nil {
@@ -209,10 +236,8 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 	time.Sleep(time.Second)
 	screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground.png"))
 
-	// Stop: 60 epochs (the slider's End), Train, Stop once the first epochs are drawn.
-	if err := chromedp.Do(b.bctx, chromedp.Focus(chromedp.CSS(`input[type=range][id^="flowers-pg-epochs-"]`)), chromedp.KeyEvent(kb.End)); err != nil {
-		t.Fatalf("moving the epochs slider: %v", err)
-	}
+	// Stop: 60 epochs (the slider's right end), Train, Stop once the first epochs are drawn.
+	clickSlider(t, b, "flowers-pg-epochs-", 60, 60)
 	b.poll("the epochs slider's value did not show 60", `Array.from(document.querySelectorAll('[id^="flowers-pg-epochs-value-"]')).some(e => e.textContent === "60")`, 30*time.Second)
 	if err := chromedp.Do(b.bctx, chromedp.Click(train)); err != nil {
 		t.Fatalf("clicking Train: %v", err)

@@ -584,6 +584,8 @@ func (p *Playground) connectOnce(k Knobs, wait time.Duration) *pgWidgets {
 	w := &pgWidgets{uid: gonbui.UniqueId()}
 	id := func(part string) string { return "flowers-pg-" + part + "-" + w.uid }
 	var b strings.Builder
+	// Wide sliders: 17 learning rates need room for a finger or a mouse.
+	fmt.Fprintf(&b, `<style>#%s input[type=range] { width: 260px; }</style>`, id("root"))
 	fmt.Fprintf(&b, `<div class="flowers-playground" id="%s"><table style="font-size:13px">`, id("root"))
 	for _, r := range knobRows {
 		fmt.Fprintf(&b, `<tr><td style="text-align:left;padding:2px 10px">%s</td><td id="%s" style="text-align:left"></td>`+
