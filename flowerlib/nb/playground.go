@@ -383,7 +383,9 @@ func (p *Playground) train(r *PlayRun, st *runStatus) error {
 	r.SetupSeconds = time.Since(st.start).Seconds()
 	state := l.Trainer.State
 	if state.Done && state.Epoch >= r.Knobs.Epochs {
+		p.mu.Lock()
 		r.History, r.Status = state.History, "loaded"
+		p.mu.Unlock()
 		return nil
 	}
 	r.Resumed = state.Step > 0
