@@ -73,26 +73,62 @@ func playgroundStatus(outputs string, n int) string {
 }
 
 // clickSlider clicks the track of the range input whose id starts with prefix where its
-// value is pos of max (its minimum being 0 or 1), after scrolling it into view.
+// value is pos of max (its minimum being 0 or 1), after scrolling it into view, until the
+// slider holds pos (a page still re-laying out, after a screenshot resized it, can move the
+// slider between measuring and clicking).
 func clickSlider(t *testing.T, b *browser, prefix string, pos, max int) {
 	t.Helper()
-	type box struct{ X, Y, W, H float64 }
-	r, err := chromedp.Run(b.bctx, chromedp.Evaluate[box](`(() => {
-		const e = document.querySelector('input[type=range][id^="`+prefix+`"]');
+	type box struct {
+		X, Y, W, H float64
+		Value      string
+	}
+	measure := `(() => {
+		const e = document.querySelector('input[type=range][id^="` + prefix + `"]');
 		e.scrollIntoView({block: "center"});
 		const r = e.getBoundingClientRect();
-		return {x: r.left, y: r.top, w: r.width, h: r.height};
-	})()`))
-	if err != nil || r.W < 100 {
-		t.Fatalf("the slider %s…: %+v, %v", prefix, r, err)
+		return {x: r.left, y: r.top, w: r.width, h: r.height, value: e.value};
+	})()`
+	var r box
+	for try := 1; ; try++ {
+		var err error
+		for prev := (box{}); ; prev = r { // the same box twice in a row: the layout is still
+			if r, err = chromedp.Run(b.bctx, chromedp.Evaluate[box](measure)); err != nil || r.W < 100 {
+				t.Fatalf("the slider %s…: %+v, %v", prefix, r, err)
+			}
+			if r == prev {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		// Chromium's thumb is 16 pixels wide: its centre runs from 8 pixels in to 8 from the end.
+		x := r.X + 8 + (r.W-16)*float64(pos)/float64(max)
+		if pos == max {
+			x = r.X + r.W - 2
+		}
+		if err := chromedp.Do(b.bctx, chromedp.MouseClickXY(x, r.Y+r.H/2)); err != nil {
+			t.Fatalf("clicking the slider %s…: %v", prefix, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if r, err = chromedp.Run(b.bctx, chromedp.Evaluate[box](measure)); err == nil && r.Value == strconv.Itoa(pos) {
+			return
+		}
+		if try == 3 {
+			t.Fatalf("the slider %s… holds %q after 3 clicks where %d is (%+v, %v)", prefix, r.Value, pos, r, err)
+		}
 	}
-	// Chromium's thumb is 16 pixels wide: its centre runs from 8 pixels in to 8 from the end.
-	x := r.X + 8 + (r.W-16)*float64(pos)/float64(max)
-	if pos == max {
-		x = r.X + r.W - 2
-	}
-	if err := chromedp.Do(b.bctx, chromedp.MouseClickXY(x, r.Y+r.H/2)); err != nil {
-		t.Fatalf("clicking the slider %s…: %v", prefix, err)
+}
+
+// waitShown waits until the playground shows want as the value of the knob name (the text
+// beside its slider, which the cell writes when the slider's value reaches it).
+func waitShown(t *testing.T, b *browser, fe frontend, name, want string) {
+	t.Helper()
+	shown := `Array.from(document.querySelectorAll('[id^="flowers-pg-` + name + `-value-"]')).some(e => e.textContent === "` + want + `")`
+	if _, err := chromedp.Run(b.bctx, chromedp.Poll[bool](shown, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
+		state, _ := chromedp.Run(b.bctx, chromedp.Evaluate[string](`JSON.stringify({active: document.activeElement && document.activeElement.id,
+			sliders: Array.from(document.querySelectorAll('input[type=range][id^="flowers-pg-"]')).map(e => e.id + "=" + e.value),
+			shown: Array.from(document.querySelectorAll('[id^="flowers-pg-"][id*="-value-"]')).map(e => e.textContent)})`))
+		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
+		t.Fatalf("%s: the %s slider does not show %s (%v): %s", fe.name, name, want, err, state)
 	}
 }
 
@@ -209,14 +245,7 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 	// Move the learning-rate slider from 1e-3 to 1e-2 (position 12 of 0…16) with a mouse
 	// click on its track, as a person does (JupyterLab keeps the arrow keys), and press Train.
 	clickSlider(t, b, "flowers-pg-lr-", 12, 16)
-	lrShown := `Array.from(document.querySelectorAll('[id^="flowers-pg-lr-value-"]')).some(e => e.textContent === "1e-2")`
-	if _, err := chromedp.Run(b.bctx, chromedp.Poll[bool](lrShown, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
-		state, _ := chromedp.Run(b.bctx, chromedp.Evaluate[string](`JSON.stringify({active: document.activeElement && document.activeElement.id,
-			sliders: Array.from(document.querySelectorAll('input[type=range][id^="flowers-pg-"]')).map(e => e.id + "=" + e.value),
-			shown: Array.from(document.querySelectorAll('[id^="flowers-pg-lr-value-"]')).map(e => e.textContent)})`))
-		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
-		t.Fatalf("%s: the learning-rate slider moved 4 steps right does not show 1e-2 (%v): %s", fe.name, err, state)
-	}
+	waitShown(t, b, fe, "lr", "1e-2")
 	train := chromedp.CSS(`button[id^="flowers-pg-train-"]`)
 	clickStart := time.Now()
 	if err := chromedp.Do(b.bctx, chromedp.Click(train)); err != nil {
@@ -238,7 +267,7 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 
 	// Stop: 60 epochs (the slider's right end), Train, Stop once the first epochs are drawn.
 	clickSlider(t, b, "flowers-pg-epochs-", 60, 60)
-	b.poll("the epochs slider's value did not show 60", `Array.from(document.querySelectorAll('[id^="flowers-pg-epochs-value-"]')).some(e => e.textContent === "60")`, 30*time.Second)
+	waitShown(t, b, fe, "epochs", "60")
 	if err := chromedp.Do(b.bctx, chromedp.Click(train)); err != nil {
 		t.Fatalf("clicking Train: %v", err)
 	}
