@@ -284,9 +284,16 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 		t.Errorf("%s: the stopped run: %+v", fe.name, third)
 	}
 
-	// Done ends the cell: the kernel goes idle and the controls say why.
+	// Done ends the cell: the controls say why and the kernel goes idle.
 	if err := chromedp.Do(b.bctx, chromedp.Click(chromedp.CSS(`button[id^="flowers-pg-done-"]`))); err != nil {
 		t.Fatalf("clicking Done: %v", err)
+	}
+	closed := `Array.from(` + fe.outputs + `).some(o => /Playground closed \(Done pressed\) after 3 runs/.test(o.textContent))`
+	if _, err := chromedp.Run(b.bctx, chromedp.Poll[bool](closed, chromedp.WithPollingTimeout(time.Minute), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
+		text, _ := chromedp.Run(b.bctx, chromedp.Evaluate[[]string](`Array.from(`+fe.outputs+`).map(o => o.textContent.slice(0, 300))`))
+		st, _ := chromedp.Run(b.bctx, chromedp.Evaluate[runState](fe.state))
+		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
+		t.Fatalf("%s: the controls do not say that the playground closed a minute after Done (%v); state %+v; the outputs:\n%s", fe.name, err, st, strings.Join(text, "\n---\n"))
 	}
 	b.poll("the cell did not end after Done", `(() => { const s = `+fe.state+`; return s.pending === 0 && !s.busy; })()`, time.Minute)
 	st, err := chromedp.Run(b.bctx, chromedp.Evaluate[runState](fe.state))
@@ -296,6 +303,5 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 	if len(st.Errors) > 0 || st.Ran != st.Total {
 		t.Errorf("%s: %d of %d cells ran; errors: %v", fe.name, st.Ran, st.Total, st.Errors)
 	}
-	b.poll("the controls do not say that the playground closed", `Array.from(`+fe.outputs+`).some(o => /Playground closed \(Done pressed\) after 3 runs/.test(o.textContent))`, 30*time.Second)
 	t.Logf("%s: playground test done in %.0fs", fe.name, time.Since(start).Seconds())
 }

@@ -684,6 +684,20 @@ func (p *Playground) interact(w *pgWidgets, k Knobs) error {
 	for (const [id, address] of [` + strings.Join(pairs, ", ") + `]) { const e = document.getElementById(id); if (e) c.send(address, e.value); } })();`)
 	}
 
+	// The page is updated from one goroutine of its own: each update waits for GoNB to take it
+	// (gonbui.Sync), and the loop must keep reading the buttons whatever happens there.
+	ui := make(chan func(), 64)
+	go func() {
+		for f := range ui {
+			f()
+		}
+	}()
+	post := func(f func()) {
+		select {
+		case ui <- f:
+		default: // the page is not keeping up: drop it (the next settle redraws the values)
+		}
+	}
 	finished := make(chan *PlayRun, 1)
 	busy := false
 	start := func(k Knobs) {
@@ -694,7 +708,9 @@ func (p *Playground) interact(w *pgWidgets, k Knobs) error {
 		}()
 	}
 	note := func(msg string) {
-		p.status.Update(fmt.Sprintf(`<div class="flowers-progress" style="font-family:monospace;font-size:12px">%s</div>`, html.EscapeString(msg)))
+		post(func() {
+			p.status.Update(fmt.Sprintf(`<div class="flowers-progress" style="font-family:monospace;font-size:12px">%s</div>`, html.EscapeString(msg)))
+		})
 	}
 	start(k)
 	idle := time.NewTimer(p.Timeout)
@@ -714,16 +730,17 @@ loop:
 			kn.pos = ch.pos
 			kn.set(&k, ch.pos)
 			if kn.name != "head" {
-				dom.SetInnerText("flowers-pg-"+kn.name+"-value-"+w.uid, knobText(kn.name, k))
+				id, text := "flowers-pg-"+kn.name+"-value-"+w.uid, knobText(kn.name, k)
+				post(func() { dom.SetInnerText(id, text) })
 			}
 			settle.Reset(settleDelay)
 		case <-settle.C:
-			reconcile()
+			post(reconcile)
 		case <-trainC.C:
 			if busy {
 				note("a run is in progress: press Stop first (or wait for it)")
 			} else {
-				reconcile()
+				post(reconcile)
 				trainSoon.Reset(2 * settleDelay)
 			}
 		case <-trainSoon.C:
@@ -757,8 +774,15 @@ loop:
 	p.mu.Lock()
 	n := len(p.overlay.all)
 	p.mu.Unlock()
-	p.controls.Update(fmt.Sprintf(`<div class="flowers-playground-closed"><i>Playground closed (%s) after %d runs; the runs are in %s. Run the cell again to continue.</i></div>`,
-		html.EscapeString(reason), n, html.EscapeString(filepath.Join(p.Settings.WorkDir(), "playground"))))
-	Sync()
+	closed := make(chan struct{})
+	go func() {
+		p.controls.Update(fmt.Sprintf(`<div class="flowers-playground-closed"><i>Playground closed (%s) after %d runs; the runs are in %s. Run the cell again to continue.</i></div>`,
+			html.EscapeString(reason), n, html.EscapeString(filepath.Join(p.Settings.WorkDir(), "playground"))))
+		close(closed)
+	}()
+	select { // the cell ends even if GoNB stopped answering
+	case <-closed:
+	case <-time.After(10 * time.Second):
+	}
 	return nil
 }
