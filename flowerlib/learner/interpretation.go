@@ -38,14 +38,14 @@ func (l *Learner) Interpret() (*Interpretation, error) { return l.Model().Interp
 // largest first: fastai's interp.most_confused().
 func (in *Interpretation) MostConfused(k int) []metrics.Confused { return in.Report.MostConfused(k) }
 
-// TopLoss is one of the model's worst predictions: the photo, its true and predicted class
-// names, and metrics.Loss (the loss −log p(true), the predicted class's probability).
+// TopLoss is one of the model's worst predictions.
 type TopLoss struct {
-	metrics.Loss
-	Path            string
-	True, Predicted string
-	// ProbabilityTrue is the probability the model gave the true class (exp(−Loss)).
-	ProbabilityTrue float64
+	Index           int     // in Interpretation's photos
+	Path            string  // the photo
+	Loss            float64 // −log p(true class), p clipped at 1e-7
+	True, Predicted string  // class names
+	Probability     float64 // of the predicted class
+	ProbabilityTrue float64 // of the true class
 }
 
 // TopLosses returns the k (≤ 0: all) photos with the largest loss, largest first: the
@@ -54,8 +54,8 @@ type TopLoss struct {
 func (in *Interpretation) TopLosses(k int) []TopLoss {
 	var out []TopLoss
 	for _, l := range metrics.TopLosses(in.Labels, in.Probs, k) {
-		out = append(out, TopLoss{Loss: l, Path: in.Paths[l.Index], True: in.Report.Classes[l.True],
-			Predicted: in.Report.Classes[l.Predicted], ProbabilityTrue: float64(in.Probs[l.Index][l.True])})
+		out = append(out, TopLoss{Index: l.Index, Path: in.Paths[l.Index], Loss: l.Loss, True: in.Report.Classes[l.True],
+			Predicted: in.Report.Classes[l.Predicted], Probability: l.Probability, ProbabilityTrue: float64(in.Probs[l.Index][l.True])})
 	}
 	return out
 }
