@@ -1,0 +1,155 @@
+package nb
+
+import (
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/learner"
+	"github.com/flowerlib/flowers/flowerlib/metrics"
+	"github.com/flowerlib/flowers/flowerlib/sample"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
+)
+
+func TestExperimentsEnv(t *testing.T) {
+	env := map[string]string{"FLOWERS_COMPARE_SIZE": "64", "FLOWERS_PHOTOS": "6"}
+	e, err := Experiments{CompareSize: 96, CompareEpochs: 3}.fromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e = e.Defaults(); e != (Experiments{CompareSize: 64, CompareEpochs: 3, FreezeEpochs: 1, Photos: 6}) {
+		t.Errorf("experiments %+v", e)
+	}
+	for _, bad := range []string{"x", "0", "-3", "1.5"} {
+		_, err := Experiments{}.fromEnv(func(k string) (string, bool) { return bad, k == "FLOWERS_FREEZE_EPOCHS" })
+		if err == nil || !strings.Contains(err.Error(), "$FLOWERS_FREEZE_EPOCHS") {
+			t.Errorf("FLOWERS_FREEZE_EPOCHS=%q: %v", bad, err)
+		}
+	}
+	s := Settings{Data: "embedded", Weights: "random", Head: "avg", Work: t.TempDir(), Cache: t.TempDir()}
+	if d := (Experiments{}).Dir(s); filepath.Base(d) != filepath.Base(s.RunDir()) || filepath.Base(filepath.Dir(d)) != "experiments" {
+		t.Errorf("experiments folder %s for run %s", d, s.RunDir())
+	}
+}
+
+// TestAlignMap: a map with one hot cell peaks, on the 8-pixel grid, where that cell's
+// receptive field is centred (pixel 32i, 32j), and a constant map stays constant.
+func TestAlignMap(t *testing.T) {
+	m := make([]float32, 9)
+	m[1*3+2] = 1 // cell (1, 2): centred on pixel (32, 64)
+	fine, fh, fw := AlignMap(m, 3, 3, 96)
+	if fh != 12 || fw != 12 || len(fine) != 144 {
+		t.Fatalf("%d×%d (%d values), want 12×12", fh, fw, len(fine))
+	}
+	// Fine cell (a, b) is centred on pixel (8a+4, 8b+4), that is (8a+4)/32 cells from cell 0,
+	// clamped to the last cell's centre.
+	for _, c := range []struct {
+		a, b int
+		want float64
+	}{{3, 7, 0.875 * 0.875}, {4, 8, 0.875}, {4, 11, 0.875}, {0, 0, 0}, {7, 7, 0.125 * 0.875}} {
+		if got := float64(fine[c.a*12+c.b]); math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("fine cell (%d, %d): %.6f, want %.6f", c.a, c.b, got, c.want)
+		}
+	}
+	for i := range m {
+		m[i] = 2.5
+	}
+	if fine, _, _ := AlignMap(m, 3, 3, 96); slices.Min(fine) != 2.5 || slices.Max(fine) != 2.5 {
+		t.Errorf("constant map resampled to %v..%v", slices.Min(fine), slices.Max(fine))
+	}
+}
+
+func TestLRFinderChart(t *testing.T) {
+	r := &trainer.LRFindResult{}
+	for i := range 50 {
+		lr := 1e-7 * math.Pow(1e8, float64(i)/49)
+		r.LRs = append(r.LRs, lr)
+		r.Losses = append(r.Losses, 1.6-0.05*float64(i%30)+0.01*float64(i%3))
+	}
+	r.Smoothed = trainer.Smooth(r.Losses, 0.9)
+	r.Steep, r.Minimum = trainer.Suggest(r.LRs, r.Smoothed)
+	svg := LRFinderChart(r).SVG()
+	for _, want := range []string{`class="flowers-xy-chart"`, "suggested (steepest): ", "minimum: ", ">smoothed<", ">1e-07<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("lr_find chart lacks %q", want)
+		}
+	}
+	if n := strings.Count(svg, `class="marker"`); n != 2 {
+		t.Errorf("%d markers, want 2", n)
+	}
+}
+
+func TestExperimentFigures(t *testing.T) {
+	dir, err := sample.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	photos, _ := filepath.Glob(filepath.Join(dir, "*", "*.jpg"))
+	classes := []string{"daisy", "dandelion", "roses", "sunflowers", "tulips"}
+	// CAM gallery: mistakes first, captions, photos overlaid.
+	cams := []learner.CAMResult{
+		{Path: photos[0], True: 0, Predicted: 0, Probability: 0.9, Map: make([]float32, 4), H: 2, W: 2, Method: learner.MethodCAM},
+		{Path: photos[11], True: 1, Predicted: 4, Probability: 0.61, Map: []float32{1, 0, 0, -1}, H: 2, W: 2, Method: learner.MethodCAM},
+		{Path: "missing.jpg", True: 2, Err: "no such file"},
+	}
+	g, err := CAMGallery(cams, classes, 6, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg := g.SVG()
+	if i, j := strings.Index(svg, `data-mark="mistake"`), strings.Index(svg, `data-mark="correct"`); i < 0 || j < 0 || i > j {
+		t.Errorf("mistake not first (%d, %d)", i, j)
+	}
+	if strings.Count(svg, "<image ") != 2 || !strings.Contains(svg, ">pred tulips 61%<") || !strings.Contains(svg, "CAM of the predicted class: 2 photos, 1 mistakes first") {
+		t.Errorf("CAM gallery: %.400s", svg)
+	}
+	// Top losses: largest first, the caption of fastai's plot_top_losses.
+	in := &learner.Interpretation{Report: &metrics.Report{Classes: classes}, Paths: photos[:3], Labels: []int32{0, 1, 2},
+		Probs: [][]float32{{0.9, 0.1, 0, 0, 0}, {0.7, 0.2, 0.1, 0, 0}, {0, 0, 0.5, 0.5, 0}}}
+	tl, err := TopLossesGallery(in, 2, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := tl.SVG(); strings.Count(s, "<image ") != 2 || !strings.Contains(s, ">daisy / dandelion<") || !strings.Contains(s, ">loss 1.61 · p(true) 0.20<") ||
+		strings.Index(s, "daisy / dandelion") > strings.Index(s, "roses / roses") {
+		t.Errorf("top losses: %.600s", s)
+	}
+	if s := MostConfusedTable([]metrics.Confused{{True: "roses", Predicted: "tulips", Count: 3}}); !strings.Contains(s, ">roses<") || !strings.Contains(s, ">3<") {
+		t.Errorf("most confused: %s", s)
+	}
+	// Compare: both charts carry the fine-tuning marker after the frozen epoch.
+	h := func(acc ...float64) trainer.History {
+		var out trainer.History
+		for i, a := range acc {
+			out = append(out, trainer.EpochStats{Epoch: i + 1, ValAccuracy: a, ValLoss: 1 - a, Seconds: 2})
+		}
+		return out
+	}
+	c := &learner.Comparison{Epochs: 3, FreezeEpoch: 1, Stage: "conv5", Ways: []learner.Way{
+		{Name: learner.WayScratch, History: h(0.2, 0.2, 0.3), Trainable: 23_604_965},
+		{Name: learner.WayFrozen, History: h(0.5, 0.7, 0.8), Trainable: 70_373, FeatureSeconds: 12},
+		{Name: learner.WayFineTuned, History: h(0.5, 0.8, 0.9), FineTuneAfter: 1, Trainable: 15_046_373},
+	}}
+	cs := CompareChart(c).SVG()
+	if n := strings.Count(cs, `class="marker" data-x="1"`); n != 2 || strings.Count(cs, ">start fine-tuning</text>") != 2 {
+		t.Errorf("%d fine-tuning markers at epoch 1, want 2", n)
+	}
+	if tab := CompareTable(c); !strings.Contains(tab, ">23,604,965<") || !strings.Contains(tab, ">90.0%<") || !strings.Contains(tab, "(+ 12 s features, once)") {
+		t.Errorf("compare table: %s", tab)
+	}
+	// Transfer: one bar per stage and the chance level.
+	tr := &learner.Transfer{Chance: 0.2, Stages: []learner.StageProbe{{Layer: "conv2_block3_out", Channels: 256, Grid: 56, ValAccuracy: 0.4},
+		{Layer: "conv5_block3_out", Channels: 2048, Grid: 7, ValAccuracy: 0.9}}}
+	if s := TransferChart(tr).SVG(); strings.Count(s, `class="bar"`) != 2 || !strings.Contains(s, ">2048 ch · 7×7<") || !strings.Contains(s, ">most frequent class 20%<") {
+		t.Errorf("transfer chart: %.500s", s)
+	}
+	// Embedding: one point per photo, rings for validation photos, PCA axes with the variance.
+	e := &learner.Embedding{Method: learner.EmbedPCA, Weights: "random:42", Classes: classes[:2], Paths: photos[:3], Labels: []int{0, 1, 1},
+		Valid: []bool{false, false, true}, Points: []float64{0, 0, 1, 1, 2, 0}, Explained: []float64{0.3, 0.1}, NeighbourAccuracy: 1}
+	if s := EmbeddingChart(e).SVG(); strings.Count(s, `class="point"`) != 2 || strings.Count(s, `class="point hollow"`) != 1 ||
+		!strings.Contains(s, "PC1 (30% of the variance)") || !strings.Contains(s, "random weights: nearest neighbour 100%") {
+		t.Errorf("embedding chart: %.500s", s)
+	}
+}
