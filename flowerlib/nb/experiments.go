@@ -291,4 +291,3 @@ func CompareTable(c *learner.Comparison) string {
 	}
 	return Table([]string{"way", "trains", "trainable params", "val accuracy", "best", "time", "per epoch"}, rows)
 }
-

@@ -119,4 +119,3 @@ func TopLossesGallery(in *learner.Interpretation, n, size int) (*plots.Figure, e
 	return plots.ImageGrid(tiles, plots.GridOptions{Title: fmt.Sprintf("top %d losses: prediction / actual, loss, probability of the actual class", len(tiles)),
 		Columns: 6, Thumb: 128, JPEG: true})
 }
-
