@@ -43,6 +43,9 @@ func TestBadFlags(t *testing.T) {
 	train := func(extra ...string) []string {
 		return append([]string{"train", "-data", dir, "-weights", "random", "-run", run}, extra...)
 	}
+	lrFind := func(extra ...string) []string {
+		return append([]string{"lr-find", "-data", dir, "-weights", "random", "-run", run}, extra...)
+	}
 	cases := []struct {
 		args []string
 		want string // in the output
@@ -78,6 +81,21 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"predict", "-run", run, "-top", "-1", "x.jpg"}, "-top -1: must be 1 to 1000"},
 		{[]string{"predict", "-run", run, "-top", "0", "x.jpg"}, "-top 0: must be"},
 		{[]string{"predict", "x.jpg"}, "-run is required"},
+		{lrFind("-steps", "1"), "-steps 1: must be 2 to"},
+		{lrFind("-start", "0"), "-start 0: must be a number > 0"},
+		{lrFind("-end", "NaN"), "-end NaN: must be a number"},
+		{lrFind("-start", "1", "-end", "0.1"), "-end 0.1 must be greater than -start 1"},
+		{lrFind("-plot", filepath.Join(dir, "lr.gif")), "the picture must be a .png or .svg file"},
+		{lrFind("-plot", filepath.Join(dir, "no-such-folder", "lr.png")), "does not exist"},
+		{lrFind("-head", "dense"), `-head "dense": must be one of flatten, avg, max`},
+		{lrFind("-size", "7"), "-size 7: must be 32 to 1024"},
+		{lrFind("-batch", "0"), "-batch 0: must be"},
+		{lrFind("-seed", "0"), "-seed 0: use a non-zero seed"},
+		{lrFind("stray"), `unexpected argument "stray"`},
+		{[]string{"cam", "-out", filepath.Join(dir, "cam.png")}, "-run is required"},
+		{[]string{"cam", "-run", run}, "-out is required"},
+		{[]string{"cam", "-run", run, "-out", filepath.Join(dir, "cam.jpg")}, "the picture must be a .png or .svg file"},
+		{[]string{"cam", "-run", run, "-out", filepath.Join(dir, "cam.png"), "-n", "0"}, "-n 0: must be 1 to 1000"},
 		{[]string{"nosuchcommand"}, `unknown command "nosuchcommand"`},
 	}
 	for _, c := range cases {
@@ -98,7 +116,7 @@ func TestBadFlags(t *testing.T) {
 // texts must not hold backquotes, which the flag package turns into value names).
 func TestHelp(t *testing.T) {
 	dir := t.TempDir()
-	for _, c := range []string{"train", "eval", "predict"} {
+	for _, c := range []string{"train", "eval", "predict", "lr-find", "cam"} {
 		out, code := flowers(t, dir, c, "-h")
 		if code != 0 || !strings.Contains(out, "usage: flowers "+c) || strings.Contains(out, "-run flowers") {
 			t.Errorf("flowers %s -h: exit %d:\n%s", c, code, out)

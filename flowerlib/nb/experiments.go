@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -137,16 +138,20 @@ func LRFinderChart(r *trainer.LRFindResult) *plots.Figure {
 	sm := r.Smoothed
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range sm {
-		lo, hi = math.Min(lo, v), math.Max(hi, v)
+		hi = math.Max(hi, v)
+	}
+	for _, v := range append(append([]float64{}, r.Losses[:len(sm)]...), sm...) {
+		lo = math.Min(lo, v)
 	}
 	ax := plots.Axes{LogX: true, Markers: []plots.Marker{
 		{X: r.Steep, Label: fmt.Sprintf("suggested (steepest): %.1e", r.Steep), Color: plots.MistakeColor},
 		{X: r.Minimum, Label: fmt.Sprintf("minimum: %.1e", r.Minimum)},
 	}}
 	if len(sm) > 0 {
-		// The smoothed curve's range, cut where it runs away (it stops at 4× its minimum).
-		hi = math.Min(hi, sm[0]+2*(sm[0]-lo)+0.05)
-		ax.YMin, ax.YMax = lo-0.05*(hi-lo), hi
+		// From the lowest loss to the smoothed curve's top, cut where it runs away (the sweep
+		// stops at 4× its minimum).
+		hi = math.Min(hi, sm[0]+2*(sm[0]-slices.Min(sm))+0.05)
+		ax.YMin, ax.YMax = math.Max(0, lo-0.05*(hi-lo)), hi // a loss is never negative
 	}
 	return plots.XYChart(plots.Chart{Title: fmt.Sprintf("learning-rate finder (%d steps)", len(r.LRs)),
 		XLabel: "learning rate (log scale)", YLabel: "loss", Width: 812, Height: 340}, ax, []plots.Series{

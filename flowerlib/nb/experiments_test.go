@@ -39,7 +39,7 @@ func TestExperimentsEnv(t *testing.T) {
 func TestAlignMap(t *testing.T) {
 	m := make([]float32, 9)
 	m[1*3+2] = 1 // cell (1, 2): centred on pixel (32, 64)
-	fine, fh, fw := AlignMap(m, 3, 3, 96)
+	fine, fh, fw := AlignMap(m, 3, 3, 96, 96)
 	if fh != 12 || fw != 12 || len(fine) != 144 {
 		t.Fatalf("%d×%d (%d values), want 12×12", fh, fw, len(fine))
 	}
@@ -53,10 +53,16 @@ func TestAlignMap(t *testing.T) {
 			t.Errorf("fine cell (%d, %d): %.6f, want %.6f", c.a, c.b, got, c.want)
 		}
 	}
+	// Shown at twice the size, the same cell is at twice the pixels: fine cell (7, 15) is
+	// centred on display pixel (60, 124), input pixel (30, 62).
+	big, bh, _ := AlignMap(m, 3, 3, 96, 192)
+	if want := (30.0 / 32) * 1; bh != 24 || math.Abs(float64(big[7*24+15])-want*(1-(64-62)/32.0)) > 1e-6 {
+		t.Errorf("at 192 pixels: %d cells, cell (7, 15) = %.6f", bh, big[7*24+15])
+	}
 	for i := range m {
 		m[i] = 2.5
 	}
-	if fine, _, _ := AlignMap(m, 3, 3, 96); slices.Min(fine) != 2.5 || slices.Max(fine) != 2.5 {
+	if fine, _, _ := AlignMap(m, 3, 3, 96, 96); slices.Min(fine) != 2.5 || slices.Max(fine) != 2.5 {
 		t.Errorf("constant map resampled to %v..%v", slices.Min(fine), slices.Max(fine))
 	}
 }

@@ -17,7 +17,7 @@ import (
 const CAMOpacity = 0.55
 
 // CAMGallery shows up to n class activation maps over their photos (as the model sees them,
-// size×size), mistakes first (red frame), captioned with the true and predicted class and
+// size×size, shown at least 128 pixels wide), mistakes first (red frame), captioned with the true and predicted class and
 // the method (CAM or Grad-CAM). classes names the class indices.
 func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots.Figure, error) {
 	order := make([]int, 0, len(cams))
@@ -31,11 +31,12 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 	mistakes, method := 0, ""
 	for _, i := range order[:min(n, len(order))] {
 		c := cams[i]
-		img, err := images.Load(c.Path, size)
+		display := max(size, 128)
+		img, err := images.Load(c.Path, display)
 		if err != nil {
 			return nil, err
 		}
-		fine, fh, fw := AlignMap(c.Map, c.H, c.W, size)
+		fine, fh, fw := AlignMap(c.Map, c.H, c.W, size, display)
 		t := plots.Tile{Image: interpret.Overlay(Image(img), fine, fh, fw, CAMOpacity), Mark: plots.Correct,
 			Caption: fmt.Sprintf("%s %.0f%%", classes[c.Predicted], 100*c.Probability)}
 		if c.True >= 0 {
@@ -55,25 +56,27 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 128, JPEG: true})
 }
 
-// AlignMap resamples an h×w map over the base's last feature map to a grid of 8×8-pixel cells
-// over the size×size photo, bilinearly, with feature cell (i, j) centred on pixel (32i, 32j):
-// ResNet50's stride-2 layers each keep the top-left of their 2×2 window, so that is where
-// the cell's receptive field is centred. (interpret.Overlay's own upsampling puts cell
-// centres at (i+½)·size/h, half a cell further down and right.) The result goes to
-// interpret.Overlay with its dimensions.
-func AlignMap(m []float32, h, w, size int) ([]float32, int, int) {
+// AlignMap resamples an h×w map over the base's last feature map, computed on a size×size
+// input, to a grid of 8×8-pixel cells over the photo shown at display×display, bilinearly,
+// with feature cell (i, j) centred on input pixel (32i, 32j): ResNet50's stride-2 layers each
+// keep the top-left of their 2×2 window, so that is where the cell's receptive field is
+// centred. (interpret.Overlay's own upsampling puts cell centres at (i+½)·size/h, half a cell
+// further down and right.) The result goes to interpret.Overlay with its dimensions.
+func AlignMap(m []float32, h, w, size, display int) ([]float32, int, int) {
 	const cell, stride = 8, 32
-	fh := (size + cell - 1) / cell
+	fh := (display + cell - 1) / cell
+	scale := float64(size) / float64(display) / stride // display pixels → feature cells
 	out := make([]float32, fh*fh)
 	at := func(r, c int) float64 { return float64(m[r*w+c]) }
+	coord := func(k, n int) (int, int, float64) {
+		v := math.Max(0, math.Min(float64(n-1), (float64(k*cell)+cell/2)*scale))
+		i := int(v)
+		return i, min(i+1, n-1), v - float64(i)
+	}
 	for a := range fh {
-		y := math.Max(0, math.Min(float64(h-1), (float64(a*cell)+cell/2)/stride))
-		y0 := int(y)
-		y1, fy := min(y0+1, h-1), y-float64(y0)
+		y0, y1, fy := coord(a, h)
 		for b := range fh {
-			x := math.Max(0, math.Min(float64(w-1), (float64(b*cell)+cell/2)/stride))
-			x0 := int(x)
-			x1, fx := min(x0+1, w-1), x-float64(x0)
+			x0, x1, fx := coord(b, w)
 			top := at(y0, x0) + fx*(at(y0, x1)-at(y0, x0))
 			bot := at(y1, x0) + fx*(at(y1, x1)-at(y1, x0))
 			out[a*fh+b] = float32(top + fy*(bot-top))

@@ -25,7 +25,7 @@ type Axes struct {
 	// left out.
 	LogX bool
 	// YMin, YMax fix the y range when YMax > YMin (e.g. 0 and 1 for accuracies); points
-	// outside are clipped to the frame. Otherwise it fits the data.
+	// outside it are left out, breaking their line. Otherwise it fits the data.
 	YMin, YMax float64
 	Markers    []Marker
 }
@@ -95,9 +95,8 @@ func XYChart(c Chart, ax Axes, series []Series) *Figure {
 	}
 	f.yAxis(a, yticks, ylo, yhi)
 	px := func(x float64) float64 { return a.x0 + (a.x1-a.x0)*(x-xlo)/(xhi-xlo) }
-	py := func(y float64) float64 {
-		return math.Max(a.y0, math.Min(a.y1, a.y1-(a.y1-a.y0)*(y-ylo)/(yhi-ylo)))
-	}
+	py := func(y float64) float64 { return a.y1 - (a.y1-a.y0)*(y-ylo)/(yhi-ylo) }
+	inside := func(y float64) bool { return !(ax.YMax > ax.YMin) || (y >= ylo && y <= yhi) }
 	for _, t := range xticks {
 		label := tickLabel(t)
 		if ax.LogX {
@@ -128,7 +127,7 @@ func XYChart(c Chart, ax Axes, series []Series) *Figure {
 		}
 		for i := range points(s) {
 			x, y := tx(s.x(i)), s.Y[i]
-			if !finite(x) || !finite(y) {
+			if !finite(x) || !finite(y) || !inside(y) {
 				flush()
 				continue
 			}
