@@ -398,6 +398,7 @@ func checkOutputs(t *testing.T, name string, nb *notebook) {
 		}
 	}
 	if name != "flowers" {
+		checkNotebookOutputs(t, name, all.String(), figures)
 		return
 	}
 	// class counts, sample grid, augmentation, curves, confusion matrix, gallery, own photo

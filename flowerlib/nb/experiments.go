@@ -266,7 +266,8 @@ func CompareChart(c *learner.Comparison) *plots.Figure {
 		acc = append(acc, plots.Series{Name: w.Name, Y: w.History.Metric("val_accuracy"), Color: plots.Palette[i]})
 		loss = append(loss, plots.Series{Name: w.Name, Y: w.History.Metric("val_loss"), Color: plots.Palette[i]})
 		if w.FineTuneAfter > 0 {
-			markers = append(markers, plots.Marker{X: float64(w.FineTuneAfter), Label: "start fine-tuning", Color: plots.Palette[i]})
+			// Between the last epoch of the head alone and the first with the base unfrozen.
+			markers = append(markers, plots.Marker{X: float64(w.FineTuneAfter) + 0.5, Label: "start fine-tuning", Color: plots.Palette[i]})
 		}
 	}
 	chart := func(title string) plots.Chart {

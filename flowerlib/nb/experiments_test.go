@@ -139,8 +139,8 @@ func TestExperimentFigures(t *testing.T) {
 		{Name: learner.WayFineTuned, History: h(0.5, 0.8, 0.9), FineTuneAfter: 1, Trainable: 15_046_373},
 	}}
 	cs := CompareChart(c).SVG()
-	if n := strings.Count(cs, `class="marker" data-x="1"`); n != 2 || strings.Count(cs, ">start fine-tuning</text>") != 2 {
-		t.Errorf("%d fine-tuning markers at epoch 1, want 2", n)
+	if n := strings.Count(cs, `class="marker" data-x="1.5"`); n != 2 || strings.Count(cs, ">start fine-tuning</text>") != 2 {
+		t.Errorf("%d fine-tuning markers between epochs 1 and 2, want 2", n)
 	}
 	if tab := CompareTable(c); !strings.Contains(tab, ">23,604,965<") || !strings.Contains(tab, ">90.0%<") || !strings.Contains(tab, "(+ 12 s features, once)") {
 		t.Errorf("compare table: %s", tab)
