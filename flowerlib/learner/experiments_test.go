@@ -460,4 +460,33 @@ func TestCompare(t *testing.T) {
 	if _, err := Compare(cfg, CompareOptions{Epochs: 3, FreezeEpochs: 3}); err == nil {
 		t.Error("3 frozen epochs of 3 accepted")
 	}
+	// The fine-tuned run opens as a fine-tuned model: CAM runs its own base (not the weights
+	// file's) and agrees with Predict; Interpret keeps each photo with its label.
+	m, err := Open(tuned.RunDir, "go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.FineTuned {
+		t.Fatal("the fine-tuned way's run does not open as fine-tuned")
+	}
+	cams, err := m.ValidationCAM(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := m.Predict(m.Info.Split.Valid, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cams {
+		if c.H != 1 || c.W != 1 || c.Method != MethodCAM {
+			t.Fatalf("fine-tuned CAM %d: %+v", i, c)
+		}
+		for k, p := range preds[i].Probs {
+			if math.Abs(float64(p-c.Probs[k])) > 1e-4 {
+				t.Fatalf("%s: CAM's probabilities %v, Predict's %v", c.Path, c.Probs, preds[i].Probs)
+			}
+		}
+	}
+	testInterpret(t, m)
 }
