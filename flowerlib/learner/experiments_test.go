@@ -415,10 +415,14 @@ func TestCompare(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains ResNet50 from scratch and fine-tunes conv5")
 	}
+	forEachBackend(t, testCompare)
+}
+
+func testCompare(t *testing.T, backendName string) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
 	cfg := Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "compare"), CacheDir: filepath.Join(dir, "cache"),
-		Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}}, ImageSize: 32, Backend: "go", FineTuneLR: 1e-4,
+		Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}}, ImageSize: 32, Backend: backendName, FineTuneLR: 1e-4,
 		Options: trainer.Options{BatchSize: 8, Log: testLog(t)}}
 	c, err := Compare(cfg, CompareOptions{Epochs: 3})
 	if err != nil {
@@ -462,7 +466,7 @@ func TestCompare(t *testing.T) {
 	}
 	// The fine-tuned run opens as a fine-tuned model: CAM runs its own base (not the weights
 	// file's) and agrees with Predict; Interpret keeps each photo with its label.
-	m, err := Open(tuned.RunDir, "go", nil)
+	m, err := Open(tuned.RunDir, backendName, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
