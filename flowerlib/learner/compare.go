@@ -28,9 +28,16 @@ const (
 	WayFineTuned = "fine-tuned"
 )
 
+// Defaults of CompareOptions.
+const (
+	DefaultCompareEpochs = 3
+	DefaultFreezeEpochs  = 1
+	DefaultFineTuneStage = "conv5"
+)
+
 // CompareOptions set the budget of Compare; zero values take the defaults.
 type CompareOptions struct {
-	// Epochs every way trains for over the same training photos (default 4).
+	// Epochs every way trains for over the same training photos (default 3).
 	Epochs int
 	// FreezeEpochs of the fine-tuned way train the head alone before the base is unfrozen
 	// (default 1, as fastai's fine_tune); it must be less than Epochs.
@@ -96,13 +103,13 @@ type Comparison struct {
 // head on cached features.
 func Compare(cfg Config, opts CompareOptions) (*Comparison, error) {
 	if opts.Epochs == 0 {
-		opts.Epochs = 4
+		opts.Epochs = DefaultCompareEpochs
 	}
 	if opts.FreezeEpochs == 0 {
-		opts.FreezeEpochs = 1
+		opts.FreezeEpochs = DefaultFreezeEpochs
 	}
 	if opts.Stage == "" {
-		opts.Stage = "conv5"
+		opts.Stage = DefaultFineTuneStage
 	}
 	if opts.Epochs < 2 || opts.FreezeEpochs < 1 || opts.FreezeEpochs >= opts.Epochs {
 		return nil, errors.Errorf("learner.Compare: %d epochs with %d frozen ones: want at least 2 epochs and 1 ≤ frozen epochs < epochs",

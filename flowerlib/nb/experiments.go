@@ -21,13 +21,13 @@ import (
 // have; the data, weights, head and training come from its Settings. Declared in the
 // settings cell:
 //
-//	var experiments = nb.Experiments{CompareSize: 96, CompareEpochs: 4, FreezeEpochs: 1, Photos: 12}.FromEnv()
+//	var experiments = nb.Experiments{CompareSize: 96, CompareEpochs: 3, FreezeEpochs: 1, Photos: 12}.FromEnv()
 type Experiments struct {
 	// CompareSize is the image size of the three ways of using the network (Compare trains
 	// ResNet50 itself, from scratch and fine-tuned): default 96, which keeps them to minutes on
 	// a 2-core CPU; 224 (the weights' size) on a GPU.
 	CompareSize int `env:"FLOWERS_COMPARE_SIZE"`
-	// CompareEpochs is the budget: the epochs every way trains (default 4).
+	// CompareEpochs is the budget: the epochs every way trains (default 3).
 	CompareEpochs int `env:"FLOWERS_COMPARE_EPOCHS"`
 	// FreezeEpochs of the fine-tuned way train the head alone before conv5 is unfrozen
 	// (default 1, as fastai's fine_tune).
@@ -44,8 +44,8 @@ func (e Experiments) Defaults() Experiments {
 		}
 	}
 	def(&e.CompareSize, 96)
-	def(&e.CompareEpochs, 4)
-	def(&e.FreezeEpochs, 1)
+	def(&e.CompareEpochs, learner.DefaultCompareEpochs)
+	def(&e.FreezeEpochs, learner.DefaultFreezeEpochs)
 	def(&e.Photos, 12)
 	return e
 }
