@@ -220,7 +220,7 @@ func (e Experiments) EmbeddingMaps(s Settings, method string) (*plots.Figure, er
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(Out, "%s weights, %s of %d photos: nearest-neighbour accuracy %.0f%% in the 2048 features, %.0f%% in the map (chance %.0f%%), %.1fs\n",
+		fmt.Fprintf(Out, "%s weights, %s of %d photos: nearest-neighbour accuracy %.0f%% in the 2048 features, %.0f%% in the map (chance about %.0f%%), %.1fs\n",
 			weightsLabel(w), method, len(em.Paths), 100*em.NeighbourAccuracy, 100*em.MapNeighbourAccuracy, 100/float64(len(em.Classes)), em.Seconds)
 		panels = append(panels, EmbeddingChart(em))
 	}

@@ -23,7 +23,11 @@ func LevelBarChart(c Chart, bars []Bar, levels []Level) *Figure {
 	for _, b := range bars {
 		lines = max(lines, strings.Count(b.Label, "\n")+1)
 	}
-	a := plotArea{x0: 56, y0: 36, x1: float64(w) - 16, y1: float64(h) - 36 - 15*float64(lines)}
+	top0 := 36.0
+	if len(levels) > 0 {
+		top0 = 54 // room for the levels' legend above the frame
+	}
+	a := plotArea{x0: 56, y0: top0, x1: float64(w) - 16, y1: float64(h) - 36 - 15*float64(lines)}
 	f.header(c, a, w)
 	hi := 0.0
 	for _, b := range bars {
@@ -65,16 +69,19 @@ func LevelBarChart(c Chart, bars []Bar, levels []Level) *Figure {
 			}
 		}
 	}
-	for _, l := range levels {
+	// Each level: a dashed line across, and its legend entry (a dashed stub and the label)
+	// above the frame's right end, so that no label covers a bar.
+	lx := a.x1
+	for i := len(levels) - 1; i >= 0; i-- {
+		l := levels[i]
 		if !finite(l.Y) {
 			continue
 		}
-		y := py(l.Y)
-		f.line(a.x0, y, a.x1, y, style{class: "level", stroke: MarkerColor, width: 1.5, dashed: true, tip: l.Label})
-		// On a white patch at the right end, readable over a bar.
+		f.line(a.x0, py(l.Y), a.x1, py(l.Y), style{class: "level", stroke: MarkerColor, width: 1.5, dashed: true, tip: l.Label})
 		lw := labelWidth(l.Label, 11)
-		f.rect(a.x1-lw-8, y-16, lw+6, 14, style{class: "level-box", fill: "white"})
-		f.text(a.x1-5, y-5, l.Label, textStyle{anchor: "end", class: "level-label", fill: MarkerColor, size: 11})
+		f.text(lx, a.y0-8, l.Label, textStyle{anchor: "end", class: "level-label", fill: MarkerColor, size: 11})
+		f.line(lx-lw-30, a.y0-12, lx-lw-6, a.y0-12, style{class: "level-key", stroke: MarkerColor, width: 1.5, dashed: true})
+		lx -= lw + 44
 	}
 	f.xAxisLine(a)
 	return f
