@@ -9,8 +9,10 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/sample"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/flowerlib/flowers/flowerlib/weights"
 )
 
 func TestExperimentsEnv(t *testing.T) {
@@ -157,5 +159,38 @@ func TestExperimentFigures(t *testing.T) {
 	if s := EmbeddingChart(e).SVG(); strings.Count(s, `class="point"`) != 2 || strings.Count(s, `class="point hollow"`) != 1 ||
 		!strings.Contains(s, "PC1 (30% of the variance)") || !strings.Contains(s, "random weights: nearest neighbour 100%") {
 		t.Errorf("embedding chart: %.500s", s)
+	}
+}
+
+// TestEmbeddingMaps: with pre-trained weights at hand (here a Keras-layout .h5 file, as the
+// ImageNet one would be) both panels are maps; with random weights the second says what it needs.
+func TestEmbeddingMaps(t *testing.T) {
+	if IsNotebook() {
+		t.Skip("running inside GoNB")
+	}
+	captureOut(t)
+	dir := t.TempDir()
+	h5 := filepath.Join(dir, "other.h5")
+	if err := weights.WriteH5(h5, resnet50.RandomWeights(7, false)); err != nil {
+		t.Fatal(err)
+	}
+	base := Settings{Data: "embedded", Head: "avg", ImageSize: 32, BatchSize: 16, Work: filepath.Join(dir, "work"), Cache: filepath.Join(dir, "cache")}
+	withFile, random := base, base
+	withFile.Weights, random.Weights = h5, "random"
+	fig, err := Experiments{}.EmbeddingMaps(withFile, learner.EmbedPCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg := fig.SVG()
+	if strings.Count(svg, `class="flowers-scatter"`) != 2 || strings.Contains(svg, "flowers-placeholder") ||
+		!strings.Contains(svg, "random weights: nearest neighbour") || !strings.Contains(svg, "other.h5 weights: nearest neighbour") {
+		t.Errorf("maps with a weights file: %.300s", svg)
+	}
+	fig, err = Experiments{}.EmbeddingMaps(random, learner.EmbedPCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svg := fig.SVG(); strings.Count(svg, `class="flowers-scatter"`) != 1 || !strings.Contains(svg, `class="flowers-placeholder"`) {
+		t.Errorf("maps with random weights only: %.300s", svg)
 	}
 }
