@@ -60,25 +60,25 @@ type benchResult struct {
 
 // benchConfig is what every task needs.
 type benchConfig struct {
-	backends     []string
-	batches      []int
-	size         int
-	duration     time.Duration
-	seed         int64
-	threads      int
-	convMode     string
-	bf16         bool
-	weights      *weights.File
-	weightsPath  string // the same weights as a Keras .h5 (references, augment mode)
-	dataDir      string // photos, augment
-	epochs       int
-	headKinds    []string
-	progress     io.Writer
-	refs         []*refProc
-	jsonOut      bool
-	results      []benchResult
-	failed       []string
-	tmp          string
+	backends    []string
+	batches     []int
+	size        int
+	duration    time.Duration
+	seed        int64
+	threads     int
+	convMode    string
+	bf16        bool
+	weights     *weights.File
+	weightsPath string // the same weights as a Keras .h5 (references, augment mode)
+	dataDir     string // photos, augment
+	epochs      int
+	headKinds   []string
+	progress    io.Writer
+	refs        []*refProc
+	jsonOut     bool
+	results     []benchResult
+	failed      []string
+	tmp         string
 }
 
 func runBench(args []string) error {
