@@ -100,7 +100,7 @@ func runBench(args []string) error {
 	seed := fs.Int64("seed", 1, "seed of the random weights and images")
 	convMode := fs.String("conv", os.Getenv(envConv), "convolution path: auto (fast on go, native on XLA), fast, native (graph.Convolve: very slow on go); sets $"+envConv)
 	bf16 := fs.Bool("bf16", os.Getenv(envConvBF16) == "1", "fast path: multiply in bfloat16 (float32 accumulation); sets $"+envConvBF16)
-	memLimit := fs.Int("memlimit-mib", 2048, "Go soft memory limit in MiB while benchmarking (runtime/debug.SetMemoryLimit; 0 or $GOMEMLIMIT set: Go's default)")
+	memLimit := fs.Int("memlimit-mib", 1792, "Go soft memory limit in MiB while benchmarking (runtime/debug.SetMemoryLimit; 0 or $GOMEMLIMIT set: Go's default): the go backend's peak RSS at batch 32 then stays under 2 GiB (2.2 GiB with 2048, 3.2 GiB without)")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run (the Go side) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
