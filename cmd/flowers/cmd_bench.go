@@ -79,6 +79,7 @@ type benchConfig struct {
 	results     []benchResult
 	failed      []string
 	tmp         string
+	loadBefore  float64 // 1-minute load average before the run
 }
 
 func runBench(args []string) error {
@@ -88,6 +89,7 @@ func runBench(args []string) error {
 	backendList := fs.String("backends", "", "comma-separated GoMLX backends (default: go, plus the XLA backend flowerlib/backend picks when a PJRT plugin is installed)")
 	refList := fs.String("refs", "torch,keras", "references measured in the same run: torch (PyTorch, -python), keras (TF-Keras, -keras-python); \"\" for none")
 	python := fs.String("python", "/usr/bin/python3", "Python with torch, torchvision and h5py, for -refs torch")
+	torchDevice := fs.String("torch-device", "cpu", "PyTorch's device: cpu, or cuda to compare xla:cuda with PyTorch on the same GPU (docs/gpu-bench.sh)")
 	kerasPython := fs.String("keras-python", os.Getenv("FLOWERS_PYTHON"), "Python with tensorflow and tf_keras, for -refs keras (default $FLOWERS_PYTHON: .ci/venv.sh)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per measurement on stdout (progress goes to stderr)")
 	duration := fs.Duration("duration", 5*time.Second, "forward and head: measuring time per implementation and case (after warm-up); at least one timed run")
@@ -145,7 +147,7 @@ func runBench(args []string) error {
 	if err := c.prepareInputs(tasks, *data, *photos); err != nil {
 		return err
 	}
-	c.startRefs(splitList(*refList), *python, *kerasPython)
+	c.startRefs(splitList(*refList), *python, *kerasPython, *torchDevice)
 	defer func() {
 		for _, r := range c.refs {
 			r.Close()
@@ -158,12 +160,28 @@ func runBench(args []string) error {
 		}
 		defer stop()
 	}
+	c.loadBefore = loadAverage()
+	if c.loadBefore > 0.5*float64(runtime.NumCPU()) {
+		fmt.Fprintf(c.progress, "WARNING: load average %.1f on %d cores before the run: other work shares the CPUs; "+
+			"PyTorch's OpenMP threads (spinning while they wait) then lose far more than the others (up to 15× here): the ratios are not meaningful\n",
+			c.loadBefore, runtime.NumCPU())
+	}
 	for _, task := range tasks {
 		if err := c.runTask(task); err != nil {
 			return err
 		}
 	}
 	return c.report()
+}
+
+// loadAverage returns the 1-minute load average (Linux; 0 elsewhere).
+func loadAverage() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(data))[0], 64)
+	return f
 }
 
 func (c *benchConfig) validate(photos int) error {
@@ -219,13 +237,13 @@ func (c *benchConfig) prepareInputs(tasks []string, data string, photos int) err
 }
 
 // startRefs starts the reference servers; one that cannot start is reported and left out.
-func (c *benchConfig) startRefs(names []string, python, kerasPython string) {
+func (c *benchConfig) startRefs(names []string, python, kerasPython, torchDevice string) {
 	for _, name := range names {
 		var r *refProc
 		var err error
 		switch name {
 		case "torch":
-			r, err = startRef("PyTorch", python, torchScript(), c.weightsPath, c.threads)
+			r, err = startRef("PyTorch", python, torchScript(), c.weightsPath, c.threads, "--device", torchDevice)
 		case "keras":
 			if kerasPython == "" {
 				err = errors.New("no Python with TensorFlow: pass -keras-python (or set $FLOWERS_PYTHON: source .ci/venv.sh)")
@@ -324,8 +342,9 @@ func fillRatios(results []benchResult) {
 
 // notes describes the run: machine, versions, settings of each implementation.
 func (c *benchConfig) notes() []string {
-	n := []string{fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s, %s/%s; `flowers bench %s`",
-		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, strings.Join(os.Args[2:], " "))}
+	n := []string{fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s, %s/%s; load average %.1f before, %.1f after; `flowers bench %s`",
+		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		c.loadBefore, loadAverage(), strings.Join(os.Args[2:], " "))}
 	for _, b := range c.backends {
 		n = append(n, fmt.Sprintf("flowerlib %s: random Keras-layout weights (seed %d), conv path %s%s", b, c.seed,
 			map[bool]string{true: "fast (flowerlib/internal/conv)", false: "XLA's native convolution"}[b == "go" || c.convMode == "fast"],

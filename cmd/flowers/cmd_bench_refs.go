@@ -48,13 +48,14 @@ type refAnswer struct {
 	Error          string    `json:"error"`
 }
 
-// startRef starts `python -c script serve --weights W --threads N` and reads its hello line.
-func startRef(name, python, script, weightsPath string, threads int) (*refProc, error) {
+// startRef starts `python -c script serve --weights W --threads N [extra...]` and reads its hello line.
+func startRef(name, python, script, weightsPath string, threads int, extra ...string) (*refProc, error) {
 	if _, err := exec.LookPath(python); err != nil {
 		return nil, errors.Wrapf(err, "%s not found", python)
 	}
 	r := &refProc{Name: name, stderr: &tail{max: 8 << 10}}
-	r.cmd = exec.Command(python, "-c", script, "serve", "--weights", weightsPath, "--threads", strconv.Itoa(threads))
+	args := append([]string{"-c", script, "serve", "--weights", weightsPath, "--threads", strconv.Itoa(threads)}, extra...)
+	r.cmd = exec.Command(python, args...)
 	r.cmd.Stderr = r.stderr
 	var err error
 	if r.in, err = r.cmd.StdinPipe(); err != nil {

@@ -15,7 +15,7 @@ usage:
   torch_reference.py features --weights F.h5 --images X.npy --features OUT.npy
       [--pooling avg|max] [--top --probs P.npy] [--dtype float64|float32] [--batch 8] [--threads N]
       pooled features [N, 2048] (and with --top the softmax [N, 1000]) of uint8 [N, H, W, 3] photos.
-  torch_reference.py serve --weights F.h5 --threads N
+  torch_reference.py serve --weights F.h5 --threads N [--device cpu|cuda]
       benchmark server for `flowers bench`: one JSON request per stdin line, one JSON answer per
       stdout line (tasks forward, photos, head, augment; see serve()).
 """
@@ -306,15 +306,33 @@ class Photos(torch.utils.data.Dataset):
         return torch.from_numpy(load_photo(self.paths[i], self.size))
 
 
+DEVICE = torch.device("cpu")
+
+
+def sync():
+    """Waits for the device (CUDA runs asynchronously), so that timings are complete."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def serve(a):
+    global DEVICE
+    DEVICE = torch.device(a.device)
     torch.set_num_threads(a.threads)
     # Harmless with flowerlib's weights (activations stay O(1)); PyTorch's CPU kernels slow
     # down several times on denormals, so the baseline keeps them flushed.
     torch.set_flush_denormal(True)
     torch.manual_seed(1)
-    model = build_resnet50(a.weights)
-    print(json.dumps({"framework": "PyTorch " + torch.__version__, "blas": blas_info(),
-                      "settings": "%d threads, eval + inference_mode, channels_last, denormals flushed" % a.threads}),
+    settings = "%d threads, eval + inference_mode, channels_last model and input, denormals flushed" % a.threads
+    if DEVICE.type == "cuda":
+        # XLA's CUDA backend multiplies float32 in TF32 by default (go-xla's "tf32" option): the same here.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+        settings = "%s, float32 with TF32, cudnn.benchmark, channels_last, eval + inference_mode" % torch.cuda.get_device_name()
+    model = build_resnet50(a.weights).to(DEVICE).to(memory_format=torch.channels_last)
+    print(json.dumps({"framework": "PyTorch " + torch.__version__, "blas": blas_info() if DEVICE.type == "cpu" else "cuDNN %s" % torch.backends.cudnn.version(),
+                      "settings": settings}),
           flush=True)
     for line in sys.stdin:
         req = json.loads(line)
@@ -328,9 +346,9 @@ def serve(a):
 
 def task_forward(model, req, a):
     batch, size = req["batch"], req["size"]
-    x = torch.rand(batch, size, size, 3) * 255
+    x = (torch.rand(batch, size, size, 3) * 255).to(DEVICE)
     with torch.inference_mode(), Meter() as m:
-        run = lambda: model(preprocess(x))
+        run = lambda: (model(preprocess(x)), sync())
         for _ in range(2):  # warm-up: oneDNN prepares its kernels per shape on the first runs
             run()
         with Meter() as timed:
@@ -349,8 +367,9 @@ def task_photos(model, req, a):
     with torch.inference_mode(), Meter() as m:
         m.children = True
         for x in loader:
-            f, _ = model(preprocess(x))
+            f, _ = model(preprocess(x.to(DEVICE)))
             n += len(f)
+        sync()
     assert n == len(paths)
     return {"images": n, "seconds": m.seconds, "images_per_sec": n / m.seconds, "peak_rss_mib": m.peak,
             "cpu_seconds_per_image": m.cpu_seconds / n}
@@ -361,14 +380,15 @@ def task_head(model, req, a):
     d = 7 * 7 * 2048 if req["kind"] == "flatten" else 2048
     batch = req["batch"]
     with Meter() as m:
-        net = seed_head(d)
+        net = seed_head(d).to(DEVICE)
         opt = adam(net.parameters())
-        x, y = torch.rand(batch, d), torch.randint(0, 5, (batch,))
+        x, y = torch.rand(batch, d, device=DEVICE), torch.randint(0, 5, (batch,), device=DEVICE)
 
         def step():
             opt.zero_grad()
             F.cross_entropy(net(x), y).backward()
             opt.step()
+            sync()
 
         step()  # warm-up: allocates Adam's moments
         with Meter() as timed:
@@ -387,8 +407,8 @@ def task_augment(model, req, a):
 
     size, batch = req["size"], req["batch"]
     load = lambda paths: torch.stack([torch.from_numpy(load_photo(p, size)).permute(2, 0, 1) for p in paths])
-    xt, yt = load(req["train"]), torch.tensor(req["train_labels"])
-    xv, yv = load(req["valid"]), torch.tensor(req["valid_labels"])
+    xt, yt = load(req["train"]), torch.tensor(req["train_labels"], device=DEVICE)
+    xv, yv = load(req["valid"]), torch.tensor(req["valid_labels"], device=DEVICE)
     aug = T.Compose([T.RandomAffine(degrees=40, translate=(0.4, 0.4), scale=(0.7, 1.3), shear=0.2),
                      T.RandomHorizontalFlip()])
     classes = int(max(yt.max(), yv.max())) + 1
@@ -396,10 +416,11 @@ def task_augment(model, req, a):
         p.requires_grad_(False)
     epochs = []
     with Meter() as m:
-        grid = model.features(preprocess(xt[:1].permute(0, 2, 3, 1))).shape[2]
-        head = seed_head(grid * grid * 2048, classes)
+        base = lambda x: model.features(preprocess(x.to(DEVICE).permute(0, 2, 3, 1))).permute(0, 2, 3, 1).flatten(1)
+        with torch.no_grad():
+            grid = model.features(preprocess(xt[:1].to(DEVICE).permute(0, 2, 3, 1))).shape[2]
+        head = seed_head(grid * grid * 2048, classes).to(DEVICE)
         opt = adam(head.parameters())
-        base = lambda x: model.features(preprocess(x.permute(0, 2, 3, 1))).permute(0, 2, 3, 1).flatten(1)
         for _ in range(req["epochs"]):
             with Meter() as e:
                 head.train()
@@ -416,6 +437,7 @@ def task_augment(model, req, a):
                 with torch.inference_mode():
                     for i in range(0, len(xv), batch):
                         head(base(xv[i:i + batch])).argmax(1)
+                sync()
             epochs.append((e.seconds, e.cpu_seconds))
     n = len(xt) + len(xv)
     secs, cpu = epochs[-1]
@@ -442,6 +464,7 @@ def main():
     s = sub.add_parser("serve", help="benchmark server for flowers bench")
     s.add_argument("--weights", required=True, help="Keras-layout ResNet50 .h5 without the top")
     s.add_argument("--threads", type=int, default=os.cpu_count())
+    s.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU benchmark (docs/gpu-bench.sh)")
     a = ap.parse_args()
     if a.cmd == "features":
         features_main(a)
