@@ -344,7 +344,7 @@ func fillRatios(results []benchResult) {
 func (c *benchConfig) notes() []string {
 	n := []string{fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s, %s/%s; load average %.1f before, %.1f after; `flowers bench %s`",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
-		c.loadBefore, loadAverage(), strings.Join(os.Args[2:], " "))}
+		c.loadBefore, loadAverage(), strings.Join(os.Args[min(2, len(os.Args)):], " "))}
 	for _, b := range c.backends {
 		n = append(n, fmt.Sprintf("flowerlib %s: random Keras-layout weights (seed %d), conv path %s%s", b, c.seed,
 			map[bool]string{true: "fast (flowerlib/internal/conv)", false: "XLA's native convolution"}[b == "go" || c.convMode == "fast"],
