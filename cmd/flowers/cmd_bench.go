@@ -33,11 +33,11 @@ func init() {
 }
 
 // Tasks of flowers bench, in the order they run.
-var benchTasks = []string{"forward", "photos", "head", "augment"}
+var benchTasks = []string{"forward", "photos", "head", "augment", "finetune"}
 
 // benchResult is one measurement of one implementation; -json prints one per line.
 type benchResult struct {
-	Task    string `json:"task"`              // forward | photos | head | augment
+	Task    string `json:"task"`              // forward | photos | head | augment | finetune
 	Case    string `json:"case"`              // "batch 8", "200 photos", "flatten", ...
 	Batch   int    `json:"batch"`             // images per forward pass or training step
 	Impl    string `json:"impl"`              // "flowerlib go", "flowerlib xla:cpu", "PyTorch", "TF-Keras"
@@ -84,7 +84,7 @@ type benchConfig struct {
 
 func runBench(args []string) error {
 	fs := newFlags("bench", "[-tasks forward,photos,head,augment] [-batch 1,8,32] [-backends go,xla:cpu] [-refs torch,keras] [-duration 5s] [-json]")
-	taskList := fs.String("tasks", strings.Join(benchTasks, ","), "comma-separated tasks: forward (ResNet50 at each -batch), photos (decode+resize+features of -data), head (the seed's head, one Adam step at batch 32), augment (an epoch of the seed's augment mode on -data)")
+	taskList := fs.String("tasks", strings.Join(benchTasks, ","), "comma-separated tasks: forward (ResNet50 at each -batch), photos (decode+resize+features of -data), head (the seed's head, one Adam step at batch 32), augment (an epoch of the seed's augment mode on -data), finetune (an epoch training conv5 + the pooled head on -data)")
 	batchList := fs.String("batch", "1,8,32", "forward: comma-separated batch sizes")
 	backendList := fs.String("backends", "", "comma-separated GoMLX backends (default: go, plus the XLA backend flowerlib/backend picks when a PJRT plugin is installed)")
 	refList := fs.String("refs", "torch,keras", "references measured in the same run: torch (PyTorch, -python), keras (TF-Keras, -keras-python); \"\" for none")
@@ -94,9 +94,9 @@ func runBench(args []string) error {
 	jsonOut := fs.Bool("json", false, "print one JSON object per measurement on stdout (progress goes to stderr)")
 	duration := fs.Duration("duration", 5*time.Second, "forward and head: measuring time per implementation and case (after warm-up); at least one timed run")
 	size := fs.Int("size", resnet50.DefaultSize, "image height and width (every task)")
-	data := fs.String("data", "", "photos and augment: a dataset folder (one sub-folder per class; default: the 200-photo sample)")
-	photos := fs.Int("photos", 0, "photos and augment: use this many photos of -data, spread over the classes (0: all)")
-	epochs := fs.Int("epochs", 2, "augment: epochs to run; the last one is reported (the first includes compilation)")
+	data := fs.String("data", "", "photos, augment, finetune: a dataset folder (one sub-folder per class; default: the 200-photo sample)")
+	photos := fs.Int("photos", 0, "photos, augment, finetune: use this many photos of -data, spread over the classes (0: all)")
+	epochs := fs.Int("epochs", 2, "augment, finetune: epochs to run; the last one is reported (the first includes compilation)")
 	headKinds := fs.String("head-kinds", "flatten,pooled", "head: the seed's Flatten head and/or the pooled (avg) one")
 	threads := fs.Int("threads", runtime.NumCPU(), "threads of the references (the Go backend uses GOMAXPROCS workers, XLA its own pool)")
 	seed := fs.Int64("seed", 1, "seed of the random weights and images")
@@ -225,7 +225,7 @@ func (c *benchConfig) prepareInputs(tasks []string, data string, photos int) err
 	if err := weights.WriteH5(c.weightsPath, c.weights); err != nil {
 		return err
 	}
-	if !slices.Contains(tasks, "photos") && !slices.Contains(tasks, "augment") {
+	if !slices.Contains(tasks, "photos") && !slices.Contains(tasks, "augment") && !slices.Contains(tasks, "finetune") {
 		return nil
 	}
 	dir, err := benchDataDir(data, photos, c.tmp)
@@ -272,6 +272,8 @@ func (c *benchConfig) runTask(task string) error {
 		return c.runHead()
 	case "augment":
 		return c.runAugment()
+	case "finetune":
+		return c.runFineTune()
 	}
 	return nil
 }

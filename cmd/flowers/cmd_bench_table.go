@@ -21,6 +21,8 @@ func workload(task, cas string) string {
 		return "pooled head, Adam step, batch 32"
 	case "augment":
 		return "augment-mode epoch, " + cas
+	case "finetune":
+		return "fine-tuning epoch, " + cas
 	}
 	return task + " " + cas
 }

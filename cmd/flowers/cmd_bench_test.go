@@ -84,7 +84,7 @@ func TestBenchEveryTask(t *testing.T) {
 		}
 		got[r.Task+" "+r.Case] = append(got[r.Task+" "+r.Case], r)
 	}
-	for _, cas := range []string{"forward batch 1", "forward batch 2", "photos 10 photos", "head pooled", "augment 8+2 photos"} {
+	for _, cas := range []string{"forward batch 1", "forward batch 2", "photos 10 photos", "head pooled", "augment 8+2 photos", "finetune conv5 + head, 8+2 photos"} {
 		rs := got[cas]
 		if len(rs) != impls {
 			t.Errorf("%s: %d results, want one per implementation (%d): %+v", cas, len(rs), impls, rs)

@@ -155,3 +155,59 @@ func (c *benchConfig) flowerlibAugmentEpoch(name string, n int) (benchResult, er
 		ImagesPerSec: float64(n) / secs, Seconds: secs, Iterations: 1, PeakRSSMiB: peakRSSMiB(),
 		CPUPerImage: epochCPU[c.epochs-1].Seconds() / float64(n)}, nil
 }
+
+// runFineTune measures an epoch of fine-tuning: ResNet50's conv5 stage unfrozen and trained
+// with the pooled head (Adam, lr 1e-5, batch 32) on the training photos (not augmented),
+// then a validation pass. The last of -epochs epochs is reported.
+func (c *benchConfig) runFineTune() error {
+	split, err := datasetSplit(c.dataDir)
+	if err != nil {
+		return err
+	}
+	n := len(split.Train) + len(split.Valid)
+	cas := fmt.Sprintf("conv5 + head, %d+%d photos", len(split.Train), len(split.Valid))
+	for _, name := range c.backends {
+		r, err := c.flowerlibFineTuneEpoch(name, n)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "flowers bench: finetune on %s: %v\n", name, err)
+			c.failed = append(c.failed, "finetune on "+name)
+			continue
+		}
+		r.Case = cas
+		c.add(r)
+	}
+	c.refTask("finetune", cas, benchHeadBatch, map[string]any{
+		"train": prepare.Paths(split.Train), "train_labels": split.TrainCodes,
+		"valid": prepare.Paths(split.Valid), "valid_labels": split.ValidCodes,
+		"size": c.size, "batch": benchHeadBatch, "epochs": c.epochs, "stage": "conv5", "lr": 1e-5})
+	return nil
+}
+
+func (c *benchConfig) flowerlibFineTuneEpoch(name string, n int) (benchResult, error) {
+	dir, err := os.MkdirTemp(c.tmp, "finetune-")
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	startMeasure()
+	var epochCPU []time.Duration
+	last := getRusage().cpu
+	res, err := train.Run(train.Config{Data: c.dataDir, Weights: c.weightsPath, RunDir: filepath.Join(dir, "run"),
+		CacheDir: filepath.Join(dir, "cache"), Head: head.Config{Kind: head.Avg}, Epochs: 1, BatchSize: benchHeadBatch,
+		ImageSize: c.size, Backend: name, FineTune: "conv5", FineTuneEpochs: c.epochs, FineTuneLR: 1e-5,
+		OnEpoch: func(train.History) { // head epoch, then each fine-tuning epoch
+			now := getRusage().cpu
+			epochCPU = append(epochCPU, now-last)
+			last = now
+		}})
+	if err != nil {
+		return benchResult{}, err
+	}
+	if len(res.FineTune) != c.epochs || len(epochCPU) == 0 {
+		return benchResult{}, errors.Errorf("finetune: %d fine-tuning epochs ran, want %d", len(res.FineTune), c.epochs)
+	}
+	secs := res.FineTune[c.epochs-1].Seconds
+	return benchResult{Task: "finetune", Batch: benchHeadBatch, Impl: "flowerlib " + name, Backend: name,
+		ImagesPerSec: float64(n) / secs, Seconds: secs, Iterations: 1, PeakRSSMiB: peakRSSMiB(),
+		CPUPerImage: epochCPU[len(epochCPU)-1].Seconds() / float64(n)}, nil
+}

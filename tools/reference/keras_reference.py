@@ -14,7 +14,7 @@ intra-op threads = --threads, inter-op threads TF's default.
 
 usage: keras_reference.py serve --weights F.h5 --threads N
   one JSON request per stdin line, one JSON answer per stdout line (tasks forward, photos,
-  head, augment), as tools/reference/torch_reference.py serve.
+  head, augment, finetune), as tools/reference/torch_reference.py serve.
 """
 import argparse
 import json
@@ -217,7 +217,51 @@ def task_augment(base_pooled, req, a):
             "peak_rss_mib": m.peak, "cpu_seconds_per_image": cpu / n}
 
 
-TASKS = {"forward": task_forward, "photos": task_photos, "head": task_head, "augment": task_augment}
+def task_finetune(base_pooled, req, a):
+    """Fine-tuning as Keras does it: the layers of req["stage"] (conv5) set trainable (their
+    BatchNormalization then uses batch statistics), the pooled seed head on top, compile with
+    Adam(lr req["lr"]), fit on the training photos (read into memory once, not augmented) with
+    validation, batch 32. Time of the last epoch."""
+    import numpy as np
+
+    keras = keras_
+    size, batch, stage = req["size"], req["batch"], req["stage"]
+
+    def load(paths):
+        return preprocess(np.stack([keras.utils.img_to_array(keras.utils.load_img(p, target_size=(size, size))) for p in paths]))
+
+    xt, xv = load(req["train"]), load(req["valid"])
+    classes = max(req["train_labels"] + req["valid_labels"]) + 1
+    yt = keras.utils.to_categorical(req["train_labels"], classes)
+    yv = keras.utils.to_categorical(req["valid_labels"], classes)
+    times = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.meter = Meter().__enter__()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.meter.__exit__()
+            times.append((self.meter.seconds, self.meter.cpu_seconds))
+
+    with Meter() as m:
+        base = keras.applications.ResNet50(weights=None, include_top=False, pooling="avg", input_shape=(size, size, 3))
+        base.set_weights(base_pooled.get_weights())
+        for layer in base.layers:
+            layer.trainable = layer.name.startswith(stage + "_")
+        model = keras.Sequential([base, seed_head(keras, (2048,), classes)])
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=req["lr"]), loss="categorical_crossentropy",
+                      metrics=["accuracy"])
+        model.fit(xt, yt, batch_size=batch, epochs=req["epochs"], validation_data=(xv, yv), verbose=0,
+                  callbacks=[EpochTimer()])
+    n = len(xt) + len(xv)
+    secs, cpu = times[-1]
+    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in times], "images_per_sec": n / secs,
+            "peak_rss_mib": m.peak, "cpu_seconds_per_image": cpu / n}
+
+
+TASKS = {"forward": task_forward, "photos": task_photos, "head": task_head, "augment": task_augment,
+         "finetune": task_finetune}
 
 
 def main():

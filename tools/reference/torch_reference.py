@@ -17,7 +17,7 @@ usage:
       pooled features [N, 2048] (and with --top the softmax [N, 1000]) of uint8 [N, H, W, 3] photos.
   torch_reference.py serve --weights F.h5 --threads N [--device cpu|cuda]
       benchmark server for `flowers bench`: one JSON request per stdin line, one JSON answer per
-      stdout line (tasks forward, photos, head, augment; see serve()).
+      stdout line (tasks forward, photos, head, augment, finetune; see serve()).
 """
 import argparse
 import json
@@ -445,7 +445,57 @@ def task_augment(model, req, a):
             "peak_rss_mib": m.peak, "cpu_seconds_per_image": cpu / n}
 
 
-TASKS = {"forward": task_forward, "photos": task_photos, "head": task_head, "augment": task_augment}
+def task_finetune(model, req, a):
+    """Fine-tuning: the stage named by req["stage"] (conv5) unfrozen, in training mode (batch
+    statistics, as Keras trains an unfrozen BatchNormalization), trained with the pooled head
+    (Adam, lr req["lr"], batch 32) on the training photos (decoded once, not augmented), then a
+    validation pass; time of the last epoch."""
+    import copy
+
+    size, batch, stage = req["size"], req["batch"], req["stage"]
+    load = lambda paths: torch.stack([torch.from_numpy(load_photo(p, size)) for p in paths])
+    xt, yt = load(req["train"]), torch.tensor(req["train_labels"], device=DEVICE)
+    xv, yv = load(req["valid"]), torch.tensor(req["valid_labels"], device=DEVICE)
+    classes = int(max(yt.max(), yv.max())) + 1
+    net = copy.deepcopy(model)  # the served model stays frozen for the other tasks
+    trainable = [m for name, m in net.blocks.items() if name.startswith(stage + "_")]
+    for p in net.parameters():
+        p.requires_grad_(False)
+    for m in trainable:
+        for p in m.parameters():
+            p.requires_grad_(True)
+    head = seed_head(2048, classes).to(DEVICE)
+    opt = torch.optim.Adam([p for m in trainable for p in m.parameters()] + list(head.parameters()), lr=req["lr"], eps=1e-7)
+    epochs = []
+    with Meter() as m:
+        for _ in range(req["epochs"]):
+            with Meter() as e:
+                net.eval()
+                for blk in trainable:
+                    blk.train()
+                head.train()
+                perm = torch.randperm(len(xt))
+                for i in range(0, len(xt), batch):
+                    idx = perm[i:i + batch]
+                    pooled, _ = net(preprocess(xt[idx].to(DEVICE)))
+                    opt.zero_grad()
+                    F.cross_entropy(head(pooled), yt[idx]).backward()
+                    opt.step()
+                net.eval()
+                head.eval()
+                with torch.inference_mode():
+                    for i in range(0, len(xv), batch):
+                        head(net(preprocess(xv[i:i + batch].to(DEVICE)))[0]).argmax(1)
+                sync()
+            epochs.append((e.seconds, e.cpu_seconds))
+    n = len(xt) + len(xv)
+    secs, cpu = epochs[-1]
+    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in epochs], "images_per_sec": n / secs,
+            "peak_rss_mib": m.peak, "cpu_seconds_per_image": cpu / n}
+
+
+TASKS = {"forward": task_forward, "photos": task_photos, "head": task_head, "augment": task_augment,
+         "finetune": task_finetune}
 
 
 def main():
