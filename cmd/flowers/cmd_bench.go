@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -80,6 +81,7 @@ type benchConfig struct {
 	failed      []string
 	tmp         string
 	loadBefore  float64 // 1-minute load average before the run
+	memLimit    int
 }
 
 func runBench(args []string) error {
@@ -103,7 +105,8 @@ func runBench(args []string) error {
 	convMode := fs.String("conv", os.Getenv(envConv), "convolution path: auto (fast on go, native on XLA), fast, native (graph.Convolve: very slow on go); sets $"+envConv)
 	bf16 := fs.Bool("bf16", os.Getenv(envConvBF16) == "1", "fast path: multiply in bfloat16 (float32 accumulation); sets $"+envConvBF16)
 	memLimit := fs.Int("memlimit-mib", 1792, "Go soft memory limit in MiB while benchmarking (runtime/debug.SetMemoryLimit; 0 or $GOMEMLIMIT set: Go's default): the go backend's peak RSS at batch 32 then stays under 2 GiB (2.2 GiB with 2048, 3.2 GiB without)")
-	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run (the Go side) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run (the Go side) to this file (implies -in-process)")
+	inProcess := fs.Bool("in-process", false, "measure every flowerlib backend in this process (default: each in a child process of its own when there is more than one implementation, so that peak RSS and CPU figures are each one's alone)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,7 +114,10 @@ func runBench(args []string) error {
 		return errors.Errorf("unexpected arguments %q", fs.Args())
 	}
 	c := &benchConfig{size: *size, duration: *duration, seed: *seed, threads: *threads, convMode: *convMode, bf16: *bf16,
-		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout}
+		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout, memLimit: *memLimit}
+	if *cpuProfile != "" {
+		*inProcess = true
+	}
 	tasks, err := parseTasks(*taskList)
 	if err != nil {
 		return err
@@ -166,12 +172,66 @@ func runBench(args []string) error {
 			"PyTorch's OpenMP threads (spinning while they wait) then lose far more than the others (up to 15× here): the ratios are not meaningful\n",
 			c.loadBefore, runtime.NumCPU())
 	}
+	if !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0) {
+		// Each flowerlib backend in a child process of its own (this command), then the
+		// references: every peak RSS and CPU figure is then the implementation's alone (XLA's
+		// memory, say, is not in the go backend's peak).
+		for _, b := range c.backends {
+			if err := c.runChild(b, tasks); err != nil {
+				return err
+			}
+		}
+		c.backends = nil
+	}
 	for _, task := range tasks {
 		if err := c.runTask(task); err != nil {
 			return err
 		}
 	}
 	return c.report()
+}
+
+// runChild measures one flowerlib backend on every task in a child `flowers bench -json`.
+func (c *benchConfig) runChild(b string, tasks []string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"bench", "-in-process", "-json", "-refs", "", "-backends", b, "-tasks", strings.Join(tasks, ","),
+		"-batch", intList(c.batches), "-size", strconv.Itoa(c.size), "-duration", c.duration.String(),
+		"-epochs", strconv.Itoa(c.epochs), "-head-kinds", strings.Join(c.headKinds, ","), "-seed", strconv.FormatInt(c.seed, 10),
+		"-conv", c.convMode, "-bf16=" + strconv.FormatBool(c.bf16), "-memlimit-mib", strconv.Itoa(c.memLimit)}
+	if c.dataDir != "" {
+		args = append(args, "-data", c.dataDir)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	cmd.Stderr = c.progress
+	out, err := cmd.Output()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r benchResult
+		if line == "" || json.Unmarshal([]byte(line), &r) != nil || r.Impl == "" {
+			continue
+		}
+		r.VsTorch, r.VsKeras = nil, nil
+		c.results = append(c.results, r)
+	}
+	if err != nil {
+		c.failed = append(c.failed, b)
+		fmt.Fprintf(c.progress, "flowers bench: backend %s: %v\n", b, err)
+	}
+	return nil
+}
+
+// benchChildEnv marks a child of runChild (tests re-execute their binary as the command).
+const benchChildEnv = "FLOWERS_BENCH_CHILD"
+
+func intList(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }
 
 // loadAverage returns the 1-minute load average (Linux; 0 elsewhere).

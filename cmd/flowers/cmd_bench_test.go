@@ -12,6 +12,19 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/backend"
 )
 
+// TestMain lets flowers bench re-execute this test binary as the command for its child
+// measurements (os.Executable is the test binary here).
+func TestMain(m *testing.M) {
+	if os.Getenv(benchChildEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "bench" {
+		if err := runBench(os.Args[2:]); err != nil {
+			os.Stderr.WriteString("flowers bench: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // benchStdout runs flowers bench with args and returns its stdout.
 func benchStdout(t *testing.T, args ...string) (string, error) {
 	t.Helper()
