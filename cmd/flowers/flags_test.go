@@ -9,9 +9,11 @@ import (
 )
 
 // TestMain lets the test binary act as the flowers command (FLOWERS_TEST_MAIN=1), so the
-// table below runs real processes: exit codes and everything printed, panics included.
+// table below runs real processes: exit codes and everything printed, panics included; and so
+// that flowers bench can re-execute it for its child measurements (os.Executable is the test
+// binary here).
 func TestMain(m *testing.M) {
-	if os.Getenv("FLOWERS_TEST_MAIN") == "1" {
+	if os.Getenv("FLOWERS_TEST_MAIN") == "1" || (os.Getenv(benchChildEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "bench") {
 		main()
 		os.Exit(0)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/internal/conv"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/pkg/errors"
 )
@@ -95,5 +96,20 @@ func checkFinite(w *weights.File) error {
 			}
 		}
 	}
+	return nil
+}
+
+// SetConvolutions chooses how every convolution of the process's ResNet50 graphs is computed
+// (flowerlib/internal/conv): "auto" (the fast matmul formulation on the go backend, XLA's
+// native one elsewhere), "fast" or "native" (graph.Convolve everywhere: the reference); bf16
+// makes the fast path multiply in bfloat16 with float32 accumulation. Graphs built afterwards
+// use it. Without a call, $FLOWERS_CONV and $FLOWERS_CONV_BF16 decide.
+func SetConvolutions(mode string, bf16 bool) error {
+	m, err := conv.ParseMode(mode)
+	if err != nil {
+		return errors.Errorf("convolution path %q: want auto, fast or native", mode)
+	}
+	conv.SetMode(m)
+	conv.SetBFloat16(bf16)
 	return nil
 }
