@@ -13,11 +13,13 @@ Inputs (from Go):
   fl_top.weights.h5          the same with-top weights in Keras 3's layout (weights.WriteKeras3)
   head_<kind>_init_<layer>_<weight>.npy   the head's initial values from flowerlib (head.Init)
 Outputs:
-  out_fl_{none,avg,max,top}.npy   tf-keras ResNet50(weights=None, pooling=...) after load_weights(fl_*.h5)
+  out_fl_{none,avg,max,top}.npy   tf-keras ResNet50(weights=None, pooling=...) after load_weights(fl_*.h5);
+                                  none and top on all photos, avg and max on the first job["subset"]
+  feat_avg.npy                    out_fl_none averaged over the 7x7 grid: the pooled head's features
   tfk_top.h5, tfk_notop.h5        tf-keras' own ResNet50 (random), save_weights (legacy .h5)
   k3_top.weights.h5, k3_notop.weights.h5   Keras 3's own ResNet50 (random), save_weights
   hashes_<file>.json              {layer: [sha256 of each weight's float32 LE bytes]} as Keras holds them
-  out_tfk_top.npy, out_k3_avg.npy outputs of those models on images.npy
+  out_tfk_top.npy, out_k3_avg.npy outputs of those models on the first job["subset"] photos
   pre_tfk.npy, pre_k3.npy         preprocess_input of tf-keras and Keras 3 on the photos as float32
   aug_params.json, aug_kp.npy, aug_tfk.npy, aug_tfk_noshear.npy   ImageDataGenerator draws and warps
   head_<kind>_final_<layer>_<weight>.npy   the head after the Adam steps (tf-keras)
@@ -103,7 +105,11 @@ def flowerlib_weights():
         top = pooling == "top"
         m = tf_keras.applications.ResNet50(weights=None, include_top=top, pooling=None if pooling in ("none", "top") else pooling)
         m.load_weights(path("fl_top.h5" if top else "fl_notop.h5"))
-        np.save(path("out_fl_%s.npy" % pooling), predict(m, x))
+        # avg and max share the base with none: their own last layer is checked on the subset
+        out = predict(m, x if pooling in ("none", "top") else x[:JOB["subset"]])
+        np.save(path("out_fl_%s.npy" % pooling), out)
+        if pooling == "none":  # the pooled head's inputs, for every photo
+            np.save(path("feat_avg.npy"), out.mean(axis=(1, 2), dtype=np.float64).astype(np.float32))
         if top:
             ref = m.get_weights()
     # Keras 3 reads flowerlib's .weights.h5 (its own layout) and its legacy .h5: same weights as tf-keras.
@@ -131,7 +137,7 @@ def keras_writes():
     randomize_constants(tfk, seed)
     tfk.save_weights(path("tfk_top.h5"))
     json.dump(layer_hashes(tfk), open(path("hashes_tfk_top.h5.json"), "w"))
-    np.save(path("out_tfk_top.npy"), predict(tfk, x))
+    np.save(path("out_tfk_top.npy"), predict(tfk, x[:JOB["subset"]]))
     tfk_notop = tf_keras.applications.ResNet50(weights=None, include_top=False)
     for layer in tfk_notop.layers:
         if layer.get_weights():
@@ -143,7 +149,7 @@ def keras_writes():
     randomize_constants(k3, seed + 1)
     k3.save_weights(path("k3_notop.weights.h5"))
     json.dump(layer_hashes(k3), open(path("hashes_k3_notop.weights.h5.json"), "w"))
-    np.save(path("out_k3_avg.npy"), predict(k3, x))
+    np.save(path("out_k3_avg.npy"), predict(k3, x[:JOB["subset"]]))
     k3top = keras.applications.ResNet50(weights=None, include_top=True)
     randomize_constants(k3top, seed + 2)
     k3top.save_weights(path("k3_top.weights.h5"))
@@ -273,10 +279,51 @@ def head():
             for w, v in zip(head_weight_names(name), model.get_layer(name).get_weights()):
                 ref = final[name + "/" + w]
                 noise[name + "/" + w] = float(np.linalg.norm((v - ref).astype(np.float64)) / np.linalg.norm(ref.astype(np.float64)))
+        alphas = adam_step_sizes(model.optimizer, len(losses))
+        # Keras in float64: the trajectory float32 rounding leaves; both runs' distance to it.
+        tf_keras.backend.clear_session()
+        tf_keras.backend.set_floatx("float64")
+        inp = tf_keras.Input(feats.shape[1:], dtype="float64")
+        m64 = tf_keras.Model(inp, seed_head(tf_keras, inp, flatten))
+        m64.compile(loss="categorical_crossentropy", optimizer="adam")
+        m64.set_weights([w.astype(np.float64) for w in init])
+        f64 = feats.astype(np.float64)
+        losses64 = [float(m64.train_on_batch(f64[idx], onehot[idx].astype(np.float64))) for idx in spec["batches"]]
+        for name in HEAD_LAYERS:
+            for w, v in zip(head_weight_names(name), m64.get_layer(name).get_weights()):
+                np.save(path("head_%s_final64_%s_%s.npy" % (kind, name, w)), v.astype(np.float32))
+        tf_keras.backend.set_floatx("float32")
         RESULTS["head_%s" % kind] = {
             "losses": losses, "accuracies": accs, "losses_reversed_batches": losses2,
-            "l2_relative_reversed_batches": noise, "adam_step_sizes": adam_step_sizes(model.optimizer, len(losses)),
+            "l2_relative_reversed_batches": noise, "adam_step_sizes": alphas, "losses_float64": losses64,
         }
+
+
+@section("bn")
+def bn():
+    """Which batch variance BatchNormalization's moving variance takes, in training: one step from
+    moving_variance = 1, so the batch variance is (moving − 0.99) / 0.01; compared with the biased
+    (÷n) and unbiased (÷(n−1)) variance of the batch."""
+    import tf_keras
+    import keras
+
+    rng = np.random.default_rng(3)
+    out = {}
+    for name, shape in (("2d", (32, 16)), ("4d", (4, 3, 3, 16))):
+        x = rng.normal(1, 2, shape).astype(np.float32)
+        axes = tuple(range(len(shape) - 1))
+        n = int(np.prod([shape[a] for a in axes]))
+        biased, unbiased = x.var(axis=axes, dtype=np.float64), x.var(axis=axes, ddof=1, dtype=np.float64)
+        for lib, mod in (("tf_keras", tf_keras), ("keras3", keras)):
+            layer = mod.layers.BatchNormalization()
+            layer(x, training=True)
+            mv = np.asarray(layer.moving_variance, dtype=np.float64)
+            implied = (mv - 0.99) / 0.01
+            out["%s_%s" % (lib, name)] = {
+                "n": n, "vs_biased": float(np.max(np.abs(implied / biased - 1))),
+                "vs_unbiased": float(np.max(np.abs(implied / unbiased - 1))),
+            }
+    RESULTS["bn_moving_variance"] = out
 
 
 @section("split")
