@@ -28,8 +28,6 @@ const (
 	modules   = "tensorflow, tf_keras, keras, keras_preprocessing, h5py, scipy, numpy"
 	// envN sets how many sample photos the oracle uses (default: all 200).
 	envN = "FLOWERS_KERAS_N"
-	// envFlatten=1 adds the seed's Flatten head (205M weights) to the Adam-steps test.
-	envFlatten = "FLOWERS_KERAS_FLATTEN"
 	// envSections limits oracle.py to some sections (comma-separated, e.g. "flowerlib_weights,head"),
 	// when working on one check; the tests of the others then fail.
 	envSections = "FLOWERS_KERAS_SECTIONS"
