@@ -2,7 +2,7 @@
 
 usage: $FLOWERS_PYTHON oracle.py DIR
 
-DIR/job.json (written by the Go tests, keras_test.go) says which sections to run; inputs and
+DIR/job.json (written by the Go tests, oracle_test.go) says which sections to run; inputs and
 outputs are files in DIR with the fixed names below; DIR/results.json gets the measurements
 and each section's seconds. Loading TensorFlow takes seconds and the machine has 2 cores, so
 one process does everything. Nothing here imports flowerlib: the Go tests read these files.
@@ -22,7 +22,10 @@ Outputs:
   out_tfk_top.npy, out_k3_avg.npy outputs of those models on the first job["subset"] photos
   pre_tfk.npy, pre_k3.npy         preprocess_input of tf-keras and Keras 3 on the photos as float32
   aug_params.json, aug_kp.npy, aug_tfk.npy, aug_tfk_noshear.npy   ImageDataGenerator draws and warps
-  head_<kind>_final_<layer>_<weight>.npy   the head after the Adam steps (tf-keras)
+  head_<kind>_final_<layer>_<weight>.npy   the head after the Adam steps (tf-keras, float32)
+  head_<kind>_final64_<layer>_<weight>.npy the same steps in float64 (saved as float32)
+  results.json "head_<kind>"      losses, Keras' Adam step sizes, the reversed-rows rerun's differences
+  results.json "bn_moving_variance", "he_normal_<kind>", "keras3_loads_*", "augment_same_draws_kp_tfk"
   summary_<kind>.txt              tf-keras model.summary() of ResNet50 + the seed's head
   split.json                      the seed's train/validation rows (pandas + sklearn) of job["sample"]
 
