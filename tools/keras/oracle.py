@@ -14,7 +14,7 @@ Inputs (from Go):
   head_<kind>_init_<layer>_<weight>.npy   the head's initial values from flowerlib (head.Init)
 Outputs:
   out_fl_{none,avg,max,top}.npy   tf-keras ResNet50(weights=None, pooling=...) after load_weights(fl_*.h5);
-                                  none and top on all photos, avg and max on the first job["subset"]
+                                  none on all photos, avg, max and top on the first job["subset"]
   feat_avg.npy                    out_fl_none averaged over the 7x7 grid: the pooled head's features
   tfk_top.h5, tfk_notop.h5        tf-keras' own ResNet50 (random), save_weights (legacy .h5)
   k3_top.weights.h5, k3_notop.weights.h5   Keras 3's own ResNet50 (random), save_weights
@@ -108,8 +108,8 @@ def flowerlib_weights():
         top = pooling == "top"
         m = tf_keras.applications.ResNet50(weights=None, include_top=top, pooling=None if pooling in ("none", "top") else pooling)
         m.load_weights(path("fl_top.h5" if top else "fl_notop.h5"))
-        # avg and max share the base with none: their own last layer is checked on the subset
-        out = predict(m, x if pooling in ("none", "top") else x[:JOB["subset"]])
+        # avg, max and top share the base with none: their own last layers are checked on the subset
+        out = predict(m, x if pooling == "none" else x[:JOB["subset"]])
         np.save(path("out_fl_%s.npy" % pooling), out)
         if pooling == "none":  # the pooled head's inputs, for every photo
             np.save(path("feat_avg.npy"), out.mean(axis=(1, 2), dtype=np.float64).astype(np.float32))
