@@ -22,7 +22,7 @@ func runWeights(args []string) error {
 	download := fs.Bool("download", false, "download the official Keras ResNet50 ImageNet weights into -cache (md5-checked; no-op when present)")
 	random := fs.Bool("random", false, "write seeded RANDOM weights in the exact Keras layout (NOT ImageNet: for offline demos and tests)")
 	seed := fs.Int64("seed", 1, "seed for -random")
-	out := fs.String("out", "", "output .h5 for -random")
+	out := fs.String("out", "", "output for -random: F.h5 (Keras 2 layout, tf-keras load_weights) or F.weights.h5 (Keras 3 layout)")
 	inspect := fs.String("inspect", "", "list the layers, weight shapes and totals of a Keras weights .h5")
 	top := fs.Bool("top", false, "the with-top variant (1000-class predictions layer)")
 	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights and their converted cache are kept")
@@ -67,7 +67,15 @@ func runWeights(args []string) error {
 		w := resnet50.RandomWeights(*seed, *top)
 		note := fmt.Sprintf("RANDOM weights (seed %d) written by 'flowers weights -random': NOT ImageNet weights", *seed)
 		fmt.Fprintf(os.Stderr, "WARNING: %s. Predictions and features from them are meaningless; they exist to run the pipeline offline.\n", note)
-		if err := weights.WriteH5(*out, w, weights.Attr{Name: weights.NoteAttr, Value: note}); err != nil {
+		write := weights.WriteH5
+		if strings.HasSuffix(*out, ".weights.h5") { // Keras 3 saves weights only under this suffix
+			k3, err := resnet50.ToKeras3(w, *top)
+			if err != nil {
+				return err
+			}
+			w, write = k3, weights.WriteKeras3
+		}
+		if err := write(*out, w, weights.Attr{Name: weights.NoteAttr, Value: note}); err != nil {
 			return err
 		}
 		st, _ := os.Stat(*out)
@@ -104,18 +112,23 @@ func inspectWeights(path string) error {
 	if note, ok := attrs[weights.NoteAttr]; ok && strings.Contains(note, "RANDOM") {
 		fmt.Fprintf(os.Stderr, "WARNING: %s\n", note)
 	}
-	top := w.Layer(resnet50.TopLayerName) != nil
-	verdict := "matches Keras ResNet50"
-	if top {
-		verdict += " (with top)"
-	} else {
-		verdict += " (no top)"
+	// With the top if it loads with the top (whatever the top layer's name), else without.
+	verdict := "matches Keras ResNet50 (with top)"
+	_, rep, err := resnet50.MapWeights(w, true)
+	if err != nil {
+		verdict = "matches Keras ResNet50 (no top)"
+		var noTopErr error
+		if _, rep, noTopErr = resnet50.MapWeights(w, false); noTopErr != nil {
+			verdict = "does NOT match Keras ResNet50: " + noTopErr.Error()
+		}
 	}
-	if err := resnet50.CheckWeights(w, top); err != nil {
-		verdict = "does NOT match Keras ResNet50: " + err.Error()
+	fmt.Printf("%s (%s): %d layers, %d tensors, %d parameters, read in %.2fs; %s\n",
+		path, w.Format, len(w.Layers), countTensors(w), countParams(w), elapsed.Seconds(), verdict)
+	if rep != nil {
+		for _, n := range rep.Notes() {
+			fmt.Printf("note: %s\n", n)
+		}
 	}
-	fmt.Printf("%s: %d layers, %d tensors, %d parameters, read in %.2fs; %s\n",
-		path, len(w.Layers), countTensors(w), countParams(w), elapsed.Seconds(), verdict)
 	return nil
 }
 

@@ -40,9 +40,11 @@ type Pretrained struct {
 //     once into cacheDir and verified (weights.Resolve);
 //   - "random" or "random:SEED": RandomWeights (seed 1 by default), NOT ImageNet weights — a
 //     loud warning goes to log;
-//   - anything else: a Keras .h5 weights file.
+//   - anything else: a Keras 2 .h5 or Keras 3 .weights.h5 file, mapped onto ResNet50 by
+//     MapWeights (Keras' rules: by layer order, names as a cross-check).
 //
-// Files are read through weights.Load's converted cache in cacheDir ("" reads the .h5 directly).
+// Files are read through weights.Load's converted cache in cacheDir ("" reads the file
+// directly); MapWeights' notes go to log.
 func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained, error) {
 	seed, isRandom, err := ParseRandomSpec(spec)
 	if err != nil {
@@ -62,12 +64,18 @@ func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained
 	if err != nil {
 		return nil, err
 	}
-	w, err := weights.Load(path, cacheDir)
+	raw, err := weights.Load(path, cacheDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckWeights(w, top); err != nil {
+	w, rep, err := MapWeights(raw, top)
+	if err != nil {
 		return nil, errors.WithMessagef(err, "weights file %q", path)
+	}
+	if log != nil {
+		for _, n := range rep.Notes() {
+			fmt.Fprintf(log, "weights %s: %s\n", path, n)
+		}
 	}
 	if err := checkFinite(w); err != nil {
 		return nil, errors.WithMessagef(err, "weights file %q is damaged (download it again, or check how it was written)", path)
