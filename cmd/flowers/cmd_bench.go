@@ -19,6 +19,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 )
@@ -110,9 +111,6 @@ func runBench(args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return errors.Errorf("unexpected arguments %q", fs.Args())
-	}
 	c := &benchConfig{size: *size, duration: *duration, seed: *seed, threads: *threads, convMode: *convMode, bf16: *bf16,
 		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout, memLimit: *memLimit}
 	if *cpuProfile != "" {
@@ -120,10 +118,10 @@ func runBench(args []string) error {
 	}
 	tasks, err := parseTasks(*taskList)
 	if err != nil {
-		return err
+		return usageError{err.Error()}
 	}
 	if c.batches, err = parseInts(*batchList); err != nil {
-		return errors.WithMessage(err, "-batch")
+		return usagef("-batch: %v", err)
 	}
 	if err := c.validate(*photos); err != nil {
 		return err
@@ -245,20 +243,37 @@ func loadAverage() float64 {
 }
 
 func (c *benchConfig) validate(photos int) error {
-	if c.size < resnet50.MinSize {
-		return errors.Errorf("-size %d: ResNet50 needs at least %d", c.size, resnet50.MinSize)
+	if c.size < defaults.MinImageSize || c.size > defaults.MaxImageSize {
+		return usagef("-size %d: must be %d to %d", c.size, defaults.MinImageSize, defaults.MaxImageSize)
 	}
 	switch c.convMode {
 	case "", "auto", "fast", "native":
 	default:
-		return errors.Errorf("-conv %q: use auto, fast or native", c.convMode)
+		return usagef("-conv %q: use auto, fast or native", c.convMode)
 	}
-	if photos < 0 || c.epochs < 1 {
-		return errors.Errorf("-photos %d, -epochs %d: want ≥ 0 and ≥ 1", photos, c.epochs)
+	if photos < 0 {
+		return usagef("-photos %d: must be ≥ 0 (0: all)", photos)
+	}
+	if c.epochs < 1 || c.epochs > 1000 {
+		return usagef("-epochs %d: must be 1 to 1000", c.epochs)
+	}
+	if c.duration <= 0 {
+		return usagef("-duration %v: must be positive (e.g. 5s)", c.duration)
+	}
+	if c.threads < 1 {
+		return usagef("-threads %d: must be at least 1", c.threads)
+	}
+	if c.memLimit < 0 {
+		return usagef("-memlimit-mib %d: must be ≥ 0 (0: Go's default)", c.memLimit)
+	}
+	for _, b := range c.batches {
+		if b < 1 || b > defaults.MaxBatch(c.size) {
+			return usagef("-batch %d: must be 1 to %d at -size %d on this machine", b, defaults.MaxBatch(c.size), c.size)
+		}
 	}
 	for _, k := range c.headKinds {
 		if k != "flatten" && k != "pooled" {
-			return errors.Errorf("-head-kinds %q: use flatten and/or pooled", k)
+			return usagef("-head-kinds %q: use flatten and/or pooled", k)
 		}
 	}
 	return nil

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/pkg/errors"
-
 	"github.com/flowerlib/flowers/flowerlib/backend"
 )
 
@@ -21,9 +19,6 @@ func runSetup(args []string) error {
 	check := fs.Bool("check", false, "only list the installed PJRT plugins and the backend flowerlib would pick; install nothing")
 	if err := fs.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return errors.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if !*check {
 		if _, err := backend.InstallXLA(*dir, os.Stdout); err != nil {

@@ -29,9 +29,6 @@ func runWeights(args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return errors.Errorf("unexpected arguments %q", fs.Args())
-	}
 	modes := 0
 	for _, b := range []bool{*download, *random, *inspect != ""} {
 		if b {
@@ -39,8 +36,7 @@ func runWeights(args []string) error {
 		}
 	}
 	if modes != 1 {
-		fs.Usage()
-		return errors.New("give exactly one of -download, -random, -inspect F.h5")
+		return usagef("give exactly one of -download, -random, -inspect F.h5")
 	}
 	switch {
 	case *download:
@@ -61,7 +57,13 @@ func runWeights(args []string) error {
 		fmt.Printf("%s ready at %s (%d tensors, md5 verified) in %.1fs\n", name, path, countTensors(w), time.Since(start).Seconds())
 	case *random:
 		if *out == "" {
-			return errors.New("-random needs -out F.h5")
+			return usagef("-random needs -out F.h5 (Keras 2 layout) or -out F.weights.h5 (Keras 3)")
+		}
+		if !strings.HasSuffix(strings.ToLower(*out), ".h5") {
+			return usagef("-out %q: a weights file ends in .h5 (or .weights.h5)", *out)
+		}
+		if err := checkOutput("out", *out, "", nil); err != nil {
+			return err
 		}
 		start := time.Now()
 		w := resnet50.RandomWeights(*seed, *top)
@@ -114,12 +116,12 @@ func inspectWeights(path string) error {
 	}
 	// With the top if it loads with the top (whatever the top layer's name), else without.
 	verdict := "matches Keras ResNet50 (with top)"
+	var mismatch error
 	_, rep, err := resnet50.MapWeights(w, true)
 	if err != nil {
 		verdict = "matches Keras ResNet50 (no top)"
-		var noTopErr error
-		if _, rep, noTopErr = resnet50.MapWeights(w, false); noTopErr != nil {
-			verdict = "does NOT match Keras ResNet50: " + noTopErr.Error()
+		if _, rep, mismatch = resnet50.MapWeights(w, false); mismatch != nil {
+			verdict = "does NOT match Keras ResNet50: " + mismatch.Error()
 		}
 	}
 	fmt.Printf("%s (%s): %d layers, %d tensors, %d parameters, read in %.2fs; %s\n",
@@ -128,6 +130,9 @@ func inspectWeights(path string) error {
 		for _, n := range rep.Notes() {
 			fmt.Printf("note: %s\n", n)
 		}
+	}
+	if mismatch != nil {
+		return fmt.Errorf("%s cannot be used as ResNet50 weights (see above)", path)
 	}
 	return nil
 }
