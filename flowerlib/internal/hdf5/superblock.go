@@ -34,8 +34,12 @@ func (f *File) readSuperblock() error {
 	if d.err != nil {
 		return d.err
 	}
-	if version > 1 {
+	switch version {
+	case 0, 1:
+	case 2, 3:
 		return f.unsupported(start+8, "superblock version %d (file written with libver='latest' or HDF5 >= 1.10 defaults; rewrite it with h5py's default libver)", version)
+	default: // HDF5 has no such version: what follows the signature is not a superblock
+		return f.errf(start+8, "corrupt file: the bytes after the HDF5 signature are not a superblock (version byte %d; HDF5 knows 0 to 3): the file is damaged, download or write it again", version)
 	}
 	d.skip(3) // free-space, root symbol table entry versions, reserved
 	d.skip(1) // shared header message format version
