@@ -107,31 +107,60 @@ func (c *benchConfig) flowerlibHeadStep(name string, kind head.Kind) (benchResul
 // the Flatten head trains on them (batch 32, Adam) and a validation pass follows. The last
 // of -epochs epochs is reported (the first includes graph compilation).
 func (c *benchConfig) runAugment() error {
+	return c.runEpochTask("augment", "", nil, func() learner.Config {
+		return learner.Config{Config: head.Config{Kind: head.Flatten}, Mode: learner.ModeAugment,
+			Augment: learner.ArticleAugmentation(42), Options: trainer.Options{Epochs: c.epochs}}
+	})
+}
+
+// runFineTune measures an epoch of fine-tuning: ResNet50's conv5 stage unfrozen and trained
+// with the pooled head (Adam, lr 1e-5, batch 32) on the training photos (not augmented),
+// then a validation pass, after one epoch of the head alone. The last of -epochs fine-tuning
+// epochs is reported.
+func (c *benchConfig) runFineTune() error {
+	return c.runEpochTask("finetune", "conv5", map[string]any{"stage": "conv5", "lr": 1e-5}, func() learner.Config {
+		return learner.Config{Config: head.Config{Kind: head.Avg}, FineTuneEpochs: c.epochs, FineTuneLR: 1e-5,
+			Options: trainer.Options{Epochs: 1}}
+	})
+}
+
+// runEpochTask runs a training task that learner.Run does (config gives its settings; the
+// data, weights, folders, size, batch and backend are set here) on each backend, timing the
+// last epoch (of the fine-tuning phase when fineTune is set), then the references on the same
+// split.
+func (c *benchConfig) runEpochTask(task, fineTune string, refArgs map[string]any, config func() learner.Config) error {
 	split, err := datasetSplit(c.dataDir)
 	if err != nil {
 		return err
 	}
 	n := len(split.Train) + len(split.Valid)
 	cas := fmt.Sprintf("%d+%d photos", len(split.Train), len(split.Valid))
+	if fineTune != "" {
+		cas = fineTune + " + head, " + cas
+	}
 	for _, name := range c.backends {
-		r, err := c.flowerlibAugmentEpoch(name, n)
+		r, err := c.flowerlibEpoch(task, name, n, fineTune, config)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "flowers bench: augment on %s: %v\n", name, err)
-			c.failed = append(c.failed, "augment on "+name)
+			fmt.Fprintf(os.Stderr, "flowers bench: %s on %s: %v\n", task, name, err)
+			c.failed = append(c.failed, task+" on "+name)
 			continue
 		}
 		r.Case = cas
 		c.add(r)
 	}
-	c.refTask("augment", cas, benchHeadBatch, map[string]any{
+	args := map[string]any{
 		"train": prepare.Paths(split.Train), "train_labels": split.TrainCodes,
 		"valid": prepare.Paths(split.Valid), "valid_labels": split.ValidCodes,
-		"size": c.size, "batch": benchHeadBatch, "epochs": c.epochs})
+		"size": c.size, "batch": benchHeadBatch, "epochs": c.epochs}
+	for k, v := range refArgs {
+		args[k] = v
+	}
+	c.refTask(task, cas, benchHeadBatch, args)
 	return nil
 }
 
-func (c *benchConfig) flowerlibAugmentEpoch(name string, n int) (benchResult, error) {
-	dir, err := os.MkdirTemp(c.tmp, "augment-")
+func (c *benchConfig) flowerlibEpoch(task, name string, n int, fineTune string, config func() learner.Config) (benchResult, error) {
+	dir, err := os.MkdirTemp(c.tmp, task+"-")
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -139,80 +168,27 @@ func (c *benchConfig) flowerlibAugmentEpoch(name string, n int) (benchResult, er
 	startMeasure()
 	var epochCPU []time.Duration
 	last := getRusage().cpu
-	res, err := learner.Run(learner.Config{Data: c.dataDir, Weights: c.weightsPath, RunDir: filepath.Join(dir, "run"),
-		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Flatten}, Mode: learner.ModeAugment,
-		Augment: learner.ArticleAugmentation(42), ImageSize: c.size, Backend: name,
-		Options: trainer.Options{Epochs: c.epochs, BatchSize: benchHeadBatch,
-			OnEpoch: func(trainer.History) { // CPU per epoch (after the epoch's checkpoint: it is included)
-				now := getRusage().cpu
-				epochCPU = append(epochCPU, now-last)
-				last = now
-			}}}, "")
+	cfg := config()
+	cfg.Data, cfg.Weights, cfg.RunDir, cfg.CacheDir = c.dataDir, c.weightsPath, filepath.Join(dir, "run"), filepath.Join(dir, "cache")
+	cfg.ImageSize, cfg.Backend, cfg.BatchSize = c.size, name, benchHeadBatch
+	cfg.OnEpoch = func(trainer.History) { // CPU per epoch (after the epoch's checkpoint: it is included)
+		now := getRusage().cpu
+		epochCPU = append(epochCPU, now-last)
+		last = now
+	}
+	res, err := learner.Run(cfg, fineTune)
 	if err != nil {
 		return benchResult{}, err
 	}
-	if len(res.History) != c.epochs || len(epochCPU) != c.epochs {
-		return benchResult{}, errors.Errorf("augment: %d epochs ran, want %d", len(res.History), c.epochs)
+	hist := res.History
+	if fineTune != "" {
+		hist = res.FineTune
 	}
-	secs := res.History[c.epochs-1].Seconds
-	return benchResult{Task: "augment", Batch: benchHeadBatch, Impl: "flowerlib " + name, Backend: name,
-		ImagesPerSec: float64(n) / secs, Seconds: secs, Iterations: 1, PeakRSSMiB: peakRSSMiB(),
-		CPUPerImage: epochCPU[c.epochs-1].Seconds() / float64(n)}, nil
-}
-
-// runFineTune measures an epoch of fine-tuning: ResNet50's conv5 stage unfrozen and trained
-// with the pooled head (Adam, lr 1e-5, batch 32) on the training photos (not augmented),
-// then a validation pass. The last of -epochs epochs is reported.
-func (c *benchConfig) runFineTune() error {
-	split, err := datasetSplit(c.dataDir)
-	if err != nil {
-		return err
+	if len(hist) != c.epochs || len(epochCPU) == 0 {
+		return benchResult{}, errors.Errorf("%s: %d epochs ran, want %d", task, len(hist), c.epochs)
 	}
-	n := len(split.Train) + len(split.Valid)
-	cas := fmt.Sprintf("conv5 + head, %d+%d photos", len(split.Train), len(split.Valid))
-	for _, name := range c.backends {
-		r, err := c.flowerlibFineTuneEpoch(name, n)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "flowers bench: finetune on %s: %v\n", name, err)
-			c.failed = append(c.failed, "finetune on "+name)
-			continue
-		}
-		r.Case = cas
-		c.add(r)
-	}
-	c.refTask("finetune", cas, benchHeadBatch, map[string]any{
-		"train": prepare.Paths(split.Train), "train_labels": split.TrainCodes,
-		"valid": prepare.Paths(split.Valid), "valid_labels": split.ValidCodes,
-		"size": c.size, "batch": benchHeadBatch, "epochs": c.epochs, "stage": "conv5", "lr": 1e-5})
-	return nil
-}
-
-func (c *benchConfig) flowerlibFineTuneEpoch(name string, n int) (benchResult, error) {
-	dir, err := os.MkdirTemp(c.tmp, "finetune-")
-	if err != nil {
-		return benchResult{}, err
-	}
-	defer os.RemoveAll(dir)
-	startMeasure()
-	var epochCPU []time.Duration
-	last := getRusage().cpu
-	res, err := learner.Run(learner.Config{Data: c.dataDir, Weights: c.weightsPath, RunDir: filepath.Join(dir, "run"),
-		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg}, ImageSize: c.size, Backend: name,
-		FineTuneEpochs: c.epochs, FineTuneLR: 1e-5,
-		Options: trainer.Options{Epochs: 1, BatchSize: benchHeadBatch,
-			OnEpoch: func(trainer.History) { // head epoch, then each fine-tuning epoch
-				now := getRusage().cpu
-				epochCPU = append(epochCPU, now-last)
-				last = now
-			}}}, "conv5")
-	if err != nil {
-		return benchResult{}, err
-	}
-	if len(res.FineTune) != c.epochs || len(epochCPU) == 0 {
-		return benchResult{}, errors.Errorf("finetune: %d fine-tuning epochs ran, want %d", len(res.FineTune), c.epochs)
-	}
-	secs := res.FineTune[c.epochs-1].Seconds
-	return benchResult{Task: "finetune", Batch: benchHeadBatch, Impl: "flowerlib " + name, Backend: name,
+	secs := hist[c.epochs-1].Seconds
+	return benchResult{Task: task, Batch: benchHeadBatch, Impl: "flowerlib " + name, Backend: name,
 		ImagesPerSec: float64(n) / secs, Seconds: secs, Iterations: 1, PeakRSSMiB: peakRSSMiB(),
 		CPUPerImage: epochCPU[len(epochCPU)-1].Seconds() / float64(n)}, nil
 }
