@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 

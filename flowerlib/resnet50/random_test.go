@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/images"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 )
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowerlib/flowers/internal/testdata"
+
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/npy"
@@ -61,25 +63,11 @@ func requireKeras(t *testing.T) string {
 	return ""
 }
 
-// repoRoot is the repository root (tests run in tools/keras).
-func repoRoot() string {
-	wd, _ := os.Getwd()
-	return filepath.Clean(filepath.Join(wd, "..", ".."))
-}
+// repoRoot is the repository root.
+func repoRoot() string { return testdata.RepoRoot() }
 
-// requireSample returns the sample photo folder (as flowerlib/internal/testdata finds it) or skips.
-func requireSample(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("FLOWERS_SAMPLE_DIR"); dir != "" {
-		return dir
-	}
-	dir := filepath.Join(repoRoot(), "..", "shared", "data", "flower_photos_small")
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		return dir
-	}
-	t.Skipf("sample photos not found (looked in %s and $FLOWERS_SAMPLE_DIR): skipping", dir)
-	return ""
-}
+// requireSample returns the sample photo folder or skips.
+func requireSample(t *testing.T) string { return testdata.RequireSample(t) }
 
 // oracle is the shared fixture: inputs written for oracle.py, its outputs and measurements.
 type oracle struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/conv"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 )
 
