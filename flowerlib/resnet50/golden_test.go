@@ -9,9 +9,9 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/images"
-	"github.com/flowerlib/flowers/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/npy"
 	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // Golden features: the independent PyTorch ResNet50 of tools/reference, run in float64 on
