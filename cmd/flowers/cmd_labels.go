@@ -6,8 +6,6 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 
-	"github.com/pkg/errors"
-
 	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 )
@@ -27,11 +25,8 @@ func runLabels(args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return errors.Errorf("unexpected arguments %q (the dataset folder goes after -data)", fs.Args())
-	}
 	if *seed == 0 {
-		return errors.New("-seed 0 is reserved for the default; use another value")
+		return usagef("-seed 0 is reserved for the default; use another value")
 	}
 	root, err := download.ResolveData(*data, *cache, os.Stderr)
 	if err != nil {
@@ -59,7 +54,7 @@ func runLabels(args []string) error {
 		}
 		fmt.Printf("wrote %s\n", labels.Quote(*out))
 	}
-	fmt.Printf("labels: %d images in %d classes from %s, %d skipped, seed %d\n",
-		len(tab.Rows), len(tab.Classes), labels.Quote(root), len(rep.Skipped), *seed)
+	fmt.Printf("labels: %s in %s from %s, %d skipped, seed %d\n",
+		count(len(tab.Rows), "image"), count(len(tab.Classes), "class"), labels.Quote(root), len(rep.Skipped), *seed)
 	return nil
 }

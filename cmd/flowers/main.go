@@ -1,6 +1,7 @@
 // Command flowers runs flowerlib's transfer-learning pipeline headless: the same
 // steps as the notebooks, one sub-command per step.
 //
+//	flowers setup                         install XLA's CPU plugin: the fast xla:cpu backend
 //	flowers labels   -data DIR            labels table from class folders
 //	flowers help                          lists every command
 package main
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one sub-command; each lives in its own cmd_<name>.go and registers itself in init().
@@ -63,4 +65,15 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// count is "1 class", "5 classes", "1 image", "200 images".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

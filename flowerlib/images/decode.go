@@ -65,11 +65,40 @@ func notImageReason(head []byte) string {
 	if len(head) == 0 {
 		return "empty file (0 bytes)"
 	}
+	if name := otherImageFormat(head); name != "" {
+		return fmt.Sprintf("%s format, which flowerlib does not decode: convert it to JPEG or PNG", name)
+	}
 	kind := http.DetectContentType(head)
 	if i := strings.IndexByte(kind, ';'); i >= 0 {
 		kind = kind[:i]
 	}
+	if kind == "application/octet-stream" {
+		return "not a JPEG/PNG/GIF/BMP/WebP image (unrecognised binary content)"
+	}
 	return fmt.Sprintf("not a JPEG/PNG/GIF/BMP/WebP image (content looks like %s)", kind)
+}
+
+// otherImageFormat names image formats that are common in photo folders but not decoded
+// here, from their signatures: HEIC/HEIF and AVIF (ISO-BMFF "ftyp" brands), TIFF, JPEG XL.
+func otherImageFormat(head []byte) string {
+	if len(head) >= 12 && string(head[4:8]) == "ftyp" {
+		switch string(head[8:12]) {
+		case "heic", "heix", "hevc", "hevx", "heim", "heis":
+			return "HEIC (iPhone photo)"
+		case "mif1", "msf1":
+			return "HEIF"
+		case "avif", "avis":
+			return "AVIF"
+		}
+	}
+	switch {
+	case len(head) >= 4 && (string(head[:4]) == "II*\x00" || string(head[:4]) == "MM\x00*"):
+		return "TIFF"
+	case len(head) >= 2 && head[0] == 0xFF && head[1] == 0x0A,
+		len(head) >= 12 && string(head[:12]) == "\x00\x00\x00\x0cJXL \r\n\x87\n":
+		return "JPEG XL"
+	}
+	return ""
 }
 
 func decodeConfig(format string, r io.Reader) (image.Config, error) {

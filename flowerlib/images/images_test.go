@@ -167,6 +167,12 @@ func TestBadContent(t *testing.T) {
 		{"bomb.jpg", "too large: header says 65000×65000 (4225 megapixels, limit 50): possible decompression bomb", imagestest.JPEGSize(jpg, 65000, 65000)},
 		{"arith.jpg", "unsupported JPEG variant: arithmetic coding (SOF9)", imagestest.Arithmetic(jpg)},
 		{"12bit.jpg", "unsupported JPEG variant: 12-bit samples", imagestest.TwelveBit(jpg)},
+		// Photos from phones and cameras that only look like JPEGs by name.
+		{"IMG_1.jpg", "HEIC (iPhone photo) format, which flowerlib does not decode: convert it to JPEG or PNG",
+			append([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"), make([]byte, 64)...)},
+		{"x.jpg", "AVIF format", append([]byte("\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1"), make([]byte, 64)...)},
+		{"scan.jpg", "TIFF format", append([]byte("II*\x00\x08\x00\x00\x00"), make([]byte, 64)...)},
+		{"noise.jpg", "unrecognised binary content", []byte{0x00, 0x9f, 0x13, 0x77, 0xee, 0x01, 0x02, 0x88, 0x42, 0xfe, 0x00, 0x10}},
 	}
 	for _, c := range cases {
 		_, _, err := Decode(c.data, c.name)

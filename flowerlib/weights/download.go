@@ -22,6 +22,18 @@ const (
 	TopMD5   = "2cb95161c43110f7111970584f804107"
 )
 
+// The older keras-applications-era ResNet50 ImageNet weights (resnet50.py of keras-applications
+// ≤ 1.0.7, released with github.com/fchollet/deep-learning-models v0.2): the same file names as
+// today's, but layer names conv1, bn_conv1, res2a_branch2a, …, fc1000 and a network with
+// BatchNormalization epsilon 1e-3. flowerlib refuses them (resnet50.LegacyError says why and
+// names today's files); the constants are here so that the message can.
+const (
+	LegacyNoTopURL = "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+	LegacyNoTopMD5 = "a268eb855778b3df3c7506639542a6af"
+	LegacyTopURL   = "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/resnet50_weights_tf_dim_ordering_tf_kernels.h5"
+	LegacyTopMD5   = "a7b3fe01876f51b976af0dea6bc144eb"
+)
+
 // EnvWeights names the environment variable that points at a local weights file,
 // used when no -weights flag is given (see Resolve).
 const EnvWeights = "FLOWERS_WEIGHTS"
