@@ -53,7 +53,8 @@ func checkNotebookOutputs(t *testing.T, name, text string, figures int) {
 // TestBenchExperimentsNotebook (FLOWERS_BENCH=1) runs the experiments notebook headless on the
 // 200 sample photos with the notebook's own settings (224×224, 15 epochs of the head; the three
 // ways at 96×96, 3 epochs) instead of the CI ones, and reports the time. The target is 10
-// minutes on a 2-core CPU; measured 6m20s (go backend, the features cache cold).
+// minutes on a 2-core CPU; measured 6 min 20 s and 7 min 24 s (go backend, shared machine, the
+// features cache cold).
 func TestBenchExperimentsNotebook(t *testing.T) {
 	if os.Getenv("FLOWERS_BENCH") != "1" {
 		t.Skip("FLOWERS_BENCH=1 runs the experiments notebook on the 200 sample photos (minutes)")
