@@ -99,7 +99,7 @@ func (l *Learner) configure(cfg Config) error {
 }
 
 // scanAndSplit is the article's generate_csv and train_test_split: classes from folder names,
-// an 80/20 split stratified by class.
+// an 80/20 split with seed 42, not stratified (as the article's train_test_split).
 func (l *Learner) scanAndSplit() error {
 	split, report, err := prepare.FromFolder(l.Data, prepare.Options{ValidFraction: l.ValidSplit, Seed: l.Seed})
 	if report != nil && len(report.Skipped) > 0 {

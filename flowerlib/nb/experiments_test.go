@@ -3,7 +3,6 @@ package nb
 import (
 	"math"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -33,39 +32,6 @@ func TestExperimentsEnv(t *testing.T) {
 	s := Settings{Data: "embedded", Weights: "random", Head: "avg", Work: t.TempDir(), Cache: t.TempDir()}
 	if d := (Experiments{}).Dir(s); filepath.Base(d) != filepath.Base(s.RunDir()) || filepath.Base(filepath.Dir(d)) != "experiments" {
 		t.Errorf("experiments folder %s for run %s", d, s.RunDir())
-	}
-}
-
-// TestAlignMap: a map with one hot cell peaks, on the 8-pixel grid, where that cell's
-// receptive field is centred (pixel 32i, 32j), and a constant map stays constant.
-func TestAlignMap(t *testing.T) {
-	m := make([]float32, 9)
-	m[1*3+2] = 1 // cell (1, 2): centred on pixel (32, 64)
-	fine, fh, fw := AlignMap(m, 3, 3, 96, 96)
-	if fh != 12 || fw != 12 || len(fine) != 144 {
-		t.Fatalf("%d×%d (%d values), want 12×12", fh, fw, len(fine))
-	}
-	// Fine cell (a, b) is centred on pixel (8a+4, 8b+4), that is (8a+4)/32 cells from cell 0,
-	// clamped to the last cell's centre.
-	for _, c := range []struct {
-		a, b int
-		want float64
-	}{{3, 7, 0.875 * 0.875}, {4, 8, 0.875}, {4, 11, 0.875}, {0, 0, 0}, {7, 7, 0.125 * 0.875}} {
-		if got := float64(fine[c.a*12+c.b]); math.Abs(got-c.want) > 1e-6 {
-			t.Errorf("fine cell (%d, %d): %.6f, want %.6f", c.a, c.b, got, c.want)
-		}
-	}
-	// Shown at twice the size, the same cell is at twice the pixels: fine cell (7, 15) is
-	// centred on display pixel (60, 124), input pixel (30, 62).
-	big, bh, _ := AlignMap(m, 3, 3, 96, 192)
-	if want := (30.0 / 32) * 1; bh != 24 || math.Abs(float64(big[7*24+15])-want*(1-(64-62)/32.0)) > 1e-6 {
-		t.Errorf("at 192 pixels: %d cells, cell (7, 15) = %.6f", bh, big[7*24+15])
-	}
-	for i := range m {
-		m[i] = 2.5
-	}
-	if fine, _, _ := AlignMap(m, 3, 3, 96, 96); slices.Min(fine) != 2.5 || slices.Max(fine) != 2.5 {
-		t.Errorf("constant map resampled to %v..%v", slices.Min(fine), slices.Max(fine))
 	}
 }
 

@@ -2,7 +2,6 @@ package nb
 
 import (
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/flowerlib/flowers/flowerlib/images"
@@ -36,8 +35,7 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 		if err != nil {
 			return nil, err
 		}
-		fine, fh, fw := AlignMap(c.Map, c.H, c.W, size, display)
-		t := plots.Tile{Image: interpret.Overlay(Image(img), fine, fh, fw, CAMOpacity), Mark: plots.Correct,
+		t := plots.Tile{Image: interpret.Overlay(Image(img), c.Map, c.H, c.W, size, CAMOpacity), Mark: plots.Correct,
 			Caption: fmt.Sprintf("%s %.0f%%", classes[c.Predicted], 100*c.Probability)}
 		if c.True >= 0 {
 			t.Caption = fmt.Sprintf("true %s\npred %s %.0f%%", classes[c.True], classes[c.Predicted], 100*c.Probability)
@@ -54,35 +52,6 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 	}
 	title := fmt.Sprintf("%s of the predicted class: %d photos, %d mistakes first (red)", method, len(tiles), mistakes)
 	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 128, JPEG: true})
-}
-
-// AlignMap resamples an h×w map over the base's last feature map, computed on a size×size
-// input, to a grid of 8×8-pixel cells over the photo shown at display×display, bilinearly,
-// with feature cell (i, j) centred on input pixel (32i, 32j): ResNet50's stride-2 layers each
-// keep the top-left of their 2×2 window, so that is where the cell's receptive field is
-// centred. (interpret.Overlay's own upsampling puts cell centres at (i+½)·size/h, half a cell
-// further down and right.) The result goes to interpret.Overlay with its dimensions.
-func AlignMap(m []float32, h, w, size, display int) ([]float32, int, int) {
-	const cell, stride = 8, 32
-	fh := (display + cell - 1) / cell
-	scale := float64(size) / float64(display) / stride // display pixels → feature cells
-	out := make([]float32, fh*fh)
-	at := func(r, c int) float64 { return float64(m[r*w+c]) }
-	coord := func(k, n int) (int, int, float64) {
-		v := math.Max(0, math.Min(float64(n-1), (float64(k*cell)+cell/2)*scale))
-		i := int(v)
-		return i, min(i+1, n-1), v - float64(i)
-	}
-	for a := range fh {
-		y0, y1, fy := coord(a, h)
-		for b := range fh {
-			x0, x1, fx := coord(b, w)
-			top := at(y0, x0) + fx*(at(y0, x1)-at(y0, x0))
-			bot := at(y1, x0) + fx*(at(y1, x1)-at(y1, x0))
-			out[a*fh+b] = float32(top + fy*(bot-top))
-		}
-	}
-	return out, fh, fh
 }
 
 // MostConfusedTable lists the most frequent mistakes (true class, predicted class, photos),
