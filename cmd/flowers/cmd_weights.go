@@ -43,7 +43,7 @@ func runWeights(args []string) error {
 		start := time.Now()
 		url, name, sum := weights.URL(*top)
 		fmt.Fprintf(os.Stderr, "weights: %s (md5 %s)\n", url, sum)
-		path, err := weights.Download(*cacheDir, *top)
+		path, err := weights.Download(*cacheDir, *top, os.Stderr)
 		if err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained
 		}
 		return &Pretrained{Spec: spec, ID: fmt.Sprintf("random:%d", seed), File: RandomWeights(seed, top)}, nil
 	}
-	path, err := weights.Resolve(spec, cacheDir, top)
+	path, err := weights.Resolve(spec, cacheDir, top, log)
 	if err != nil {
 		return nil, err
 	}

@@ -204,14 +204,14 @@ func TestResolve(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "w.h5")
 	os.WriteFile(p, []byte("x"), 0o644)
-	if got, err := Resolve(p, dir, false); err != nil || got != p {
+	if got, err := Resolve(p, dir, false, nil); err != nil || got != p {
 		t.Errorf("Resolve(file) = %q, %v", got, err)
 	}
 	t.Setenv(EnvWeights, p)
-	if got, err := Resolve("imagenet", dir, false); err != nil || got != p {
+	if got, err := Resolve("imagenet", dir, false, nil); err != nil || got != p {
 		t.Errorf("Resolve(imagenet) with $%s = %q, %v", EnvWeights, got, err)
 	}
-	if _, err := Resolve(filepath.Join(dir, "nope.h5"), dir, false); err == nil || !strings.Contains(err.Error(), "nope.h5") {
+	if _, err := Resolve(filepath.Join(dir, "nope.h5"), dir, false, nil); err == nil || !strings.Contains(err.Error(), "nope.h5") {
 		t.Errorf("want error naming the file, got %v", err)
 	}
 }
