@@ -1,6 +1,7 @@
 package learner
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"time"
@@ -9,8 +10,6 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
-	"github.com/flowerlib/flowers/flowerlib/weights"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/pkg/errors"
 )
@@ -210,9 +209,10 @@ func (l *Learner) fromScratch(dir string) (*Way, error) {
 	if err := head.Init(store.RootScope(), hc); err != nil {
 		return nil, err
 	}
-	init := resnet50.RandomWeights(l.Seed, false)
+	// Every layer trainable from the first one (conv1_conv): fullModel with nothing frozen.
+	init := &resnet50.Pretrained{Spec: fmt.Sprintf("random:%d", l.Seed), File: resnet50.RandomWeights(l.Seed, false)}
 	id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey, Stage: "scratch"}
-	tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir, Model: scratchModel(init, hc),
+	tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir, Model: fullModel(init, "conv1", hc),
 		Identity: id, CheckIdentity: id.check, Options: l.Options})
 	if err != nil {
 		return nil, err
@@ -230,13 +230,4 @@ func (l *Learner) fromScratch(dir string) (*Way, error) {
 	}
 	logf(l.Log, "from scratch: %d epochs in %.0fs\n", len(hist), time.Since(start).Seconds())
 	return &Way{Name: WayScratch, History: hist, RunDir: dir}, nil
-}
-
-// scratchModel is ResNet50 with every layer trainable (BatchNorm on batch statistics while
-// training), initialised from init where the Store has no value yet, with the head on top.
-func scratchModel(init *weights.File, hc head.Config) trainer.ModelFn {
-	return func(scope *model.Scope, x *graph.Node) *graph.Node {
-		b := resnet50.BuildGraph(scope.In(BaseScope), x).PreTrained(init).Trainable(true).Pooling(poolingOf(hc.Kind))
-		return head.Logits(scope, b.Done(), hc)
-	}
 }
