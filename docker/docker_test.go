@@ -67,7 +67,7 @@ func TestDockerfileReferencesExist(t *testing.T) {
 	if goVer == nil || !strings.Contains(ins[0][1], "golang:"+string(goVer[1])) {
 		t.Errorf("FROM %s: want a golang:%s image (go.mod)", ins[0][1], goVer[1])
 	}
-	// Paths inside the repository that RUN lines use: kernel/install.sh, ./docker/pjrt-install, ...
+	// Paths inside the repository that RUN lines use: kernel/install.sh, ./cmd/flowers, ...
 	repoPath := regexp.MustCompile(`(?:^|\s)(\./)?((?:kernel|docker|notebooks|flowerlib|cmd)/[\w./-]*[\w-])`)
 	var copied, ran []string
 	for _, in := range ins {
@@ -98,7 +98,7 @@ func TestDockerfileReferencesExist(t *testing.T) {
 	if len(copied) == 0 || copied[0] != "." {
 		t.Errorf("the Dockerfile must COPY the repository (.), copies %q", copied)
 	}
-	for _, want := range []string{"kernel/install.sh", "docker/pjrt-install"} {
+	for _, want := range []string{"kernel/install.sh", "cmd/flowers"} {
 		found := false
 		for _, r := range ran {
 			found = found || r == want
@@ -106,6 +106,14 @@ func TestDockerfileReferencesExist(t *testing.T) {
 		if !found {
 			t.Errorf("no RUN uses %s (ran %q)", want, ran)
 		}
+	}
+	// The image installs the XLA CPU plugin at build time, with the command users run.
+	setup := false
+	for _, in := range ins {
+		setup = setup || (in[0] == "RUN" && regexp.MustCompile(`go run \./cmd/flowers setup -dir /usr/local/lib\b`).MatchString(in[1]))
+	}
+	if !setup {
+		t.Error("no RUN installs the XLA CPU plugin with `go run ./cmd/flowers setup -dir /usr/local/lib`")
 	}
 }
 

@@ -3,9 +3,12 @@
 # kernel/tools/go.mod), goimports and gopls, and a kernelspec whose environment lets a
 # notebook cell `import "github.com/flowerlib/flowers/flowerlib/..."` with no manual step.
 #
-#   bash kernel/install.sh [--apt] [--check] [--force] [--bin DIR] [--name NAME] [--backend B]
+#   bash kernel/install.sh [--apt] [--xla] [--check] [--force] [--bin DIR] [--name NAME] [--backend B]
 #
 #   --apt        first install the Debian packages in kernel/apt-packages.txt (apt-get, sudo if needed)
+#   --xla        also install XLA's CPU PJRT plugin (`flowers setup`: go-xla's installer, from GitHub)
+#                into ~/.local/lib/go-xla (or $FLOWERS_XLA_LIBDIR/go-xla): flowerlib then uses the
+#                fast xla:cpu backend; where the download fails the notebooks run on the go backend
 #   --check      only check the prerequisites, install nothing
 #   --force      rebuild the tools even when the pinned versions are already there
 #   --bin DIR    where to put gonb, goimports, gopls (default $GOBIN, else $(go env GOPATH)/bin)
@@ -28,6 +31,7 @@ NAME=flowers-gonb
 BIN=""
 BACKEND="${FLOWERS_KERNEL_BACKEND:-}"
 APT=0
+XLA=0
 CHECK=0
 FORCE=0
 
@@ -37,6 +41,7 @@ say() { echo "kernel/install.sh: $*"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--apt) APT=1 ;;
+	--xla) XLA=1 ;;
 	--check) CHECK=1 ;;
 	--force) FORCE=1 ;;
 	--bin) BIN="${2:?--bin needs a directory}"; shift ;;
@@ -45,7 +50,7 @@ while [ $# -gt 0 ]; do
 	--name=*) NAME="${1#--name=}" ;;
 	--backend) BACKEND="${2:?--backend needs a value}"; shift ;;
 	--backend=*) BACKEND="${1#--backend=}" ;;
-	-h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 	shift
@@ -169,5 +174,13 @@ logo="$("$GO" env GOMODCACHE)/github.com/janpfeifer/gonb@$GONB_VERSION/internal/
 if [ -f "$logo" ]; then cp -f "$logo" "$kdir/logo-svg.svg" && chmod 644 "$kdir/logo-svg.svg"; fi
 
 say "kernelspec $NAME installed in $kdir"
+
+# --- XLA CPU plugin (--xla) -----------------------------------------------------------------
+if [ "$XLA" = 1 ]; then
+	say "installing XLA's CPU PJRT plugin: go run ./cmd/flowers setup ${FLOWERS_XLA_LIBDIR:+-dir $FLOWERS_XLA_LIBDIR}"
+	if ! (cd "$repo" && GOEXPERIMENT=simd "$GO" run ./cmd/flowers setup ${FLOWERS_XLA_LIBDIR:+-dir "$FLOWERS_XLA_LIBDIR"}); then
+		say "XLA CPU plugin NOT installed (see above): the notebooks run on the pure-Go backend; with internet, run bash kernel/install.sh --xla again"
+	fi
+fi
 say "GOEXPERIMENT=simd, GOMLX_BACKEND=${BACKEND:-<unset: flowerlib picks>}"
 say "open the notebooks with: cd $repo/notebooks && $JUPYTER notebook   (kernel \"$display\")"

@@ -49,22 +49,7 @@ func TestBadArguments(t *testing.T) {
 // tools are already built in the default bin folder (building them takes minutes: the
 // notebook tests and .ci/run do that), and checks kernel.json.
 func TestKernelspec(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/jupyter"); err != nil && os.Getenv("JUPYTER") == "" {
-		t.Skip("no Jupyter: see TestMissingJupyterSaysWhatToInstall")
-	}
-	gopath, err := exec.Command("go", "env", "GOPATH").Output()
-	if err != nil {
-		t.Skip("no go command")
-	}
-	bin := filepath.Join(strings.TrimSpace(string(gopath)), "bin")
-	if gobin, _ := exec.Command("go", "env", "GOBIN").Output(); strings.TrimSpace(string(gobin)) != "" {
-		bin = strings.TrimSpace(string(gobin))
-	}
-	for _, tool := range []string{"gonb", "goimports", "gopls"} {
-		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
-			t.Skipf("%s not built yet in %s (bash kernel/install.sh builds it)", tool, bin)
-		}
-	}
+	bin := requireTools(t)
 	data := t.TempDir()
 	cmd := exec.Command("bash", script, "--name", "flowers-test", "--backend", "go")
 	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data)
@@ -97,5 +82,65 @@ func TestKernelspec(t *testing.T) {
 	}
 	if p := spec.Env["PATH"]; !strings.HasPrefix(p, bin+":") || !strings.Contains(p, "/usr/bin") {
 		t.Errorf("PATH %q must start with %s and keep the system folders", p, bin)
+	}
+}
+
+// requireTools skips unless Jupyter and the pinned tools are there (building them takes
+// minutes: the notebook tests and .ci/run do that) and returns their folder.
+func requireTools(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/jupyter"); err != nil && os.Getenv("JUPYTER") == "" {
+		t.Skip("no Jupyter: see TestMissingJupyterSaysWhatToInstall")
+	}
+	gopath, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		t.Skip("no go command")
+	}
+	bin := filepath.Join(strings.TrimSpace(string(gopath)), "bin")
+	if gobin, _ := exec.Command("go", "env", "GOBIN").Output(); strings.TrimSpace(string(gobin)) != "" {
+		bin = strings.TrimSpace(string(gobin))
+	}
+	for _, tool := range []string{"gonb", "goimports", "gopls"} {
+		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
+			t.Skipf("%s not built yet in %s (bash kernel/install.sh builds it)", tool, bin)
+		}
+	}
+	return bin
+}
+
+// TestXLAOffline runs `install.sh --xla` with GitHub unreachable (a proxy on a closed port, so
+// it fails the same way on a machine with internet): the kernel is still installed, go-xla's
+// installer error is shown, and one line says the notebooks run on the go backend and how to
+// get the plugin.
+func TestXLAOffline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds cmd/flowers")
+	}
+	requireTools(t)
+	data, lib := t.TempDir(), t.TempDir()
+	cmd := exec.Command("bash", script, "--name", "flowers-test", "--xla")
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "FLOWERS_XLA_LIBDIR="+lib,
+		"PJRT_PLUGIN_LIBRARY_PATH="+filepath.Join(lib, "go-xla"), "GOMLX_BACKEND=",
+		"HTTPS_PROXY=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "no_proxy=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("install.sh --xla failed although only the plugin download did: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "kernels", "flowers-test", "kernel.json")); err != nil {
+		t.Errorf("no kernelspec after install.sh --xla: %v", err)
+	}
+	var hint []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "NOT installed") {
+			hint = append(hint, l)
+		}
+	}
+	for _, want := range []string{"go-xla's installer could not install the XLA CPU plugin into " + filepath.Join(lib, "go-xla"), "api.github.com"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if len(hint) != 1 || !strings.Contains(hint[0], "pure-Go backend") || !strings.Contains(hint[0], "install.sh --xla") {
+		t.Errorf("want one line saying the go backend runs and how to retry, got %q in:\n%s", hint, out)
 	}
 }

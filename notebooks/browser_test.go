@@ -32,6 +32,18 @@ const (
 	walkthroughPictures = walkthroughFigures + 3
 )
 
+// browserNotebooks are the notebooks the browser tests run, with the figures and the pictures
+// in all each shows once run: the walkthrough and the experiments (experiments_test.go).
+var browserNotebooks = []browserNotebook{
+	{BrowserNotebook, walkthroughFigures, walkthroughPictures},
+	{ExperimentsNotebook, experimentsFigures, experimentsFigures},
+}
+
+type browserNotebook struct {
+	name              string
+	figures, pictures int
+}
+
 // chromiumPath is Debian's chromium ($CHROMIUM overrides).
 func chromiumPath() string {
 	if p := os.Getenv("CHROMIUM"); p != "" {
@@ -256,7 +268,9 @@ type runState struct {
 // TestBrowserRunAll runs the walkthrough in headless Chromium on the classic Notebook server.
 func TestBrowserRunAll(t *testing.T) {
 	jupyter := requireKernel(t)
-	browserRunAll(t, classicNotebook, jupyter, dataDir)
+	for _, nbk := range browserNotebooks {
+		t.Run(strings.TrimSuffix(nbk.name, ".ipynb"), func(t *testing.T) { browserRunAll(t, classicNotebook, jupyter, dataDir, nbk) })
+	}
 }
 
 // TestBrowserRunAllLab runs the walkthrough in headless Chromium on JupyterLab 4
@@ -264,7 +278,9 @@ func TestBrowserRunAll(t *testing.T) {
 // installed into it by kernel/install.sh.
 func TestBrowserRunAllLab(t *testing.T) {
 	lab, data := requireLab(t)
-	browserRunAll(t, jupyterLab, lab, data)
+	for _, nbk := range browserNotebooks {
+		t.Run(strings.TrimSuffix(nbk.name, ".ipynb"), func(t *testing.T) { browserRunAll(t, jupyterLab, lab, data, nbk) })
+	}
 }
 
 // requireLab returns JupyterLab 4's jupyter command ($FLOWERS_JUPYTERLAB) and a Jupyter data
@@ -297,15 +313,20 @@ func requireLab(t *testing.T) (lab, data string) {
 // of the saved notebook with one metadata field changed (so the trust database, keyed by
 // content, does not know it: what a person sent the file sees) and checks that the copy
 // shows as many pictures, now as PNG.
-func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
-	// The playground (the last cell) ends after 20 s without a touch.
-	b := startBrowser(t, fe, jupyter, data, "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4", "FLOWERS_PLAYGROUND_TIMEOUT=20s")
+func browserRunAll(t *testing.T, fe frontend, jupyter, data string, nbk browserNotebook) {
+	// Artifacts: browser-<frontend>[-<notebook>]….
+	tag := fe.name
+	if nbk.name != BrowserNotebook {
+		tag += "-" + strings.TrimSuffix(nbk.name, ".ipynb")
+	}
+	// The walkthrough's playground (its last cell) ends after 20 s without a touch.
+	b := startBrowser(t, fe, tag, jupyter, data, "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4", "FLOWERS_PLAYGROUND_TIMEOUT=20s")
 	out, dir, base, token, ctx, bctx, poll := b.out, b.dir, b.base, b.token, b.ctx, b.bctx, b.poll
 	var err error
-	const sharedName = "flowers-shared.ipynb"
+	sharedName := strings.TrimSuffix(nbk.name, ".ipynb") + "-shared.ipynb"
 	shared := fe.forNotebook(sharedName)
-	fe = fe.forNotebook(BrowserNotebook)
-	url := fe.url(base, BrowserNotebook, token)
+	fe = fe.forNotebook(nbk.name)
+	url := fe.url(base, nbk.name, token)
 	start := time.Now()
 	if err := chromedp.Do(bctx, focused, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("opening %s: %v", url, err)
@@ -332,7 +353,7 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
 	}
 	t.Logf("%s: Run All: %d of %d code cells ran in %.0fs", fe.name, st.Ran, st.Total, time.Since(start).Seconds())
 	time.Sleep(2 * time.Second) // the last outputs' images decode
-	shot := "browser-" + fe.name + ".png"
+	shot := "browser-" + tag + ".png"
 	screenshot(t, bctx, fe, filepath.Join(out, shot))
 	if len(st.Errors) > 0 {
 		t.Fatalf("cells failed in the browser:\n%s", strings.Join(st.Errors, "\n"))
@@ -345,12 +366,12 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
 		t.Fatalf("counting pictures: %v", err)
 	}
 	t.Logf("%s, after Run All (trusted): %s", fe.name, live)
-	if live.total() != walkthroughPictures || live.Broken > 0 {
-		t.Errorf("%s after Run All: %s; want %d pictures, none broken", fe.name, live, walkthroughPictures)
+	if live.total() != nbk.pictures || live.Broken > 0 {
+		t.Errorf("%s after Run All: %s; want %d pictures, none broken", fe.name, live, nbk.pictures)
 	}
 	// Where the notebook is trusted the figures show as SVG.
-	if live.SVG+live.SVGImg != walkthroughFigures {
-		t.Errorf("%s after Run All: %d figures shown as SVG, want %d", fe.name, live.SVG+live.SVGImg, walkthroughFigures)
+	if live.SVG+live.SVGImg != nbk.figures {
+		t.Errorf("%s after Run All: %d figures shown as SVG, want %d", fe.name, live.SVG+live.SVGImg, nbk.figures)
 	}
 	if ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](fe.trusted)); err != nil || !ok {
 		t.Errorf("%s: the notebook just run is not trusted (%v)", fe.name, err)
@@ -360,7 +381,7 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
 	}
 
 	// The shared copy: the saved notebook with one metadata field more, as a new file.
-	saved, err := os.ReadFile(filepath.Join(dir, BrowserNotebook))
+	saved, err := os.ReadFile(filepath.Join(dir, nbk.name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +394,7 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
 	if err := os.WriteFile(filepath.Join(dir, sharedName), copyData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(out, "browser-"+fe.name+"-shared.ipynb"), copyData, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, "browser-"+tag+"-shared.ipynb"), copyData, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(bctx, chromedp.Navigate(fe.url(base, sharedName, token))); err != nil {
@@ -389,13 +410,13 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string) {
 		t.Fatalf("counting pictures: %v", err)
 	}
 	t.Logf("%s, shared copy (untrusted): %s", fe.name, copyPics)
-	screenshot(t, bctx, shared, filepath.Join(out, "browser-"+fe.name+"-shared.png"))
+	screenshot(t, bctx, shared, filepath.Join(out, "browser-"+tag+"-shared.png"))
 	if copyPics.total() != live.total() || copyPics.Broken > 0 {
 		t.Errorf("%s: the untrusted copy shows %s; the trusted notebook showed %d", fe.name, copyPics, live.total())
 	}
 	// Untrusted, every figure falls back to its PNG.
-	if copyPics.PNGImg < walkthroughFigures || copyPics.SVG+copyPics.SVGImg != 0 {
-		t.Errorf("%s: the untrusted copy shows %s; want the %d figures as PNG and no SVG", fe.name, copyPics, walkthroughFigures)
+	if copyPics.PNGImg < nbk.figures || copyPics.SVG+copyPics.SVGImg != 0 {
+		t.Errorf("%s: the untrusted copy shows %s; want the %d figures as PNG and no SVG", fe.name, copyPics, nbk.figures)
 	}
 }
 
@@ -409,8 +430,9 @@ type browser struct {
 }
 
 // startBrowser starts the frontend's server with the notebook tests' environment (extra
-// overrides it) and a headless Chromium, within a 9-minute deadline.
-func startBrowser(t *testing.T, fe frontend, jupyter, data string, extra ...string) *browser {
+// overrides it) and a headless Chromium, within a 9-minute deadline; its logs are
+// browser-<tag>-server.log and browser-<tag>-console.log.
+func startBrowser(t *testing.T, fe frontend, tag, jupyter, data string, extra ...string) *browser {
 	chromium := chromiumPath()
 	if _, err := os.Stat(chromium); err != nil {
 		skipOrFail(t, "Chromium not found at %s: sudo apt-get install chromium chromium-driver (or set $CHROMIUM)", chromium)
@@ -426,7 +448,7 @@ func startBrowser(t *testing.T, fe frontend, jupyter, data string, extra ...stri
 	env := notebookEnv(filepath.Join(t.TempDir(), "work"), extra...)
 	server.Env = append(env, "JUPYTER_DATA_DIR="+data, "JUPYTERLAB_SETTINGS_DIR="+labSettings(t),
 		"JUPYTERLAB_WORKSPACES_DIR="+t.TempDir())
-	logFile, err := os.Create(filepath.Join(b.out, "browser-"+fe.name+"-server.log"))
+	logFile, err := os.Create(filepath.Join(b.out, "browser-"+tag+"-server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +498,7 @@ func startBrowser(t *testing.T, fe frontend, jupyter, data string, extra ...stri
 	b.ctx, b.bctx = ctx, bctx
 	// The page's console and uncaught exceptions go to a file: a widget whose JavaScript fails
 	// says so there.
-	console, err := os.Create(filepath.Join(b.out, "browser-"+fe.name+"-console.log"))
+	console, err := os.Create(filepath.Join(b.out, "browser-"+tag+"-console.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func requireKernel(t *testing.T) string {
 		if kernelErr != nil {
 			return
 		}
-		cmd := exec.Command("bash", filepath.Join(repoRoot, "kernel", "install.sh"), "--name", KernelName)
+		cmd := exec.Command("bash", filepath.Join(repoRoot, "kernel", "install.sh"), "--name", KernelName, "--backend", "go") // xla_test.go covers xla:cpu
 		cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+dataDir, "JUPYTER="+jupyter)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -399,6 +399,7 @@ func checkOutputs(t *testing.T, name string, nb *notebook) {
 		}
 	}
 	if name != "flowers" {
+		checkNotebookOutputs(t, name, all.String(), figures)
 		return
 	}
 	// class counts, sample grid, augmentation, curves, confusion matrix, gallery, own photo,

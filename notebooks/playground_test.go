@@ -162,7 +162,7 @@ func writePlaygroundNotebook(t *testing.T, dir string) {
 }
 
 func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
-	b := startBrowser(t, fe, jupyter, data, "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4", "FLOWERS_PLAYGROUND_TIMEOUT=5m")
+	b := startBrowser(t, fe, fe.name+"-playground", jupyter, data, "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4", "FLOWERS_PLAYGROUND_TIMEOUT=5m")
 	writePlaygroundNotebook(t, b.dir)
 	fe = fe.forNotebook(playgroundNotebook)
 	url := fe.url(b.base, playgroundNotebook, b.token)
@@ -180,7 +180,7 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 	if _, err := chromedp.Run(b.bctx, chromedp.Poll[bool](widgetsThere, chromedp.WithPollingTimeout(6*time.Minute), chromedp.WithPollingInterval(time.Second))); err != nil {
 		text, _ := chromedp.Run(b.bctx, chromedp.Evaluate[[]string](`Array.from(`+fe.outputs+`).map(o => o.innerHTML.slice(0, 2000))`))
 		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
-		t.Fatalf("%s: the playground's widgets did not appear (%v); the outputs:\n%s\n(server log: %s; console: browser-%s-console.log)",
+		t.Fatalf("%s: the playground's widgets did not appear (%v); the outputs:\n%s\n(server log: %s; console: browser-%s-playground-console.log)",
 			fe.name, err, strings.Join(text, "\n---\n"), b.logFile.Name(), fe.name)
 	}
 	t.Logf("%s: the playground's widgets are on the page after %.0fs", fe.name, time.Since(start).Seconds())

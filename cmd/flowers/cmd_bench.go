@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -17,14 +16,12 @@ import (
 	"syscall"
 	"time"
 
-	benchmarks "github.com/janpfeifer/go-benchmarks"
 	"github.com/pkg/errors"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
-	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
+	"github.com/flowerlib/flowers/flowerlib/weights"
 )
 
 // Environment variables of flowerlib/internal/conv (internal: not importable from here).
@@ -34,250 +31,409 @@ const (
 )
 
 func init() {
-	register("bench", "ResNet50 forward images/s per backend and batch, vs PyTorch CPU in the same run", runBench)
+	register("bench", "flowerlib (go and XLA backends) vs PyTorch and TF-Keras, same run: ResNet50 forward, photos → features, head steps, an augment-mode epoch", runBench)
 }
 
-// benchResult is one measurement; -json prints one per line.
+// Tasks of flowers bench, in the order they run.
+var benchTasks = []string{"forward", "photos", "head", "augment", "finetune"}
+
+// benchResult is one measurement of one implementation; -json prints one per line.
 type benchResult struct {
-	Backend        string   `json:"backend"`
-	Batch          int      `json:"batch"`
-	ImagesPerSec   float64  `json:"images_per_sec"`
-	TorchPerSec    *float64 `json:"torch_images_per_sec"` // null without torch
-	Ratio          *float64 `json:"ratio"`                // flowerlib ÷ torch
-	PeakRSSMiB     float64  `json:"peak_rss_mib"`         // VmHWM of this process during this batch
-	TorchPeakMiB   *float64 `json:"torch_peak_rss_mib"`   // VmHWM of the torch child during its batch
-	Iterations     int      `json:"iterations"`
-	TorchIters     *int     `json:"torch_iterations"`
-	Threads        int      `json:"threads"`
-	Size           int      `json:"size"`
-	ConvPath       string   `json:"conv"`
-	BFloat16       bool     `json:"bf16"`
-	CompileSeconds float64  `json:"compile_seconds"`       // graph build + compile + first (warm-up) run
-	CPUPerImage    float64  `json:"cpu_seconds_per_image"` // user+sys CPU of this process per image over the timed runs
-	TorchCPU       *float64 `json:"torch_cpu_seconds_per_image"`
-	FaultsPerRun   float64  `json:"minor_faults_per_run"` // page faults (fresh memory touched) per timed run
+	Task    string `json:"task"`              // forward | photos | head | augment | finetune
+	Case    string `json:"case"`              // "batch 8", "200 photos", "flatten", ...
+	Batch   int    `json:"batch"`             // images per forward pass or training step
+	Impl    string `json:"impl"`              // "flowerlib go", "flowerlib xla:cpu", "PyTorch", "TF-Keras"
+	Backend string `json:"backend,omitempty"` // flowerlib's GoMLX backend
+
+	ImagesPerSec float64  `json:"images_per_sec"`        // forward: batch ÷ median time; head: batch ÷ median step; photos, augment: images ÷ wall time
+	CPUPerImage  float64  `json:"cpu_seconds_per_image"` // user+system CPU of the process (and its finished children) per image
+	PeakRSSMiB   float64  `json:"peak_rss_mib"`          // VmHWM during the measurement (the process's other memory included)
+	Iterations   int      `json:"iterations,omitempty"`  // timed runs or steps
+	Seconds      float64  `json:"seconds,omitempty"`     // photos, augment: wall time; head: median seconds per step
+	VsTorch      *float64 `json:"vs_torch"`              // images/s ÷ PyTorch's, same case (null: no PyTorch figure)
+	VsKeras      *float64 `json:"vs_keras"`              // images/s ÷ TF-Keras's
+
+	// flowerlib forward only.
+	ConvPath       string  `json:"conv,omitempty"`
+	BFloat16       bool    `json:"bf16,omitempty"`
+	CompileSeconds float64 `json:"compile_seconds,omitempty"`      // graph build + compile + first run
+	FaultsPerRun   float64 `json:"minor_faults_per_run,omitempty"` // page faults (fresh memory touched) per timed run
+}
+
+// benchConfig is what every task needs.
+type benchConfig struct {
+	backends    []string
+	batches     []int
+	size        int
+	duration    time.Duration
+	seed        int64
+	threads     int
+	convMode    string
+	bf16        bool
+	weights     *weights.File
+	weightsPath string // the same weights as a Keras .h5 (references, augment mode)
+	dataDir     string // photos, augment
+	epochs      int
+	headKinds   []string
+	progress    io.Writer
+	refs        []*refProc
+	jsonOut     bool
+	results     []benchResult
+	failed      []string
+	tmp         string
+	loadBefore  float64 // 1-minute load average before the run
+	memLimit    int
 }
 
 func runBench(args []string) error {
-	fs := newFlags("bench", "[-batch 1,8,32] [-backends go,xla:cuda] [-json] [-torch=true] [-duration 5s]", "")
-	batchList := fs.String("batch", "1,8,32", "comma-separated batch sizes")
-	backendList := fs.String("backends", "", "comma-separated GoMLX backends (default: go, plus the XLA backend chosen by flowerlib/backend when a PJRT plugin is installed)")
+	fs := newFlags("bench", "[-tasks forward,photos,head,augment] [-batch 1,8,32] [-backends go,xla:cpu] [-refs torch,keras] [-duration 5s] [-json]", "")
+	taskList := fs.String("tasks", strings.Join(benchTasks, ","), "comma-separated tasks: forward (ResNet50 at each -batch), photos (decode+resize+features of -data), head (the seed's head, one Adam step at batch 32), augment (an epoch of the seed's augment mode on -data), finetune (an epoch training conv5 + the pooled head on -data)")
+	batchList := fs.String("batch", "1,8,32", "forward: comma-separated batch sizes")
+	backendList := fs.String("backends", "", "comma-separated GoMLX backends (default: go, plus the XLA backend flowerlib/backend picks when a PJRT plugin is installed)")
+	refList := fs.String("refs", "torch,keras", "references measured in the same run: torch (PyTorch, -python), keras (TF-Keras, -keras-python); \"\" for none")
+	python := fs.String("python", "/usr/bin/python3", "Python with torch, torchvision and h5py, for -refs torch")
+	torchDevice := fs.String("torch-device", "cpu", "PyTorch's device: cpu, or cuda to compare xla:cuda with PyTorch on the same GPU (docs/gpu-bench.sh)")
+	kerasPython := fs.String("keras-python", os.Getenv("FLOWERS_PYTHON"), "Python with tensorflow and tf_keras, for -refs keras (default $FLOWERS_PYTHON: .ci/venv.sh)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per measurement on stdout (progress goes to stderr)")
-	withTorch := fs.Bool("torch", true, "also measure PyTorch CPU (/usr/bin/python3 with torch), same batch and thread count, in this run")
-	python := fs.String("python", "/usr/bin/python3", "Python interpreter with torch, for -torch")
-	duration := fs.Duration("duration", 5*time.Second, "measuring time per backend and batch (after one warm-up run); at least one timed run")
-	size := fs.Int("size", resnet50.DefaultSize, "image height and width")
-	threads := fs.Int("threads", runtime.NumCPU(), "PyTorch threads (the Go backend uses GOMAXPROCS workers)")
+	duration := fs.Duration("duration", 5*time.Second, "forward and head: measuring time per implementation and case (after warm-up); at least one timed run")
+	size := fs.Int("size", resnet50.DefaultSize, "image height and width (every task)")
+	data := fs.String("data", "", "photos, augment, finetune: a dataset folder (one sub-folder per class; default: the 200-photo sample)")
+	photos := fs.Int("photos", 0, "photos, augment, finetune: use this many photos of -data, spread over the classes (0: all)")
+	epochs := fs.Int("epochs", 2, "augment, finetune: epochs to run; the last one is reported (the first includes compilation)")
+	headKinds := fs.String("head-kinds", "flatten,pooled", "head: the seed's Flatten head and/or the pooled (avg) one")
+	threads := fs.Int("threads", runtime.NumCPU(), "threads of the references (the Go backend uses GOMAXPROCS workers, XLA its own pool)")
 	seed := fs.Int64("seed", 1, "seed of the random weights and images")
-	convMode := fs.String("conv", os.Getenv(envConv), "convolution path: auto (fast on go, native on XLA), fast, native (graph.Convolve: very slow on go); sets $"+envConv)
-	bf16 := fs.Bool("bf16", os.Getenv(envConvBF16) == "1", "fast path: multiply in bfloat16 (float32 accumulation); sets $"+envConvBF16)
-	memLimit := fs.Int("memlimit-mib", 2560, "Go soft memory limit in MiB while benchmarking (runtime/debug.SetMemoryLimit; 0 or $GOMEMLIMIT set: Go's default): keeps the peak RSS at batch 32 under 3 GiB")
-	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the Go-side timed runs to this file")
+	convMode := fs.String("conv", os.Getenv(envConv), "convolution path: auto (fast on go, native on XLA), fast, native (graph.Convolve: very slow on go); default $"+envConv)
+	bf16 := fs.Bool("bf16", os.Getenv(envConvBF16) == "1", "fast path: multiply in bfloat16 (float32 accumulation); default $"+envConvBF16)
+	memLimit := fs.Int("memlimit-mib", 1792, "Go soft memory limit in MiB while benchmarking (runtime/debug.SetMemoryLimit; 0 or $GOMEMLIMIT set: Go's default): the go backend's peak RSS at batch 32 then stays under 2 GiB (2.2 GiB with 2048, 3.2 GiB without)")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run (the Go side) to this file (implies -in-process)")
+	inProcess := fs.Bool("in-process", false, "measure every flowerlib backend in this process (default: each in a child process of its own when there is more than one implementation, so that peak RSS and CPU figures are each one's alone)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return errors.Errorf("unexpected arguments %q", fs.Args())
+	c := &benchConfig{size: *size, duration: *duration, seed: *seed, threads: *threads, convMode: *convMode, bf16: *bf16,
+		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout, memLimit: *memLimit}
+	if *cpuProfile != "" {
+		*inProcess = true
 	}
-	batches, err := parseInts(*batchList)
+	tasks, err := parseTasks(*taskList)
 	if err != nil {
-		return errors.WithMessage(err, "-batch")
+		return usageError{err.Error()}
 	}
-	if *size < resnet50.MinSize {
-		return errors.Errorf("-size %d: ResNet50 needs at least %d", *size, resnet50.MinSize)
+	if c.batches, err = parseInts(*batchList); err != nil {
+		return usagef("-batch: %v", err)
+	}
+	if err := c.validate(*photos); err != nil {
+		return err
 	}
 	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		// The Go backend allocates a fresh buffer per op result; without a limit the heap grows
-		// to twice the live set (GOGC=100) before collecting, about 3.2 GiB at batch 32.
+		// to twice the live set (GOGC=100) before collecting.
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
 	}
-	// flowerlib/internal/conv reads these when graphs are built.
-	switch *convMode {
-	case "", "auto", "fast", "native":
-	default:
-		return errors.Errorf("-conv %q: use auto, fast or native", *convMode)
+	if err := resnet50.SetConvolutions(*convMode, *bf16); err != nil {
+		return usagef("-conv: %v", err)
 	}
-	os.Setenv(envConv, *convMode)
-	os.Setenv(envConvBF16, map[bool]string{true: "1", false: "0"}[*bf16])
-	backends := splitList(*backendList)
-	if len(backends) == 0 {
-		backends = []string{"go"}
-		if c := backend.Choose(""); c != "go" {
-			backends = append(backends, c)
+	if *jsonOut { // stdout is pure JSON lines
+		c.progress = os.Stderr
+	}
+	c.backends = splitList(*backendList)
+	if len(c.backends) == 0 {
+		c.backends = []string{"go"}
+		if x := backend.Choose(""); x != "go" {
+			c.backends = append(c.backends, x)
 		}
 	}
-	// Progress and go-benchmarks' table go to stderr with -json, so stdout is pure JSON lines.
-	progress := io.Writer(os.Stdout)
-	if *jsonOut {
-		progress = os.Stderr
+	if c.tmp, err = os.MkdirTemp("", "flowers-bench-"); err != nil {
+		return err
 	}
-
-	var torch *torchBench
-	if *withTorch {
-		torch, err = startTorch(*python, *threads, *size, *duration)
-		if err != nil {
-			fmt.Fprintf(progress, "PyTorch not measured: %v\n", err)
-			torch = nil
-		} else {
-			defer torch.Close()
-			fmt.Fprintf(progress, "PyTorch %s CPU, %d threads, channels_last, inference_mode, denormals flushed (Keras-v1 ResNet50 layout)\n", torch.version, *threads)
+	defer os.RemoveAll(c.tmp)
+	if err := c.prepareInputs(tasks, *data, *photos); err != nil {
+		return err
+	}
+	c.startRefs(splitList(*refList), *python, *kerasPython, *torchDevice)
+	defer func() {
+		for _, r := range c.refs {
+			r.Close()
 		}
-	}
-
+	}()
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startProfile(*cpuProfile)
 		if err != nil {
-			return errors.Wrapf(err, "creating %s", *cpuProfile)
+			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return errors.Wrapf(err, "starting CPU profile %s", *cpuProfile)
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
+	c.loadBefore = loadAverage()
+	if c.loadBefore > 0.5*float64(runtime.NumCPU()) {
+		fmt.Fprintf(c.progress, "WARNING: load average %.1f on %d cores before the run: other work shares the CPUs; "+
+			"PyTorch's OpenMP threads (spinning while they wait) then lose far more than the others (up to 15× here): the ratios are not meaningful\n",
+			c.loadBefore, runtime.NumCPU())
+	}
+	if !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0) {
+		// Each flowerlib backend in a child process of its own (this command), then the
+		// references: every peak RSS and CPU figure is then the implementation's alone (XLA's
+		// memory, say, is not in the go backend's peak).
+		for _, b := range c.backends {
+			if err := c.runChild(b, tasks); err != nil {
+				return err
+			}
+		}
+		c.backends = nil
+	}
+	for _, task := range tasks {
+		if err := c.runTask(task); err != nil {
+			return err
+		}
+	}
+	return c.report()
+}
 
-	w := resnet50.RandomWeights(*seed, false)
-	torchCache := map[int]*torchResult{}
-	var results []benchResult
-	var failed []string
-	for _, name := range backends {
-		b, err := backend.New(name, progress)
-		if err != nil { // report, measure the other backends, fail at the end
-			fmt.Fprintf(os.Stderr, "flowers bench: %v\n", err)
-			failed = append(failed, name)
+// runChild measures one flowerlib backend on every task in a child `flowers bench -json`.
+func (c *benchConfig) runChild(b string, tasks []string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"bench", "-in-process", "-json", "-refs", "", "-backends", b, "-tasks", strings.Join(tasks, ","),
+		"-batch", intList(c.batches), "-size", strconv.Itoa(c.size), "-duration", c.duration.String(),
+		"-epochs", strconv.Itoa(c.epochs), "-head-kinds", strings.Join(c.headKinds, ","), "-seed", strconv.FormatInt(c.seed, 10),
+		"-conv", c.convMode, "-bf16=" + strconv.FormatBool(c.bf16), "-memlimit-mib", strconv.Itoa(c.memLimit)}
+	if c.dataDir != "" {
+		args = append(args, "-data", c.dataDir)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	cmd.Stderr = c.progress
+	out, err := cmd.Output()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r benchResult
+		if line == "" || json.Unmarshal([]byte(line), &r) != nil || r.Impl == "" {
 			continue
 		}
-		store := model.NewStore()
-		exec, err := model.NewExec(b, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-			return resnet50.BuildGraph(scope, images).PreTrained(w).Trainable(false).Pooling(resnet50.PoolingAvg).Done()
-		})
-		if err != nil {
-			return errors.WithMessagef(err, "backend %s", name)
-		}
-		for _, batch := range batches {
-			r, err := benchGoMLX(exec, name, batch, *size, *seed, *duration, progress)
-			if err != nil {
-				return errors.WithMessagef(err, "backend %s, batch %d", name, batch)
-			}
-			r.Threads, r.Size, r.BFloat16 = *threads, *size, *bf16
-			r.ConvPath = "native"
-			if *convMode == "fast" || (*convMode != "native" && backend.IsGo(b)) {
-				r.ConvPath = "fast"
-			}
-			if torch != nil {
-				tr := torchCache[batch]
-				if tr == nil { // torch runs right after the first backend's batch: same machine state
-					tr, err = torch.Measure(batch)
-					if err != nil {
-						fmt.Fprintf(progress, "PyTorch batch %d failed, not measured further: %v\n", batch, err)
-						torch.Close()
-						torch = nil
-					} else {
-						torchCache[batch] = tr
-						fmt.Fprintf(progress, "  pytorch batch %d: %.2f images/s (%d runs, peak RSS %.0f MiB)\n",
-							batch, tr.ImagesPerSec, tr.Iterations, tr.PeakRSSMiB)
-					}
-				}
-				if tr != nil {
-					ratio := r.ImagesPerSec / tr.ImagesPerSec
-					r.TorchPerSec, r.Ratio, r.TorchPeakMiB, r.TorchIters = &tr.ImagesPerSec, &ratio, &tr.PeakRSSMiB, &tr.Iterations
-					r.TorchCPU = &tr.CPUPerImage
-				}
-			}
-			if *jsonOut {
-				line, _ := json.Marshal(r)
-				fmt.Println(string(line))
-			}
-			results = append(results, r)
-		}
-		exec.Finalize()
+		r.VsTorch, r.VsKeras = nil, nil
+		c.results = append(c.results, r)
 	}
-	if len(results) == 0 {
-		return errors.Errorf("no backend could be measured (%s)", strings.Join(failed, ", "))
-	}
-	if !*jsonOut {
-		printBenchTable(os.Stdout, results)
-	}
-	last := results[len(results)-1]
-	summary := fmt.Sprintf("bench: %s batch %d: %.2f images/s", last.Backend, last.Batch, last.ImagesPerSec)
-	if last.Ratio != nil {
-		summary += fmt.Sprintf(", PyTorch %.2f images/s, ratio %.2f", *last.TorchPerSec, *last.Ratio)
-	}
-	summary += fmt.Sprintf(", peak RSS %.0f MiB", last.PeakRSSMiB)
-	fmt.Fprintln(progress, summary)
-	if len(failed) > 0 {
-		return errors.Errorf("backends not measured: %s", strings.Join(failed, ", "))
+	if err != nil {
+		c.failed = append(c.failed, b)
+		fmt.Fprintf(c.progress, "flowers bench: backend %s: %v\n", b, err)
 	}
 	return nil
 }
 
-// benchGoMLX measures exec on one batch of random 0..255 images with go-benchmarks
-// (one warm-up run, which also compiles; then timed runs for duration).
-func benchGoMLX(exec *model.Exec, name string, batch, size int, seed int64, duration time.Duration, progress io.Writer) (benchResult, error) {
-	rng := rand.New(rand.NewPCG(uint64(seed), uint64(batch)))
-	data := make([]float32, batch*size*size*3)
-	for i := range data {
-		data[i] = 255 * rng.Float32()
-	}
-	images := tensors.FromFlatDataAndDimensions(data, batch, size, size, 3)
-	defer images.FinalizeAll()
-	resetPeakRSS()
+// benchChildEnv marks a child of runChild (tests re-execute their binary as the command).
+const benchChildEnv = "FLOWERS_BENCH_CHILD"
 
-	var runErr error
-	var times []time.Duration
-	run := func() {
-		if runErr != nil {
-			return
-		}
-		start := time.Now()
-		out, err := exec.Call(images)
-		if err != nil {
-			runErr = err
-			return
-		}
-		if got := out[0].Shape().Dimensions; len(got) != 2 || got[0] != batch || got[1] != resnet50.FeatureChannels {
-			runErr = errors.Errorf("unexpected output shape %s", out[0].Shape())
-		}
-		for _, t := range out {
-			_ = t.FinalizeAll()
-		}
-		times = append(times, time.Since(start))
+func intList(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
 	}
-	compileStart := time.Now()
-	run() // warm-up: builds and compiles the graph for this shape, creates the variables
-	if runErr != nil {
-		return benchResult{}, runErr
-	}
-	compile := time.Since(compileStart)
-	times = times[:0]
-	startUsage := getRusage()
-
-	// go-benchmarks prints its table on os.Stdout: point it at the progress writer.
-	stdout := os.Stdout
-	if f, ok := progress.(*os.File); ok {
-		os.Stdout = f
-	}
-	benchmarks.New(benchmarks.NamedFunction{
-		Name: fmt.Sprintf("flowerlib/%s/batch=%d", name, batch),
-		Func: run,
-	}).WithWarmUps(0).WithDuration(duration).WithQuantiles(5, 95).Done()
-	os.Stdout = stdout
-	if runErr != nil {
-		return benchResult{}, runErr
-	}
-	endUsage := getRusage()
-	med := median(times)
-	return benchResult{
-		Backend:        name,
-		Batch:          batch,
-		ImagesPerSec:   float64(batch) / med.Seconds(),
-		PeakRSSMiB:     peakRSSMiB(),
-		Iterations:     len(times),
-		CompileSeconds: compile.Seconds(),
-		CPUPerImage:    (endUsage.cpu - startUsage.cpu).Seconds() / float64(batch*len(times)),
-		FaultsPerRun:   float64(endUsage.minFlt-startUsage.minFlt) / float64(len(times)),
-	}, nil
+	return strings.Join(s, ",")
 }
+
+// loadAverage returns the 1-minute load average (Linux; 0 elsewhere).
+func loadAverage() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(data))[0], 64)
+	return f
+}
+
+func (c *benchConfig) validate(photos int) error {
+	if c.size < defaults.MinImageSize || c.size > defaults.MaxImageSize {
+		return usagef("-size %d: must be %d to %d", c.size, defaults.MinImageSize, defaults.MaxImageSize)
+	}
+	switch c.convMode {
+	case "", "auto", "fast", "native":
+	default:
+		return usagef("-conv %q: use auto, fast or native", c.convMode)
+	}
+	if photos < 0 {
+		return usagef("-photos %d: must be ≥ 0 (0: all)", photos)
+	}
+	if c.epochs < 1 || c.epochs > 1000 {
+		return usagef("-epochs %d: must be 1 to 1000", c.epochs)
+	}
+	if c.duration <= 0 {
+		return usagef("-duration %v: must be positive (e.g. 5s)", c.duration)
+	}
+	if c.threads < 1 {
+		return usagef("-threads %d: must be at least 1", c.threads)
+	}
+	if c.memLimit < 0 {
+		return usagef("-memlimit-mib %d: must be ≥ 0 (0: Go's default)", c.memLimit)
+	}
+	for _, b := range c.batches {
+		if b < 1 || b > defaults.MaxBatch(c.size) {
+			return usagef("-batch %d: must be 1 to %d at -size %d on this machine", b, defaults.MaxBatch(c.size), c.size)
+		}
+	}
+	for _, k := range c.headKinds {
+		if k != "flatten" && k != "pooled" {
+			return usagef("-head-kinds %q: use flatten and/or pooled", k)
+		}
+	}
+	return nil
+}
+
+func parseTasks(s string) ([]string, error) {
+	tasks := splitList(s)
+	for _, t := range tasks {
+		if !slices.Contains(benchTasks, t) {
+			return nil, errors.Errorf("-tasks: unknown task %q (want some of %s)", t, strings.Join(benchTasks, ","))
+		}
+	}
+	if len(tasks) == 0 {
+		return nil, errors.New("-tasks: no task given")
+	}
+	return tasks, nil
+}
+
+// prepareInputs makes the random weights (in memory and as a Keras .h5 for the references
+// and augment mode) and resolves the photo folder.
+func (c *benchConfig) prepareInputs(tasks []string, data string, photos int) error {
+	c.weights = resnet50.RandomWeights(c.seed, false)
+	c.weightsPath = filepath.Join(c.tmp, "resnet50-random.h5")
+	if err := weights.WriteH5(c.weightsPath, c.weights); err != nil {
+		return err
+	}
+	if !slices.Contains(tasks, "photos") && !slices.Contains(tasks, "augment") && !slices.Contains(tasks, "finetune") {
+		return nil
+	}
+	dir, err := benchDataDir(data, photos, c.tmp)
+	if err != nil {
+		return err
+	}
+	c.dataDir = dir
+	return nil
+}
+
+// startRefs starts the reference servers; one that cannot start is reported and left out.
+func (c *benchConfig) startRefs(names []string, python, kerasPython, torchDevice string) {
+	for _, name := range names {
+		var r *refProc
+		var err error
+		switch name {
+		case "torch":
+			r, err = startRef("PyTorch", python, torchScript(), c.weightsPath, c.threads, "--device", torchDevice)
+		case "keras":
+			if kerasPython == "" {
+				err = errors.New("no Python with TensorFlow: pass -keras-python (or set $FLOWERS_PYTHON: source .ci/venv.sh)")
+			} else {
+				r, err = startRef("TF-Keras", kerasPython, kerasScript(), c.weightsPath, c.threads)
+			}
+		default:
+			err = errors.Errorf("unknown reference %q (want torch, keras)", name)
+		}
+		if err != nil {
+			fmt.Fprintf(c.progress, "%s not measured: %v\n", name, err)
+			continue
+		}
+		fmt.Fprintf(c.progress, "%s: %s; BLAS: %s; %s\n", r.Name, r.Framework, r.BLAS, r.Settings)
+		c.refs = append(c.refs, r)
+	}
+}
+
+func (c *benchConfig) runTask(task string) error {
+	switch task {
+	case "forward":
+		return c.runForward()
+	case "photos":
+		return c.runPhotos()
+	case "head":
+		return c.runHead()
+	case "augment":
+		return c.runAugment()
+	case "finetune":
+		return c.runFineTune()
+	}
+	return nil
+}
+
+// add records a result (and prints it with -json once its ratios are known, in report).
+func (c *benchConfig) add(r benchResult) {
+	fmt.Fprintf(c.progress, "  %-8s %-14s %-18s %9.2f images/s  %.3f CPU s/image  peak %5.0f MiB\n",
+		r.Task, r.Case, r.Impl, r.ImagesPerSec, r.CPUPerImage, r.PeakRSSMiB)
+	c.results = append(c.results, r)
+}
+
+// refTask runs req on every reference and records the answers as case of task.
+func (c *benchConfig) refTask(task, cas string, batch int, req map[string]any) {
+	req["task"] = task
+	for _, r := range c.refs {
+		a, err := r.Do(req)
+		if err != nil {
+			fmt.Fprintf(c.progress, "  %s %s %s failed: %v\n", r.Name, task, cas, err)
+			continue
+		}
+		secs := a.Seconds
+		if task == "head" {
+			secs = a.SecondsPerStep
+		}
+		c.add(benchResult{Task: task, Case: cas, Batch: batch, Impl: r.Name, ImagesPerSec: a.ImagesPerSec,
+			CPUPerImage: a.CPUPerImage, PeakRSSMiB: a.PeakRSSMiB, Iterations: a.Iterations, Seconds: secs})
+	}
+}
+
+// report fills in the ratios and prints the JSON lines or the tables.
+func (c *benchConfig) report() error {
+	if len(c.results) == 0 {
+		return errors.Errorf("nothing could be measured (backends failed: %s)", strings.Join(c.failed, ", "))
+	}
+	fillRatios(c.results)
+	if c.jsonOut {
+		for _, r := range c.results {
+			line, _ := json.Marshal(r)
+			fmt.Println(string(line))
+		}
+	} else {
+		printBenchTables(os.Stdout, c.results, c.notes())
+	}
+	if len(c.failed) > 0 {
+		return errors.Errorf("not measured: %s", strings.Join(c.failed, ", "))
+	}
+	return nil
+}
+
+// fillRatios sets VsTorch and VsKeras of every result from the references' result of the same case.
+func fillRatios(results []benchResult) {
+	ref := map[string]float64{}
+	for _, r := range results {
+		ref[r.Impl+"|"+r.Task+"|"+r.Case] = r.ImagesPerSec
+	}
+	for i := range results {
+		r := &results[i]
+		if v, ok := ref["PyTorch|"+r.Task+"|"+r.Case]; ok && v > 0 {
+			x := r.ImagesPerSec / v
+			r.VsTorch = &x
+		}
+		if v, ok := ref["TF-Keras|"+r.Task+"|"+r.Case]; ok && v > 0 {
+			x := r.ImagesPerSec / v
+			r.VsKeras = &x
+		}
+	}
+}
+
+// notes describes the run: machine, versions, settings of each implementation.
+func (c *benchConfig) notes() []string {
+	n := []string{fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s, %s/%s; load average %.1f before, %.1f after; `flowers bench %s`",
+		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		c.loadBefore, loadAverage(), strings.Join(os.Args[min(2, len(os.Args)):], " "))}
+	for _, b := range c.backends {
+		n = append(n, fmt.Sprintf("flowerlib %s: random Keras-layout weights (seed %d), conv path %s%s", b, c.seed,
+			map[bool]string{true: "fast (flowerlib/internal/conv)", false: "XLA's native convolution"}[b == "go" || c.convMode == "fast"],
+			map[bool]string{true: ", bf16 multiplies", false: ""}[c.bf16]))
+	}
+	for _, r := range c.refs {
+		n = append(n, fmt.Sprintf("%s: %s, BLAS %s; %s; the same weights (.h5)", r.Name, r.Framework, r.BLAS, r.Settings))
+	}
+	return n
+}
+
+// --- shared measurement helpers ---------------------------------------------------------------
 
 type procUsage struct {
 	cpu    time.Duration
@@ -302,9 +458,13 @@ func median(ds []time.Duration) time.Duration {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// resetPeakRSS resets this process's VmHWM (Linux: "5" to /proc/self/clear_refs), so each
-// batch reports its own peak; on failure the peak is since process start.
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+// startMeasure returns the heap to the OS and resets this process's VmHWM (Linux: "5" to
+// /proc/self/clear_refs), so the next peakRSSMiB is this measurement's own peak.
+func startMeasure() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
 
 // peakRSSMiB returns VmHWM from /proc/self/status in MiB (0 where unavailable).
 func peakRSSMiB() float64 {
@@ -321,22 +481,26 @@ func peakRSSMiB() float64 {
 	return 0
 }
 
-func printBenchTable(w io.Writer, results []benchResult) {
-	fmt.Fprintf(w, "\n| backend | batch | flowerlib images/s | PyTorch images/s | ratio | flowerlib peak RSS MiB | PyTorch peak RSS MiB | CPU s/image flowerlib / PyTorch |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range results {
-		torch, ratio, tpeak, cpu := "–", "–", "–", fmt.Sprintf("%.3f", r.CPUPerImage)
-		if r.TorchPerSec != nil {
-			torch, ratio, tpeak = fmt.Sprintf("%.2f", *r.TorchPerSec), fmt.Sprintf("%.2f", *r.Ratio), fmt.Sprintf("%.0f", *r.TorchPeakMiB)
-			cpu += fmt.Sprintf(" / %.3f", *r.TorchCPU)
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
 		}
-		name := r.Backend
-		if r.BFloat16 {
-			name += " (bf16)"
-		}
-		fmt.Fprintf(w, "| %s | %d | %.2f | %s | %s | %.0f | %s | %s |\n", name, r.Batch, r.ImagesPerSec, torch, ratio, r.PeakRSSMiB, tpeak, cpu)
 	}
-	fmt.Fprintln(w)
+	return runtime.GOARCH
+}
+
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, errors.Wrapf(err, "creating %s", path)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, errors.Wrapf(err, "starting CPU profile %s", path)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func parseInts(s string) ([]int, error) {
@@ -363,179 +527,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
-// torchBench is a long-lived Python child measuring PyTorch on request, so torch is imported
-// once and its figures interleave with flowerlib's.
-type torchBench struct {
-	cmd     *exec.Cmd
-	in      io.WriteCloser
-	out     *bufio.Scanner
-	version string
-}
-
-type torchResult struct {
-	Batch        int     `json:"batch"`
-	ImagesPerSec float64 `json:"images_per_sec"`
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
-	Iterations   int     `json:"iterations"`
-	CPUPerImage  float64 `json:"cpu_seconds_per_image"`
-	Error        string  `json:"error"`
-}
-
-func startTorch(python string, threads, size int, duration time.Duration) (*torchBench, error) {
-	if _, err := os.Stat(python); err != nil {
-		return nil, errors.Wrapf(err, "%s not found (pass -python or -torch=false)", python)
-	}
-	cmd := exec.Command(python, "-c", torchScript, strconv.Itoa(threads), strconv.Itoa(size), strconv.FormatFloat(duration.Seconds(), 'f', 3, 64))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, errors.Wrapf(err, "starting %s", python)
-	}
-	t := &torchBench{cmd: cmd, in: in, out: bufio.NewScanner(outPipe)}
-	if !t.out.Scan() {
-		t.Close()
-		return nil, errors.Errorf("%s could not import torch (install Debian's python3-torch, or pass -torch=false)", python)
-	}
-	var hello struct{ Torch string }
-	if err := json.Unmarshal(t.out.Bytes(), &hello); err != nil || hello.Torch == "" {
-		t.Close()
-		return nil, errors.Errorf("unexpected answer from the torch script: %q", t.out.Text())
-	}
-	t.version = hello.Torch
-	return t, nil
-}
-
-func (t *torchBench) Measure(batch int) (*torchResult, error) {
-	if _, err := fmt.Fprintf(t.in, "%d\n", batch); err != nil {
-		return nil, err
-	}
-	if !t.out.Scan() {
-		return nil, errors.New("torch child exited")
-	}
-	var r torchResult
-	if err := json.Unmarshal(t.out.Bytes(), &r); err != nil {
-		return nil, errors.Wrapf(err, "parsing %q", t.out.Text())
-	}
-	if r.Error != "" {
-		return nil, errors.New(r.Error)
-	}
-	return &r, nil
-}
-
-func (t *torchBench) Close() {
-	if t == nil || t.cmd == nil {
-		return
-	}
-	_ = t.in.Close()
-	done := make(chan struct{})
-	go func() { _ = t.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = t.cmd.Process.Kill()
-		<-done
-	}
-	t.cmd = nil
-}
-
-// torchScript builds the Keras-v1 ResNet50 (biased convolutions, stride 2 on the first 1×1
-// of stages 3–5: the same FLOPs as flowerlib's) with random weights, eval mode, channels_last,
-// and answers one JSON line per batch size read from stdin.
-const torchScript = `
-import json, sys, time, resource
-try:
-    import torch, torch.nn as nn
-except Exception as e:
-    print(json.dumps({"error": "import torch: %s" % e}), flush=True); sys.exit(1)
-threads, size, duration = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-torch.set_num_threads(threads)
-# Random weights leave tiny activations: without flushing denormals to zero PyTorch ran 3x slower.
-torch.set_flush_denormal(True)
-torch.manual_seed(1)
-
-def cbr(cin, cout, k, s, relu=True):
-    layers = [nn.Conv2d(cin, cout, k, s, padding=k // 2, bias=True), nn.BatchNorm2d(cout, eps=1.001e-5)]
-    if relu:
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
-
-class Block(nn.Module):
-    def __init__(self, cin, f, s, shortcut):
-        super().__init__()
-        self.short = cbr(cin, 4 * f, 1, s, relu=False) if shortcut else None
-        self.body = nn.Sequential(cbr(cin, f, 1, s), cbr(f, f, 3, 1), cbr(f, 4 * f, 1, 1, relu=False))
-    def forward(self, x):
-        sc = self.short(x) if self.short is not None else x
-        return torch.relu(sc + self.body(x))
-
-def resnet50():
-    layers = [cbr(3, 64, 7, 2), nn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for f, n, s in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
-        for i in range(n):
-            layers.append(Block(cin, f, s if i == 0 else 1, i == 0))
-            cin = 4 * f
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers)
-
-def vmhwm_mib():
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-model = resnet50().eval()
-# Scales like flowerlib's resnet50.RandomWeights, so activations stay O(1) through the 50 layers
-# (PyTorch's default init shrinks them towards denormals, which run much slower on CPU).
-with torch.no_grad():
-    for mod in model.modules():
-        if isinstance(mod, nn.Conv2d):
-            nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
-            nn.init.uniform_(mod.bias, -0.05, 0.05)
-        elif isinstance(mod, nn.BatchNorm2d):
-            nn.init.uniform_(mod.weight, 0.8, 1.2)
-            nn.init.uniform_(mod.bias, -0.1, 0.1)
-            mod.running_mean.uniform_(-0.1, 0.1)
-            mod.running_var.uniform_(0.5, 1.5)
-    model[0][0].weight /= 64
-    for mod in model.modules():
-        if isinstance(mod, Block):
-            nn.init.uniform_(mod.body[2][1].weight, 0.2, 0.4)
-model = model.to(memory_format=torch.channels_last)
-print(json.dumps({"torch": torch.__version__}), flush=True)
-for line in sys.stdin:
-    batch = int(line)
-    try:
-        open("/proc/self/clear_refs", "w").write("5")
-    except OSError:
-        pass
-    x = (torch.rand(batch, 3, size, size) * 255 - 128).contiguous(memory_format=torch.channels_last)  # like preprocessed
-    times = []
-    with torch.inference_mode():
-        for _ in range(2):  # warm-up: oneDNN prepares its kernels per shape on the first runs
-            model(x)
-        end = time.time() + duration
-        ru0 = resource.getrusage(resource.RUSAGE_SELF)
-        while not times or time.time() < end:
-            t0 = time.perf_counter()
-            y = model(x)
-            times.append(time.perf_counter() - t0)
-        ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / (batch * len(times))
-    assert tuple(y.shape) == (batch, 2048) and bool(torch.isfinite(y).all())
-    times.sort()
-    n = len(times)
-    med = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
-    print(json.dumps({"batch": batch, "images_per_sec": batch / med, "peak_rss_mib": vmhwm_mib(), "iterations": n, "cpu_seconds_per_image": cpu}), flush=True)
-`

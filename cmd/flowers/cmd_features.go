@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -27,26 +28,41 @@ func init() {
 func runFeatures(args []string) error {
 	fs := newFlags("features", "-weights imagenet|FILE.h5|random[:SEED] [-pooling avg|max|none] [-top] [-batch 32] [-size 224] -out F.npy (-data DIR | IMAGE…)", "IMAGE…")
 	weightsFlag := fs.String("weights", "imagenet", "imagenet (download the Keras file, cached), a Keras .h5 weights file, or random[:SEED] (offline demo, NOT ImageNet)")
-	pooling := fs.String("pooling", "avg", "none ([n,7,7,2048]), avg or max ([n,2048])")
+	pooling := fs.choiceFlag("pooling", "avg", []string{"none", "avg", "max"}, "none ([n,7,7,2048]), avg or max ([n,2048])")
 	top := fs.Bool("top", false, "run the 1000-class ImageNet top instead: rows are class probabilities [n,1000] (needs with-top weights)")
-	batch := fs.Int("batch", 32, "images per forward pass")
-	size := fs.Int("size", resnet50.DefaultSize, "images are resized to size×size")
-	out := fs.String("out", "", "output .npy file (float32); a .csv next to it lists the image of each row")
+	batch := fs.intFlag("batch", defaults.BatchSize, 1, defaults.MaxBatchSize, "images per forward pass")
+	size := fs.intFlag("size", defaults.ImageSize, defaults.MinImageSize, defaults.MaxImageSize, "images are resized to size×size")
+	out := fs.String("out", "", "output .npy file (float32); a .csv next to it lists the image of each row (required)")
 	data := fs.String("data", "", "dataset folder with one sub-folder per class: rows follow its labels table (seed 42)")
 	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights are kept")
 	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else XLA when installed, else go)")
+	fs.require("out")
+	fs.checkBatch(batch, size)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *out == "" {
-		return errors.New("-out F.npy is required")
-	}
 	if (*data == "") == (fs.NArg() == 0) {
-		return errors.New("give either -data DIR or a list of image files (not both)")
+		return usagef("give either -data DIR or a list of image files (not both)")
 	}
-	if *batch < 1 {
-		return errors.Errorf("-batch %d: must be at least 1", *batch)
+	csvPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".csv"
+	// Outputs never replace inputs, and a folder that cannot be written fails now, not after
+	// the long work.
+	inputs := fs.Args()
+	if *weightsFlag != "imagenet" {
+		inputs = append(inputs, *weightsFlag)
 	}
+	if err := checkOutput("out", *out, ".npy", inputs); err != nil {
+		return err
+	}
+	if err := checkOutput("out", csvPath, ".csv", inputs); err != nil {
+		return usagef("-out %q: its row list %s: %v", *out, csvPath, err)
+	}
+	if *data != "" {
+		if rel, err := filepath.Rel(mustAbs(*data), mustAbs(*out)); err == nil && !strings.HasPrefix(rel, "..") {
+			return usagef("-out %q is inside the dataset folder %q: write it elsewhere (the scan would meet it as a stray file)", *out, *data)
+		}
+	}
+	debug.SetMemoryLimit(featuresMemoryLimit)
 	p, err := resnet50.ParsePooling(*pooling)
 	if err != nil {
 		return errors.WithMessage(err, "-pooling")
@@ -117,7 +133,6 @@ func runFeatures(args []string) error {
 	if err := npy.WriteFloat32(*out, shape, feats); err != nil {
 		return err
 	}
-	csvPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".csv"
 	if err := writeRowsCSV(csvPath, paths, rowLabels, rows); err != nil {
 		return err
 	}
@@ -127,6 +142,11 @@ func runFeatures(args []string) error {
 }
 
 func defaultCacheDir() string { return defaults.CacheDir() }
+
+// featuresMemoryLimit is the Go soft memory limit of a features run: the go backend allocates
+// a fresh buffer per op, and without a limit the heap grows to twice the live set before
+// collecting (flowers bench measured 1792 MiB to keep a batch-32 forward under 2 GiB).
+const featuresMemoryLimit = 1792 << 20
 
 func weightsLabel(spec string) string {
 	if strings.HasPrefix(spec, "random") {
@@ -156,4 +176,12 @@ func writeRowsCSV(path string, paths, rowLabels []string, rows []int) error {
 		return errors.Wrapf(err, "writing %q", path)
 	}
 	return nil
+}
+
+func mustAbs(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return abs
 }

@@ -116,3 +116,80 @@ func TestFeaturesCommand(t *testing.T) {
 		t.Errorf("bad seed: %v", err)
 	}
 }
+
+// The official with-top file names its top Dense "probs" (keras-applications' resnet_common.py):
+// -top loads it by layer order, as Keras does, and gives the probabilities of the same weights
+// named "predictions"; so does the Keras 3 layout of the same weights, and the probs file feeds
+// the model without the top too.
+func TestFeaturesTopProbsFile(t *testing.T) {
+	paths := samplePhotos(t, 2)
+	dir := t.TempDir()
+	w := resnet50.RandomWeights(3, true)
+	probs := &weights.File{Layers: slices.Clone(w.Layers)}
+	last := &probs.Layers[len(probs.Layers)-1]
+	if last.Name != resnet50.TopLayerName {
+		t.Fatalf("last layer %q", last.Name)
+	}
+	last.Name = "probs"
+	last.Weights = []weights.Tensor{last.Weights[0], last.Weights[1]}
+	last.Weights[0].Name, last.Weights[1].Name = "probs/kernel:0", "probs/bias:0"
+	probsPath := filepath.Join(dir, "resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+	if err := weights.WriteH5(probsPath, probs); err != nil {
+		t.Fatal(err)
+	}
+	k3, err := resnet50.ToKeras3(w, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k3Path := filepath.Join(dir, "top.weights.h5")
+	if err := weights.WriteKeras3(k3Path, k3); err != nil {
+		t.Fatal(err)
+	}
+	b, err := backend.New("go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[bool][]float32{}
+	for _, top := range []bool{true, false} {
+		ex, err := resnet50.NewExtractor(b, w, resnet50.Options{IncludeTop: top, Pooling: resnet50.PoolingAvg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pix []float32 // one batch, as the command runs them
+		for _, p := range paths {
+			img, err := images.Load(p, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pix = append(pix, img.Float32()...)
+		}
+		if want[top], err = ex.ExtractFloats(pix, len(paths), 32, 32); err != nil {
+			t.Fatal(err)
+		}
+		ex.Finalize()
+	}
+	for _, c := range []struct {
+		file string
+		top  bool
+	}{{probsPath, true}, {k3Path, true}, {probsPath, false}} {
+		out := filepath.Join(dir, "out.npy")
+		args := []string{"-weights", c.file, "-out", out, "-size", "32", "-backend", "go", "-cache", filepath.Join(dir, "cache")}
+		if c.top {
+			args = append(args, "-top")
+		}
+		if err := runFeatures(append(args, paths...)); err != nil {
+			t.Fatalf("%s, top=%v: %v", filepath.Base(c.file), c.top, err)
+		}
+		shape, got := readNPY(t, out)
+		if wantShape := []int{2, 2048}; c.top {
+			wantShape = []int{2, 1000}
+		} else if !slices.Equal(shape, wantShape) {
+			t.Fatalf("shape %v", shape)
+		}
+		for i := range got {
+			if d := math.Abs(float64(got[i] - want[c.top][i])); d > 1e-6*math.Max(1, math.Abs(float64(want[c.top][i]))) {
+				t.Fatalf("%s, top=%v: value %d is %g, want %g", filepath.Base(c.file), c.top, i, got[i], want[c.top][i])
+			}
+		}
+	}
+}

@@ -6,8 +6,6 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 
-	"github.com/pkg/errors"
-
 	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 )
@@ -27,11 +25,8 @@ func runLabels(args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return errors.Errorf("unexpected arguments %q (the dataset folder goes after -data)", fs.Args())
-	}
 	if *seed == 0 {
-		return errors.New("-seed 0 is reserved for the default; use another value")
+		return usagef("-seed 0 is reserved for the default; use another value")
 	}
 	root, err := download.ResolveData(*data, *cache, os.Stderr)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowerlib/flowers/internal/testdata"
+
 	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
 )
 
@@ -31,18 +33,8 @@ func captureStdout(t *testing.T, f func() error) (string, error) {
 	return string(<-done), ferr
 }
 
-// sampleDir finds the shared sample photos (flowerlib/internal/testdata is not importable
-// from here): $FLOWERS_SAMPLE_DIR or ../shared/data/flower_photos_small beside the repo.
-func sampleDir(t *testing.T) string {
-	if dir := os.Getenv("FLOWERS_SAMPLE_DIR"); dir != "" {
-		return dir
-	}
-	dir, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "flower_photos_small"))
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("sample photos not found (looked in %s and $FLOWERS_SAMPLE_DIR): skipping", dir)
-	}
-	return dir
-}
+// sampleDir finds the shared sample photos or skips.
+func sampleDir(t *testing.T) string { return testdata.RequireSample(t) }
 
 func TestLabelsCommandSample(t *testing.T) {
 	dir := sampleDir(t)

@@ -5,6 +5,8 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/flowerlib/flowers/flowerlib/defaults"
+	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 )
 
@@ -13,22 +15,33 @@ func init() {
 }
 
 func runSummary(args []string) error {
-	fs := newFlags("summary", "[-top] [-pooling none|avg|max] [-size 224] [-frozen | -trainable-from conv5] [-connected=false]", "")
+	fs := newFlags("summary", "[-top] [-pooling none|avg|max] [-head flatten|avg|max] [-size 224] [-frozen | -trainable-from conv5] [-connected=false]", "")
 	top := fs.Bool("top", false, "include the 1000-class top (avg_pool, predictions)")
-	pooling := fs.String("pooling", "none", "pooling after the last block without the top: none, avg or max")
-	size := fs.Int("size", resnet50.DefaultSize, "input height and width")
+	pooling := fs.choiceFlag("pooling", "none", []string{"none", "avg", "max"}, "pooling after the last block without the top")
+	size := fs.intFlag("size", defaults.ImageSize, defaults.MinImageSize, defaults.MaxImageSize, "input height and width")
 	frozen := fs.Bool("frozen", false, "count every weight as non-trainable (base_model.trainable = False)")
 	from := fs.String("trainable-from", "", "only layers from the first one with this name prefix are trainable (e.g. conv5)")
 	connected := fs.Bool("connected", true, "show the 'Connected to' column")
+	headKind := fs.String("head", "", "also the seed's head on the frozen base (flatten: the seed's; avg, max: on pooled features), as the seed's model.summary() lists it")
 	if err := fs.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return errors.Errorf("unexpected arguments %q", fs.Args())
 	}
 	p, err := resnet50.ParsePooling(*pooling)
 	if err != nil {
 		return errors.WithMessage(err, "-pooling")
+	}
+	var hc head.Config
+	if *headKind != "" {
+		// The seed's model: the base frozen (unless -trainable-from), pooled as the head needs.
+		hc = head.Config{Kind: head.Kind(*headKind), Grid: (*size + 31) / 32}.Defaults()
+		if err := hc.Validate(); err != nil {
+			return usagef("-head %q: %v", *headKind, err)
+		}
+		if *top {
+			return usagef("-head replaces the top: give one of -head and -top")
+		}
+		p = map[head.Kind]resnet50.Pooling{head.Flatten: resnet50.PoolingNone, head.Avg: resnet50.PoolingAvg, head.Max: resnet50.PoolingMax}[hc.Kind]
+		*frozen = *from == ""
 	}
 	opts := resnet50.Options{IncludeTop: *top, Pooling: p, Height: *size, Width: *size, Frozen: *frozen, TrainableFrom: *from}
 	s, err := resnet50.Summary(opts, *connected)
@@ -38,7 +51,19 @@ func runSummary(args []string) error {
 	fmt.Print(s)
 	layers, _ := resnet50.Layers(opts)
 	total, trainable, _ := resnet50.ParamCounts(opts)
-	fmt.Printf("summary: ResNet50 %d layers, %s params (%s trainable)\n", len(layers), commaInt(total), commaInt(trainable))
+	if *headKind == "" {
+		fmt.Printf("summary: ResNet50 %d layers, %s params (%s trainable)\n", len(layers), commaInt(total), commaInt(trainable))
+		return nil
+	}
+	fmt.Print(hc.Summary())
+	headTrainable, headFrozen := hc.NumParams()
+	headLayers := len(hc.Layers())
+	if hc.Kind == head.Flatten {
+		headLayers++
+	}
+	fmt.Printf("summary: ResNet50 + %s head %d layers, %s params (%s trainable, %s non-trainable)\n", hc.Kind,
+		len(layers)+headLayers, commaInt(total+headTrainable+headFrozen), commaInt(trainable+headTrainable),
+		commaInt(total-trainable+headFrozen))
 	return nil
 }
 

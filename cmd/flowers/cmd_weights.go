@@ -22,15 +22,12 @@ func runWeights(args []string) error {
 	download := fs.Bool("download", false, "download the official Keras ResNet50 ImageNet weights into -cache (md5-checked; no-op when present)")
 	random := fs.Bool("random", false, "write seeded RANDOM weights in the exact Keras layout (NOT ImageNet: for offline demos and tests)")
 	seed := fs.Int64("seed", 1, "seed for -random")
-	out := fs.String("out", "", "output .h5 for -random")
+	out := fs.String("out", "", "output for -random: F.h5 (Keras 2 layout, tf-keras load_weights) or F.weights.h5 (Keras 3 layout)")
 	inspect := fs.String("inspect", "", "list the layers, weight shapes and totals of a Keras weights .h5")
 	top := fs.Bool("top", false, "the with-top variant (1000-class predictions layer)")
 	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights and their converted cache are kept")
 	if err := fs.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return errors.Errorf("unexpected arguments %q", fs.Args())
 	}
 	modes := 0
 	for _, b := range []bool{*download, *random, *inspect != ""} {
@@ -39,15 +36,14 @@ func runWeights(args []string) error {
 		}
 	}
 	if modes != 1 {
-		fs.Usage()
-		return errors.New("give exactly one of -download, -random, -inspect F.h5")
+		return usagef("give exactly one of -download, -random, -inspect F.h5")
 	}
 	switch {
 	case *download:
 		start := time.Now()
 		url, name, sum := weights.URL(*top)
 		fmt.Fprintf(os.Stderr, "weights: %s (md5 %s)\n", url, sum)
-		path, err := weights.Download(*cacheDir, *top)
+		path, err := weights.Download(*cacheDir, *top, os.Stderr)
 		if err != nil {
 			return err
 		}
@@ -61,13 +57,27 @@ func runWeights(args []string) error {
 		fmt.Printf("%s ready at %s (%d tensors, md5 verified) in %.1fs\n", name, path, countTensors(w), time.Since(start).Seconds())
 	case *random:
 		if *out == "" {
-			return errors.New("-random needs -out F.h5")
+			return usagef("-random needs -out F.h5 (Keras 2 layout) or -out F.weights.h5 (Keras 3)")
+		}
+		if !strings.HasSuffix(strings.ToLower(*out), ".h5") {
+			return usagef("-out %q: a weights file ends in .h5 (or .weights.h5)", *out)
+		}
+		if err := checkOutput("out", *out, "", nil); err != nil {
+			return err
 		}
 		start := time.Now()
 		w := resnet50.RandomWeights(*seed, *top)
 		note := fmt.Sprintf("RANDOM weights (seed %d) written by 'flowers weights -random': NOT ImageNet weights", *seed)
 		fmt.Fprintf(os.Stderr, "WARNING: %s. Predictions and features from them are meaningless; they exist to run the pipeline offline.\n", note)
-		if err := weights.WriteH5(*out, w, weights.Attr{Name: weights.NoteAttr, Value: note}); err != nil {
+		write := weights.WriteH5
+		if strings.HasSuffix(*out, ".weights.h5") { // Keras 3 saves weights only under this suffix
+			k3, err := resnet50.ToKeras3(w, *top)
+			if err != nil {
+				return err
+			}
+			w, write = k3, weights.WriteKeras3
+		}
+		if err := write(*out, w, weights.Attr{Name: weights.NoteAttr, Value: note}); err != nil {
 			return err
 		}
 		st, _ := os.Stat(*out)
@@ -104,18 +114,26 @@ func inspectWeights(path string) error {
 	if note, ok := attrs[weights.NoteAttr]; ok && strings.Contains(note, "RANDOM") {
 		fmt.Fprintf(os.Stderr, "WARNING: %s\n", note)
 	}
-	top := w.Layer(resnet50.TopLayerName) != nil
-	verdict := "matches Keras ResNet50"
-	if top {
-		verdict += " (with top)"
-	} else {
-		verdict += " (no top)"
+	// With the top if it loads with the top (whatever the top layer's name), else without.
+	verdict := "matches Keras ResNet50 (with top)"
+	var mismatch error
+	_, rep, err := resnet50.MapWeights(w, true)
+	if err != nil {
+		verdict = "matches Keras ResNet50 (no top)"
+		if _, rep, mismatch = resnet50.MapWeights(w, false); mismatch != nil {
+			verdict = "does NOT match Keras ResNet50: " + mismatch.Error()
+		}
 	}
-	if err := resnet50.CheckWeights(w, top); err != nil {
-		verdict = "does NOT match Keras ResNet50: " + err.Error()
+	fmt.Printf("%s (%s): %d layers, %d tensors, %d parameters, read in %.2fs; %s\n",
+		path, w.Format, len(w.Layers), countTensors(w), countParams(w), elapsed.Seconds(), verdict)
+	if rep != nil {
+		for _, n := range rep.Notes() {
+			fmt.Printf("note: %s\n", n)
+		}
 	}
-	fmt.Printf("%s: %d layers, %d tensors, %d parameters, read in %.2fs; %s\n",
-		path, len(w.Layers), countTensors(w), countParams(w), elapsed.Seconds(), verdict)
+	if mismatch != nil {
+		return fmt.Errorf("%s cannot be used as ResNet50 weights (see above)", path)
+	}
 	return nil
 }
 

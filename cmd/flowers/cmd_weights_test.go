@@ -43,3 +43,29 @@ func TestWeightsRandomInspect(t *testing.T) {
 		t.Errorf("want an error naming %s, got %v", bad, err)
 	}
 }
+
+// TestWeightsRandomKeras3: -out F.weights.h5 writes Keras 3's layout (what Keras 3's
+// model.load_weights reads), holding the same weights; -inspect recognises it.
+func TestWeightsRandomKeras3(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.weights.h5")
+	if err := runWeights([]string{"-random", "-seed", "3", "-top", "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := weights.ReadH5(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Format != weights.FormatKeras3 {
+		t.Fatalf("format %s, want Keras 3", w.Format)
+	}
+	mapped, _, err := resnet50.MapWeights(w, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.Equal(resnet50.RandomWeights(3, true), mapped); err != nil {
+		t.Fatalf("file differs from resnet50.RandomWeights(3, top): %v", err)
+	}
+	if err := runWeights([]string{"-inspect", out}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -9,9 +9,11 @@ import (
 )
 
 // TestMain lets the test binary act as the flowers command (FLOWERS_TEST_MAIN=1), so the
-// table below runs real processes: exit codes and everything printed, panics included.
+// table below runs real processes: exit codes and everything printed, panics included; and so
+// that flowers bench can re-execute it for its child measurements (os.Executable is the test
+// binary here).
 func TestMain(m *testing.M) {
-	if os.Getenv("FLOWERS_TEST_MAIN") == "1" {
+	if os.Getenv("FLOWERS_TEST_MAIN") == "1" || (os.Getenv(benchChildEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "bench") {
 		main()
 		os.Exit(0)
 	}
@@ -40,8 +42,13 @@ func flowers(t *testing.T, dir string, args ...string) (string, int) {
 func TestBadFlags(t *testing.T) {
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
+	os.WriteFile(filepath.Join(dir, "x.jpg"), []byte("not really a photo"), 0o644)
+	os.Mkdir(filepath.Join(dir, "data"), 0o755)
 	train := func(extra ...string) []string {
 		return append([]string{"train", "-data", dir, "-weights", "random", "-run", run}, extra...)
+	}
+	lrFind := func(extra ...string) []string {
+		return append([]string{"lr-find", "-data", dir, "-weights", "random", "-run", run}, extra...)
 	}
 	cases := []struct {
 		args []string
@@ -78,7 +85,58 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"predict", "-run", run, "-top", "-1", "x.jpg"}, "-top -1: must be 1 to 1000"},
 		{[]string{"predict", "-run", run, "-top", "0", "x.jpg"}, "-top 0: must be"},
 		{[]string{"predict", "x.jpg"}, "-run is required"},
+		{lrFind("-steps", "1"), "-steps 1: must be 2 to"},
+		{lrFind("-start", "0"), "-start 0: must be a number > 0"},
+		{lrFind("-end", "NaN"), "-end NaN: must be a number"},
+		{lrFind("-start", "1", "-end", "0.1"), "-end 0.1 must be greater than -start 1"},
+		{lrFind("-plot", filepath.Join(dir, "lr.gif")), "the picture must be a .png or .svg file"},
+		{lrFind("-plot", filepath.Join(dir, "no-such-folder", "lr.png")), "does not exist"},
+		{lrFind("-head", "dense"), `-head "dense": must be one of flatten, avg, max`},
+		{lrFind("-size", "7"), "-size 7: must be 32 to 1024"},
+		{lrFind("-batch", "0"), "-batch 0: must be"},
+		{lrFind("-seed", "0"), "-seed 0: use a non-zero seed"},
+		{lrFind("stray"), `unexpected argument "stray"`},
+		{[]string{"cam", "-out", filepath.Join(dir, "cam.png")}, "-run is required"},
+		{[]string{"cam", "-run", run}, "-out is required"},
+		{[]string{"cam", "-run", run, "-out", filepath.Join(dir, "cam.jpg")}, "the picture must be a .png or .svg file"},
+		{[]string{"cam", "-run", run, "-out", filepath.Join(dir, "cam.png"), "-n", "0"}, "-n 0: must be 1 to 1000"},
 		{[]string{"nosuchcommand"}, `unknown command "nosuchcommand"`},
+
+		// features: bounds, and outputs that would replace inputs.
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "f.npy"), "-batch", "0", "x.jpg"}, "-batch 0: must be"},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "f.npy"), "-batch", "100000", "x.jpg"}, "-batch 100000: must be"},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "f.npy"), "-size", "100000", "x.jpg"}, "-size 100000: must be"},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "f.npy"), "-size", "7", "x.jpg"}, "-size 7: must be"},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "f.npy"), "-pooling", "sum", "x.jpg"}, `-pooling "sum": must be one of`},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "x.jpg"), filepath.Join(dir, "x.jpg")}, "the output must be a .npy file"},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "f.csv"), "x.jpg"}, "the output must be a .npy file"},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "nodir", "f.npy"), "x.jpg"}, "does not exist"},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "data", "f.npy"), "-data", filepath.Join(dir, "data")}, "is inside the dataset folder"},
+		{[]string{"features", "-weights", "random", "x.jpg"}, "-out is required"},
+		{[]string{"features", "-weights", "random", "-out", filepath.Join(dir, "f.npy")}, "give either -data DIR or a list of image files"},
+		// weights, summary, labels, bench, setup.
+		{[]string{"weights"}, "give exactly one of -download, -random, -inspect"},
+		{[]string{"weights", "-random"}, "-random needs -out"},
+		{[]string{"weights", "-random", "-out", filepath.Join(dir, "w.npy")}, "a weights file ends in .h5"},
+		{[]string{"weights", "-inspect", "x.h5", "stray"}, `unexpected argument "stray"`},
+		{[]string{"summary", "-size", "7"}, "-size 7: must be"},
+		{[]string{"summary", "-pooling", "mean"}, `-pooling "mean": must be one of`},
+		{[]string{"summary", "-head", "dense"}, `-head "dense"`},
+		{[]string{"summary", "-head", "avg", "-top"}, "give one of -head and -top"},
+		{[]string{"labels", "-data", dir, "-seed", "0"}, "-seed 0 is reserved"},
+		{[]string{"labels", dir}, `unexpected argument`},
+		{[]string{"bench", "-duration", "0s"}, "-duration 0s: must be positive"},
+		{[]string{"bench", "-duration", "-1s"}, "must be positive"},
+		{[]string{"bench", "-epochs", "0"}, "-epochs 0: must be"},
+		{[]string{"bench", "-photos", "-1"}, "-photos -1: must be"},
+		{[]string{"bench", "-threads", "0"}, "-threads 0: must be"},
+		{[]string{"bench", "-size", "7"}, "-size 7: must be"},
+		{[]string{"bench", "-batch", "0"}, `-batch: "0" is not a positive integer`},
+		{[]string{"bench", "-batch", "x"}, "-batch:"},
+		{[]string{"bench", "-tasks", "nap"}, `unknown task "nap"`},
+		{[]string{"bench", "-conv", "slow"}, `-conv`},
+		{[]string{"bench", "-memlimit-mib", "-5"}, "-memlimit-mib -5: must be"},
+		{[]string{"setup", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, c := range cases {
 		out, code := flowers(t, dir, c.args...)
@@ -98,7 +156,7 @@ func TestBadFlags(t *testing.T) {
 // texts must not hold backquotes, which the flag package turns into value names).
 func TestHelp(t *testing.T) {
 	dir := t.TempDir()
-	for _, c := range []string{"train", "eval", "predict"} {
+	for _, c := range []string{"train", "eval", "predict", "features", "weights", "summary", "labels", "bench", "setup", "lr-find", "cam"} {
 		out, code := flowers(t, dir, c, "-h")
 		if code != 0 || !strings.Contains(out, "usage: flowers "+c) || strings.Contains(out, "-run flowers") {
 			t.Errorf("flowers %s -h: exit %d:\n%s", c, code, out)

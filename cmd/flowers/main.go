@@ -1,6 +1,7 @@
 // Command flowers runs flowerlib's transfer-learning pipeline headless: the same
 // steps as the notebooks, one sub-command per step.
 //
+//	flowers setup                         install XLA's CPU plugin: the fast xla:cpu backend
 //	flowers labels   -data DIR            labels table from class folders
 //	flowers help                          lists every command
 package main

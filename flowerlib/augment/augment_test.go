@@ -16,8 +16,8 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/labels"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 func randomImage(w, h int, seed uint64) *images.RGB {

@@ -1,27 +1,33 @@
 // Package backend picks the GoMLX compute backend for flowerlib, in one place.
 //
 // Order: $GOMLX_BACKEND when set; otherwise XLA where a PJRT plugin is installed
-// (CUDA first, then CPU); otherwise the pure-Go backend ("go"). Plugins are never
-// auto-downloaded here: go-xla's installer would try the network and panic offline,
-// so a missing plugin just means "use go".
+// (CUDA first, then CPU); otherwise the pure-Go backend ("go"), with one line saying how to get
+// the faster XLA CPU backend (InstallXLA, i.e. `flowers setup` or `bash kernel/install.sh --xla`).
+// Plugins are never downloaded implicitly here: go-xla's auto-installer would try the network
+// on every start and fail offline, so a missing plugin just means "use go".
 package backend
 
 import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
+	"sort"
 	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend" // registers "go"
 	"github.com/gomlx/go-xla/compute/xla"  // registers "xla"
+	"github.com/gomlx/go-xla/pjrt"
 	"github.com/pkg/errors"
 )
 
 // EnvVar is the environment variable that forces a backend (GoMLX's own), e.g. "go", "xla:cpu", "xla:cuda".
 const EnvVar = compute.ConfigEnvVar
+
+// SetupHint is the one line printed when the automatic choice falls back to the pure-Go backend.
+const SetupHint = "for the faster XLA CPU backend, install its plugin once: `go run ./cmd/flowers setup` " +
+	"in the flowers repository (or `bash kernel/install.sh --xla`; needs internet)"
 
 var (
 	mu      sync.Mutex
@@ -32,28 +38,69 @@ var (
 // Choose returns the backend configuration that New would use for the given
 // request: "" or "auto" means $GOMLX_BACKEND or, when unset, the best installed.
 func Choose(request string) string {
+	config, _ := choose(request)
+	return config
+}
+
+// choose is Choose that also reports whether the configuration was picked automatically
+// (no explicit request and no $GOMLX_BACKEND).
+func choose(request string) (config string, auto bool) {
 	if request != "" && request != "auto" {
-		return request
+		return request, false
 	}
 	if env := os.Getenv(EnvVar); env != "" {
-		return env
+		return env, false
 	}
-	xla.EnableAutoInstall(false)
-	plugins := xla.GetAvailablePlugins()
+	return pick(Plugins()), true
+}
+
+// pick returns the best backend for the installed PJRT plugins: XLA on CUDA, else XLA on CPU,
+// else "go". go-xla's installer names the CPU plugin with its version ("cpu_v0.114.0"),
+// which the xla backend resolves from "cpu".
+func pick(plugins []string) string {
 	for _, name := range []string{"cuda", "cpu"} {
-		if slices.Contains(plugins, name) {
-			return "xla:" + name
+		for _, p := range plugins {
+			if p == name || strings.HasPrefix(p, name+"_v") {
+				return "xla:" + name
+			}
 		}
 	}
 	return "go"
+}
+
+// Plugins lists the PJRT plugins go-xla finds now ($PJRT_PLUGIN_LIBRARY_PATH, else
+// ~/.local/lib/go-xla, /usr/local/lib/go-xla and the system library folders), by name
+// ("cpu", "cpu_v0.114.0", "cuda", ...). It never downloads anything and is not cached, so a
+// plugin installed by InstallXLA is seen at once (in folders searched since process start).
+func Plugins() []string {
+	var names []string
+	for name := range pjrt.AvailablePlugins() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // New returns the backend for request (see Choose), created once per configuration and
 // shared by every caller in the process. It reports the backend in use on w (once per
 // configuration; pass nil for silence). Errors from the backend constructors, including
 // their panics, come back as errors that say how to choose another backend.
-func New(request string, w io.Writer) (b compute.Backend, err error) {
-	config := Choose(request)
+//
+// When the choice was automatic, an XLA backend that fails to start falls back to "go"
+// (reported in one line on w), and "go" chosen for want of a plugin comes with SetupHint.
+func New(request string, w io.Writer) (compute.Backend, error) {
+	config, auto := choose(request)
+	b, err := newConfig(config, w, auto)
+	if err != nil && auto && config != "go" {
+		if w != nil {
+			fmt.Fprintf(w, "GoMLX backend %s did not start (%v): using go instead\n", config, firstLine(err))
+		}
+		return newConfig("go", w, false)
+	}
+	return b, err
+}
+
+func newConfig(config string, w io.Writer, hint bool) (b compute.Backend, err error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if b, ok := cache[config]; ok {
@@ -79,9 +126,18 @@ func New(request string, w io.Writer) (b compute.Backend, err error) {
 	cache[config] = b
 	if w != nil && !printed[config] {
 		printed[config] = true
-		fmt.Fprintf(w, "GoMLX backend: %s (%s)\n", config, b.Description())
+		line := fmt.Sprintf("GoMLX backend: %s (%s)", config, b.Description())
+		if hint && IsGo(b) {
+			line += "; " + SetupHint
+		}
+		fmt.Fprintln(w, line)
 	}
 	return b, nil
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }
 
 // goSequential makes the go backend run independent ops one at a time (each op still uses

@@ -52,12 +52,21 @@ func TestUnknownBackendIsError(t *testing.T) {
 	}
 }
 
-func TestAutoWithoutPluginsFallsBackToGo(t *testing.T) {
-	t.Setenv(EnvVar, "")
-	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
-	got := Choose("")
-	if got != "go" && !strings.HasPrefix(got, "xla:") {
-		t.Fatalf("Choose(\"\") = %q", got)
+func TestPickPrefersCUDAThenCPU(t *testing.T) {
+	for _, c := range []struct {
+		plugins []string
+		want    string
+	}{
+		{nil, "go"},
+		{[]string{"tpu"}, "go"},
+		{[]string{"cpu"}, "xla:cpu"},
+		{[]string{"cpu_v0.114.0"}, "xla:cpu"}, // the name go-xla's installer gives it
+		{[]string{"cpu", "cuda"}, "xla:cuda"},
+		{[]string{"cpuish"}, "go"},
+	} {
+		if got := pick(c.plugins); got != c.want {
+			t.Errorf("pick(%q) = %q, want %q", c.plugins, got, c.want)
+		}
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // BenchmarkLoadStages splits Load's time on one real sample photo (single core) into

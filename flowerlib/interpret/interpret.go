@@ -92,11 +92,17 @@ func Maps(backend compute.Backend, store *model.Store, score ScoreFn, numClasses
 	return out, err
 }
 
-// Overlay draws a map (h×w values) over a photo: bilinearly upsampled to the photo's size,
-// scaled so that its largest magnitude is 1, coloured (blue for negative through transparent
-// at zero to yellow-red for positive, as the "jet" convention reads) and blended with the
-// given opacity at the strongest values.
-func Overlay(photo image.Image, m []float32, h, w int, opacity float64) *image.RGBA {
+// Stride is ResNet50's total stride: the base's last feature map has one cell per 32×32 input
+// pixels, cell (i, j) centred on input pixel (32i, 32j) (each stride-2 layer keeps the top-left
+// of its 2×2 window).
+const Stride = 32
+
+// Overlay draws a map (h×w values over the base's last feature map of an inputSize×inputSize
+// image) over the photo, shown at any size: bilinearly upsampled with each cell centred where
+// its receptive field is (see Stride), scaled so that its largest magnitude is 1, coloured
+// (blue for negative through transparent at zero to yellow-red for positive, as the "jet"
+// convention reads) and blended with the given opacity at the strongest values.
+func Overlay(photo image.Image, m []float32, h, w, inputSize int, opacity float64) *image.RGBA {
 	b := photo.Bounds()
 	out := image.NewRGBA(b)
 	var peak float64
@@ -106,10 +112,14 @@ func Overlay(photo image.Image, m []float32, h, w int, opacity float64) *image.R
 	if peak == 0 {
 		peak = 1
 	}
+	// Display pixel y is input pixel (y+½)·inputSize/Dy − ½, which is that over Stride cells.
+	cell := func(p, n int) float64 {
+		return ((float64(p)+0.5)*float64(inputSize)/float64(n) - 0.5) / Stride
+	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
-		fy := (float64(y-b.Min.Y)+0.5)*float64(h)/float64(b.Dy()) - 0.5
+		fy := cell(y-b.Min.Y, b.Dy())
 		for x := b.Min.X; x < b.Max.X; x++ {
-			fx := (float64(x-b.Min.X)+0.5)*float64(w)/float64(b.Dx()) - 0.5
+			fx := cell(x-b.Min.X, b.Dx())
 			v := bilinear(m, h, w, fy, fx) / peak
 			r0, g0, b0, _ := photo.At(x, y).RGBA()
 			cr, cg, cb := heat(v)

@@ -126,7 +126,7 @@ func TestOverlay(t *testing.T) {
 		photo.Pix[i] = 128
 	}
 	m := []float32{1, 0, 0, 0} // 2×2, hot at the top left
-	out := Overlay(photo, m, 2, 2, 0.6)
+	out := Overlay(photo, m, 2, 2, 64, 0.6)
 	if out.Bounds() != photo.Bounds() {
 		t.Fatalf("bounds %v", out.Bounds())
 	}
@@ -135,5 +135,30 @@ func TestOverlay(t *testing.T) {
 	}
 	if c := out.RGBAAt(39, 39); c != (color.RGBA{128, 128, 128, 255}) {
 		t.Errorf("cold corner %v: want the photo", c)
+	}
+}
+
+// TestOverlayAlignment: a map with one hot cell (1, 2), computed on a 96×96 input and shown at
+// 192×192, is strongest where that cell's receptive field is centred: input pixel (32, 64),
+// display pixel about (65, 129); half a cell off would be (97, 161).
+func TestOverlayAlignment(t *testing.T) {
+	photo := image.NewRGBA(image.Rect(0, 0, 192, 192))
+	for i := range photo.Pix {
+		photo.Pix[i] = 0
+	}
+	m := make([]float32, 9)
+	m[1*3+2] = 1
+	out := Overlay(photo, m, 3, 3, 96, 1)
+	by, bx, best := 0, 0, -1.0
+	for y := range 192 {
+		for x := range 192 {
+			c := out.RGBAAt(x, y)
+			if v := float64(c.R); v > best {
+				best, by, bx = v, y, x
+			}
+		}
+	}
+	if math.Abs(float64(by)-64.5) > 2 || math.Abs(float64(bx)-128.5) > 2 {
+		t.Errorf("strongest at display pixel (%d, %d), want about (64.5, 128.5)", by, bx)
 	}
 }

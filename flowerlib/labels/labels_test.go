@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // tree creates files under root: a name ending in "/" is a folder; "->target" a symlink.

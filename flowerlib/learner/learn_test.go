@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // writeClassImages writes perClass noisy PNGs of 5 visually distinct classes under

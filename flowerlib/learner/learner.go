@@ -99,11 +99,20 @@ func (l *Learner) configure(cfg Config) error {
 }
 
 // scanAndSplit is the article's generate_csv and train_test_split: classes from folder names,
-// an 80/20 split stratified by class.
+// an 80/20 split with seed 42, not stratified (as the article's train_test_split).
 func (l *Learner) scanAndSplit() error {
 	split, report, err := prepare.FromFolder(l.Data, prepare.Options{ValidFraction: l.ValidSplit, Seed: l.Seed})
 	if report != nil && len(report.Skipped) > 0 {
-		logf(l.Log, "%s\n", report.Summary())
+		// One line: the full report is the labels step's (flowers labels, labels.Scan).
+		names := make([]string, 0, 3)
+		for _, sk := range report.Skipped[:min(3, len(report.Skipped))] {
+			names = append(names, filepath.Base(sk.Path))
+		}
+		more := ""
+		if len(report.Skipped) > 3 {
+			more = ", …"
+		}
+		logf(l.Log, "dataset: %d files skipped (%s%s; flowers labels -data lists why)\n", len(report.Skipped), strings.Join(names, ", "), more)
 	}
 	if err != nil {
 		return err

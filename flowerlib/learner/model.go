@@ -166,12 +166,23 @@ func (m *Model) compile() error {
 // accuracy, loss, per-class precision/recall, confusion matrix. Photos that cannot be decoded
 // are left out and named on the log.
 func (m *Model) Evaluate(progress io.Writer) (*metrics.Report, error) {
-	if err := m.compile(); err != nil {
+	r, _, err := m.evaluate(progress)
+	if err != nil {
 		return nil, err
+	}
+	return report(r, m.Info.Classes)
+}
+
+// evaluate runs the model over the validation split (see Evaluate) and returns the result with
+// the photo of each example.
+func (m *Model) evaluate(progress io.Writer) (*trainer.EvalResult, []string, error) {
+	if err := m.compile(); err != nil {
+		return nil, nil, err
 	}
 	si := m.Info.Split
 	all := append(append([]string{}, si.Train...), si.Valid...)
 	var valid trainer.Data
+	var paths []string
 	if m.FineTuned {
 		// The fine-tuned base changed: the photos go through the whole model, decoded in batches.
 		d := &trainer.ArrayData{Dims: []int{m.Info.ImageSize, m.Info.ImageSize, 3}}
@@ -180,11 +191,12 @@ func (m *Model) Evaluate(progress io.Writer) (*metrics.Report, error) {
 				d.X = append(d.X, pix...)
 				for _, i := range indices {
 					d.Y = append(d.Y, int32(si.ValidCodes[i]))
+					paths = append(paths, si.Valid[i])
 				}
 				return nil
 			})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, f := range failures {
 			logf(m.log, "evaluate: left out (cannot be decoded): %q: %s\n", f.Path, f.Reason)
@@ -195,7 +207,7 @@ func (m *Model) Evaluate(progress io.Writer) (*metrics.Report, error) {
 			Size: m.Info.ImageSize, Pooling: poolingOf(m.Info.Head.Kind).String(), WeightsID: m.Info.WeightsID,
 			Progress: progress, Log: m.log})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer set.Close()
 		for _, f := range set.Failures {
@@ -203,16 +215,20 @@ func (m *Model) Evaluate(progress io.Writer) (*metrics.Report, error) {
 				logf(m.log, "evaluate: left out (cannot be decoded): %q: %s\n", f.Path, f.Reason)
 			}
 		}
-		valid, _ = features.NewLabeled(set, seq(len(si.Train), len(all)), toInt32(si.ValidCodes))
+		lab, _ := features.NewLabeled(set, seq(len(si.Train), len(all)), toInt32(si.ValidCodes))
+		for _, r := range lab.Rows {
+			paths = append(paths, all[set.Indices[r]])
+		}
+		valid = lab
 	}
 	if valid.Len() == 0 {
-		return nil, errors.Errorf("evaluate: none of the %d validation photos of %s can be decoded", len(si.Valid), m.Info.Data)
+		return nil, nil, errors.Errorf("evaluate: none of the %d validation photos of %s can be decoded", len(si.Valid), m.Info.Data)
 	}
 	r, err := trainer.Evaluate(m.exec, valid, 32)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return report(r, m.Info.Classes)
+	return r, paths, nil
 }
 
 // Prediction is the model's answer for one image file.

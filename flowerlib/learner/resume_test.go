@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // TestKillAndResume builds the flowers command, starts `flowers train` as a subprocess, kills

@@ -12,10 +12,10 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/images"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 func captureOut(t *testing.T) *bytes.Buffer {

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 func TestLogScale(t *testing.T) {

@@ -17,10 +17,10 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/download"
 	"github.com/flowerlib/flowers/flowerlib/images"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/flowerlib/flowers/flowerlib/sample"
 	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/flowerlib/flowers/internal/testdata"
 	"github.com/pkg/errors"
 )
 

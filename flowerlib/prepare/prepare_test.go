@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/labels"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 func table(counts map[string]int) *labels.Table {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/images"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/npy"
 	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // Golden features: the independent PyTorch ResNet50 of tools/reference, run in float64 on
@@ -88,7 +88,7 @@ func writeGolden(t *testing.T, pixPath, featPath string) {
 	if err := weights.WriteH5(h5, RandomWeights(goldenSeed, false)); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/usr/bin/python3", filepath.Join(testdata.RepoRoot(), "tools", "reference", "torch_resnet50.py"),
+	cmd := exec.Command("/usr/bin/python3", filepath.Join(testdata.RepoRoot(), "tools", "reference", "torch_reference.py"), "features",
 		"--weights", h5, "--images", pixPath, "--features", featPath, "--pooling", "avg", "--dtype", "float64")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("PyTorch reference: %v\n%s", err, out)

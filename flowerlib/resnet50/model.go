@@ -30,6 +30,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
@@ -305,30 +306,57 @@ func initializerOf(scope *model.Scope, name string) model.VariableInitializer {
 // ReLU: folded into one inference op when the BN is frozen or the graph is not training,
 // Keras' training-mode BatchNorm otherwise.
 func (b *builder) convBN(x *Node, c, bnLayer *Layer, withReLU bool) *Node {
-	kernel := b.variable(c, c.Weights[0]).NodeValue(b.g)
-	bias := b.variable(c, c.Weights[1]).NodeValue(b.g)
-	v := make([]*model.Variable, 4) // gamma, beta, moving_mean, moving_variance
+	kernelVar, biasVar := b.variable(c, c.Weights[0]), b.variable(c, c.Weights[1])
+	v := make([]*model.Variable, 6) // kernel, bias, gamma, beta, moving_mean, moving_variance
+	v[0], v[1] = kernelVar, biasVar
 	for i, w := range bnLayer.Weights {
-		v[i] = b.variable(bnLayer, w)
+		v[2+i] = b.variable(bnLayer, w)
 	}
 	if c.Padding == "same" {
 		x = b.zeroPad(x, (c.Kernel-1)/2)
 	}
+	if !bnLayer.Weights[0].Trainable && !c.Weights[0].Trainable && conv.UsesFastPath(b.g) {
+		// Frozen on the fast path: fold the BatchNorm into the kernel once, on the host, now
+		// (the values cannot change while the graph lives), instead of in every run.
+		if k, bb, ok := foldOnHost(c, v, c.Weights[0].Shape); ok {
+			kernelC, biasC := ConstTensor(b.g, k), ConstTensor(b.g, bb)
+			if withReLU {
+				return conv.Conv2DReLU(x, kernelC, biasC, c.Stride)
+			}
+			return conv.Conv2D(x, kernelC, biasC, c.Stride)
+		}
+	}
 	if !bnLayer.Weights[0].Trainable || !b.training {
-		folded := conv.BatchNorm{Gamma: v[0].NodeValue(b.g), Beta: v[1].NodeValue(b.g),
-			MovingMean: v[2].NodeValue(b.g), MovingVariance: v[3].NodeValue(b.g), Epsilon: BatchNormEpsilon}
+		kernel, bias := kernelVar.NodeValue(b.g), biasVar.NodeValue(b.g)
+		folded := conv.BatchNorm{Gamma: v[2].NodeValue(b.g), Beta: v[3].NodeValue(b.g),
+			MovingMean: v[4].NodeValue(b.g), MovingVariance: v[5].NodeValue(b.g), Epsilon: BatchNormEpsilon}
 		if withReLU {
 			return conv.Conv2DBatchNormReLU(x, kernel, bias, folded, c.Stride)
 		}
 		return conv.Conv2DBatchNorm(x, kernel, bias, folded, c.Stride)
 	}
-	bn := nn.BatchNorm{Gamma: v[0], Beta: v[1], MovingMean: v[2], MovingVariance: v[3],
+	bn := nn.BatchNorm{Gamma: v[2], Beta: v[3], MovingMean: v[4], MovingVariance: v[5],
 		Epsilon: BatchNormEpsilon, Momentum: BatchNormMomentum}
-	y, _ := bn.Apply(conv.Conv2D(x, kernel, bias, c.Stride), true)
+	y, _ := bn.Apply(conv.Conv2D(x, kernelVar.NodeValue(b.g), biasVar.NodeValue(b.g), c.Stride), true)
 	if withReLU {
 		y = activation.Relu(y)
 	}
 	return y
+}
+
+// foldOnHost folds a frozen BatchNorm into its convolution's kernel and bias from the
+// variables' current values (v: kernel, bias, gamma, beta, moving_mean, moving_variance); ok
+// is false when a variable has no value yet (an untrained model initialised in the graph).
+func foldOnHost(c *Layer, v []*model.Variable, kernelDims []int) (kernel, bias *tensors.Tensor, ok bool) {
+	vals := make([][]float32, len(v))
+	for i, vr := range v {
+		if !vr.HasValue() {
+			return nil, nil, false
+		}
+		vals[i] = tensors.MustCopyFlatData[float32](vr.MustValue())
+	}
+	k, b := conv.FoldBatchNormValues(vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], BatchNormEpsilon)
+	return tensors.FromFlatDataAndDimensions(k, kernelDims...), tensors.FromFlatDataAndDimensions(b, len(b)), true
 }
 
 // dense is the top's Dense layer (logits; the softmax is the layer's activation).

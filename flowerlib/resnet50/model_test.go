@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
-	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -74,40 +73,5 @@ func TestVariablesMatchLayers(t *testing.T) {
 	}
 	if math.Abs(sum-1) > 1e-4 {
 		t.Errorf("probabilities sum to %g", sum)
-	}
-}
-
-func TestCheckWeights(t *testing.T) {
-	if err := CheckWeights(testWeights, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := CheckWeights(testWeights, false); err != nil {
-		t.Errorf("a with-top file should feed the base model: %v", err)
-	}
-	if err := CheckWeights(RandomWeights(1, false), true); err == nil || !strings.Contains(err.Error(), "predictions/kernel [2048 1000]") {
-		t.Errorf("no-top file for a with-top model: %v", err)
-	}
-	// Break one of each kind.
-	bad := RandomWeights(2, false)
-	l := bad.Layer("conv3_block2_2_conv")
-	l.Weights[0].Shape = []int{3, 3, 128, 64}
-	l.Weights[0].Data = l.Weights[0].Data[:3*3*128*64]
-	l2 := bad.Layer("conv1_bn")
-	l2.Weights = l2.Weights[:3] // drop moving_variance
-	bad.Layers = append(bad.Layers, weights.Layer{Name: "extra_dense", Weights: []weights.Tensor{{Name: "extra_dense/kernel:0", Shape: []int{2}, Data: []float32{1, 2}}}})
-	err := CheckWeights(bad, false)
-	if err == nil {
-		t.Fatal("broken file accepted")
-	}
-	msg := err.Error()
-	for _, want := range []string{
-		"1 missing, 1 unexpected, 1 mis-shaped",
-		"conv1_bn/moving_variance [64]",
-		"extra_dense/kernel [2]",
-		"conv3_block2_2_conv/kernel: file has [3 3 128 64], ResNet50 needs [3 3 128 128]",
-	} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error lacks %q:\n%s", want, msg)
-		}
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/images"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 func TestRandomWeightsLayout(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/internal/conv"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/pkg/errors"
 )
@@ -39,9 +40,11 @@ type Pretrained struct {
 //     once into cacheDir and verified (weights.Resolve);
 //   - "random" or "random:SEED": RandomWeights (seed 1 by default), NOT ImageNet weights — a
 //     loud warning goes to log;
-//   - anything else: a Keras .h5 weights file.
+//   - anything else: a Keras 2 .h5 or Keras 3 .weights.h5 file, mapped onto ResNet50 by
+//     MapWeights (Keras' rules: by layer order, names as a cross-check).
 //
-// Files are read through weights.Load's converted cache in cacheDir ("" reads the .h5 directly).
+// Files are read through weights.Load's converted cache in cacheDir ("" reads the file
+// directly); MapWeights' notes go to log.
 func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained, error) {
 	seed, isRandom, err := ParseRandomSpec(spec)
 	if err != nil {
@@ -53,7 +56,7 @@ func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained
 		}
 		return &Pretrained{Spec: spec, ID: fmt.Sprintf("random:%d", seed), File: RandomWeights(seed, top)}, nil
 	}
-	path, err := weights.Resolve(spec, cacheDir, top)
+	path, err := weights.Resolve(spec, cacheDir, top, log)
 	if err != nil {
 		return nil, err
 	}
@@ -61,12 +64,18 @@ func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained
 	if err != nil {
 		return nil, err
 	}
-	w, err := weights.Load(path, cacheDir)
+	raw, err := weights.Load(path, cacheDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckWeights(w, top); err != nil {
+	w, rep, err := MapWeights(raw, top)
+	if err != nil {
 		return nil, errors.WithMessagef(err, "weights file %q", path)
+	}
+	if log != nil {
+		for _, n := range rep.Notes() {
+			fmt.Fprintf(log, "weights %s: %s\n", path, n)
+		}
 	}
 	if err := checkFinite(w); err != nil {
 		return nil, errors.WithMessagef(err, "weights file %q is damaged (download it again, or check how it was written)", path)
@@ -95,5 +104,20 @@ func checkFinite(w *weights.File) error {
 			}
 		}
 	}
+	return nil
+}
+
+// SetConvolutions chooses how every convolution of the process's ResNet50 graphs is computed
+// (flowerlib/internal/conv): "auto" (the fast matmul formulation on the go backend, XLA's
+// native one elsewhere), "fast" or "native" (graph.Convolve everywhere: the reference); bf16
+// makes the fast path multiply in bfloat16 with float32 accumulation. Graphs built afterwards
+// use it. Without a call, $FLOWERS_CONV and $FLOWERS_CONV_BF16 decide.
+func SetConvolutions(mode string, bf16 bool) error {
+	m, err := conv.ParseMode(mode)
+	if err != nil {
+		return errors.Errorf("convolution path %q: want auto, fast or native", mode)
+	}
+	conv.SetMode(m)
+	conv.SetBFloat16(bf16)
 	return nil
 }

@@ -101,10 +101,15 @@ func (kerasAdam) Clear(scope *model.Scope) error {
 	return scope.Store().DeleteVariablesInScope("/" + AdamScope)
 }
 
-// adamStepSize returns Keras' step size lr·sqrt(1-β2^t)/(1-β1^t) for step t (1-based).
-func adamStepSize(lr float64, t int64) float32 {
-	tf := float64(t)
-	return float32(lr * math.Sqrt(1-math.Pow(AdamBeta2, tf)) / (1 - math.Pow(AdamBeta1, tf)))
+// AdamStepSize returns Keras' step size lr·sqrt(1−β2^t)/(1−β1^t) for update t (1-based),
+// computed as Keras computes it: in float32, with β^t = pow(float32(β), t) (tf-keras'
+// optimizers/adam.py; Keras 3 alike). In float64 it would differ by 6e-6 relative at t = 1
+// (float32(0.999) is 0.99900001), enough to set 20 steps apart by 7e-3 (tools/keras). The
+// graph step computes the same in float32 on the device.
+func AdamStepSize(lr float64, t int64) float32 {
+	b1t := float32(math.Pow(float64(float32(AdamBeta1)), float64(t)))
+	b2t := float32(math.Pow(float64(float32(AdamBeta2)), float64(t)))
+	return float32(lr) * float32(math.Sqrt(float64(1-b2t))) / (1 - b1t)
 }
 
 // adamApply applies one Adam update with step size lrT to w given its gradient g and the

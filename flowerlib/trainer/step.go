@@ -284,7 +284,7 @@ func (s *hostStep) Run(x, y *tensors.Tensor) (loss, correct float64, err error) 
 		return 0, 0, err
 	}
 	t := int64(tensors.ToScalar[float32](tv.MustValue())) + 1
-	lrT := adamStepSize(s.lr, t)
+	lrT := AdamStepSize(s.lr, t)
 	next := 2
 	for i, v := range s.vars[batch] {
 		w, err := s.shared(v)

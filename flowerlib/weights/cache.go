@@ -17,7 +17,7 @@ import (
 )
 
 // cacheMagic starts every converted-weights cache file; bump the digit when the format changes.
-const cacheMagic = "FLWGHT01"
+const cacheMagic = "FLWGHT02"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -77,16 +77,18 @@ func fileSHA256(path string) (string, error) {
 }
 
 // writeCache writes: magic, source sha256 (32 bytes), payload length (u64), payload,
-// CRC-32C of the payload (u32). Payload: u32 layer count; per layer its name, u32
-// weight count; per weight its name, u32 rank, u64 dims, float32 values. Strings
-// are u32 length + bytes; all little-endian.
+// CRC-32C of the payload (u32). Payload: u32 Format, u32 layer count; per layer its name,
+// Keras 3 key, u32 weight count; per weight its name, u32 rank, u64 dims, float32 values.
+// Strings are u32 length + bytes; all little-endian.
 func writeCache(path, sum string, f *File) error {
 	var p bytes.Buffer
 	putU32 := func(v uint32) { binary.Write(&p, binary.LittleEndian, v) }
 	putStr := func(s string) { putU32(uint32(len(s))); p.WriteString(s) }
+	putU32(uint32(f.Format))
 	putU32(uint32(len(f.Layers)))
 	for _, l := range f.Layers {
 		putStr(l.Name)
+		putStr(l.Key)
 		putU32(uint32(len(l.Weights)))
 		for _, w := range l.Weights {
 			putStr(w.Name)
@@ -129,10 +131,15 @@ func readCache(path, sum string) (*File, error) {
 		return nil, errors.New("checksum mismatch")
 	}
 	d := &cacheDecoder{b: payload}
-	f := &File{Layers: make([]Layer, d.count(8))}
+	f := &File{Format: Format(d.u32())}
+	if f.Format != FormatKeras2 && f.Format != FormatKeras3 {
+		d.fail()
+	}
+	f.Layers = make([]Layer, d.count(12))
 	for i := range f.Layers {
 		l := &f.Layers[i]
 		l.Name = d.str()
+		l.Key = d.str()
 		l.Weights = make([]Tensor, d.count(12))
 		for j := range l.Weights {
 			w := &l.Weights[j]

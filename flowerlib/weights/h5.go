@@ -2,6 +2,9 @@ package weights
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -13,13 +16,22 @@ import (
 // weights layout this package reads and writes.
 const KerasVersion = "2.2.4"
 
-// ReadH5 reads a Keras 2 weights file (`model.save_weights("x.h5")`, as
-// keras.applications publishes ResNet50's): the root attribute layer_names lists the
-// layers in model order; each layer group's weight_names attribute lists its weights,
-// stored as float32 datasets at /<layer>/<weight name>. A full-model file
-// (`model.save`) is accepted too: its weights are read from /model_weights.
-// Layers without weights are kept, with no Weights, so the layer order is Keras's.
+// ReadH5 reads a Keras weights file in either layout Keras writes:
+//   - Keras 2 (tf-keras `model.save_weights("x.h5")`, as keras.applications publishes
+//     ResNet50's): the root attribute layer_names lists the layers in model order; each layer
+//     group's weight_names attribute lists its weights, stored as float32 datasets at
+//     /<layer>/<weight name>. A full-model file (`model.save("x.h5")`) is accepted too: its
+//     weights are read from /model_weights. Layers without weights are kept, with no
+//     Weights, so the layer order is Keras's.
+//   - Keras 3 (`model.save_weights("x.weights.h5")`): see FormatKeras3.
+//
+// A Keras 3 `.keras` archive (a zip holding model.weights.h5) is refused with a message that
+// says so.
 func ReadH5(path string) (*File, error) {
+	if isZip(path) {
+		return nil, errors.Errorf("%q is a zip archive, not HDF5: a Keras 3 .keras model file holds its weights in "+
+			"model.weights.h5 inside it (unzip it and pass that file), or save them with model.save_weights(\"x.weights.h5\")", path)
+	}
 	h, err := hdf5.Open(path)
 	if err != nil {
 		return nil, err
@@ -29,13 +41,16 @@ func ReadH5(path string) (*File, error) {
 	if root.Attr("layer_names") == nil && root.Attr("layer_names0") == nil {
 		if c, ok := root.Lookup("model_weights"); ok && c.Group != nil {
 			root = c.Group
+		} else if c, ok := root.Lookup("layers"); ok && c.Group != nil {
+			return readKeras3(path, c.Group)
 		}
 	}
 	layerNames, err := stringsAttr(root, "layer_names")
 	if err != nil {
-		return nil, errors.WithMessagef(err, "%q is not a Keras weights file", path)
+		return nil, errors.WithMessagef(err, "%q is not a Keras weights file (neither Keras 2's layer_names "+
+			"attribute nor Keras 3's /layers group)", path)
 	}
-	out := &File{Layers: make([]Layer, 0, len(layerNames))}
+	out := &File{Format: FormatKeras2, Layers: make([]Layer, 0, len(layerNames))}
 	seen := map[string]bool{}
 	for _, name := range layerNames {
 		if seen[name] {
@@ -56,16 +71,121 @@ func ReadH5(path string) (*File, error) {
 			if !ok || wc.Dataset == nil {
 				return nil, errors.Errorf("Keras weights file %q: layer %q lists weight %q but there is no dataset /%s/%s", path, name, wn, name, wn)
 			}
-			data, err := wc.Dataset.Float32s()
+			t, err := readTensor(wn, wc.Dataset)
 			if err != nil {
-				return nil, errors.WithMessagef(err, "layer %q weight %q", name, wn)
+				return nil, errors.WithMessagef(err, "Keras weights file %q, layer %q weight %q", path, name, wn)
 			}
-			shape := append([]int{}, wc.Dataset.Shape...)
-			layer.Weights = append(layer.Weights, Tensor{Name: wn, Shape: shape, Data: data})
+			layer.Weights = append(layer.Weights, t)
 		}
 		out.Layers = append(out.Layers, layer)
 	}
 	return out, nil
+}
+
+func readTensor(name string, ds *hdf5.Dataset) (Tensor, error) {
+	data, err := ds.Float32s()
+	if err != nil {
+		return Tensor{}, err
+	}
+	return Tensor{Name: name, Shape: append([]int{}, ds.Shape...), Data: data}, nil
+}
+
+// readKeras3 reads Keras 3's layout below the /layers group (see FormatKeras3). Layers come
+// out ordered by class key, then counter; the file stores no order across classes.
+func readKeras3(path string, layers *hdf5.Group) (*File, error) {
+	out := &File{Format: FormatKeras3}
+	seen := map[string]string{}
+	for _, c := range layers.Children {
+		if c.Group == nil {
+			return nil, errors.Errorf("Keras 3 weights file %q: /layers/%s is a dataset, want a layer group", path, c.Name)
+		}
+		layer := Layer{Name: c.Name, Key: c.Name}
+		for _, sub := range c.Group.Children {
+			if sub.Name != "vars" {
+				return nil, errors.Errorf("Keras 3 weights file %q: /layers/%s/%s: nested layers or models are not supported "+
+					"(save the weights of a flat model, e.g. keras.applications.ResNet50 itself)", path, c.Name, sub.Name)
+			}
+		}
+		vc, ok := c.Group.Lookup("vars")
+		if !ok || vc.Group == nil {
+			return nil, errors.Errorf("Keras 3 weights file %q: layer /layers/%s has no vars group", path, c.Name)
+		}
+		if a := vc.Group.Attr("name"); a != nil {
+			s, err := a.Strings()
+			if err != nil || len(s) != 1 || s[0] == "" {
+				return nil, errors.Errorf("Keras 3 weights file %q: /layers/%s/vars has a bad name attribute (%v)", path, c.Name, err)
+			}
+			layer.Name = s[0]
+		}
+		if other, dup := seen[layer.Name]; dup {
+			return nil, errors.Errorf("Keras 3 weights file %q: layers /layers/%s and /layers/%s are both named %q", path, other, c.Name, layer.Name)
+		}
+		seen[layer.Name] = c.Name
+		vars := make([]*hdf5.Dataset, len(vc.Group.Children)) // HDF5 sorts names as text: "10" before "2"
+		for _, d := range vc.Group.Children {
+			i, err := strconv.Atoi(d.Name)
+			if err != nil || i < 0 || i >= len(vars) || strconv.Itoa(i) != d.Name || d.Dataset == nil || vars[i] != nil {
+				return nil, errors.Errorf("Keras 3 weights file %q: /layers/%s/vars holds %q: want datasets named 0 … %d",
+					path, c.Name, d.Name, len(vars)-1)
+			}
+			vars[i] = d.Dataset
+		}
+		for i, d := range vars {
+			t, err := readTensor("vars/"+strconv.Itoa(i), d)
+			if err != nil {
+				return nil, errors.WithMessagef(err, "Keras 3 weights file %q, /layers/%s/vars/%d", path, c.Name, i)
+			}
+			layer.Weights = append(layer.Weights, t)
+		}
+		out.Layers = append(out.Layers, layer)
+	}
+	if len(out.Layers) == 0 {
+		return nil, errors.Errorf("Keras 3 weights file %q: the /layers group is empty", path)
+	}
+	sort.SliceStable(out.Layers, func(i, j int) bool {
+		si, ni := SplitKey(out.Layers[i].Key)
+		sj, nj := SplitKey(out.Layers[j].Key)
+		if si != sj {
+			return si < sj
+		}
+		return ni < nj
+	})
+	return out, nil
+}
+
+// SplitKey splits a Keras 3 layer key into its class stem and counter: "conv2d_12" →
+// ("conv2d", 12), "conv2d" → ("conv2d", 0).
+func SplitKey(key string) (stem string, n int) {
+	i := strings.LastIndexByte(key, '_')
+	if i < 0 {
+		return key, 0
+	}
+	v, err := strconv.Atoi(key[i+1:])
+	if err != nil || v < 1 || key[i+1] == '0' {
+		return key, 0
+	}
+	return key[:i], v
+}
+
+// Key3 returns the key Keras 3 gives the n-th layer (from 0, in model.layers order) of a
+// class stem: "conv2d" for n = 0, "conv2d_3" for n = 3.
+func Key3(stem string, n int) string {
+	if n == 0 {
+		return stem
+	}
+	return stem + "_" + strconv.Itoa(n)
+}
+
+// isZip reports whether the file starts with a zip local-file header.
+func isZip(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [4]byte
+	n, _ := io.ReadFull(f, b[:])
+	return n == 4 && string(b[:]) == "PK\x03\x04"
 }
 
 // stringsAttr reads a string-list attribute the way Keras's
@@ -104,6 +224,12 @@ type Attr struct{ Name, Value string }
 func WriteH5(path string, f *File, extra ...Attr) error {
 	if err := Validate(f); err != nil {
 		return errors.WithMessagef(err, "writing %q", path)
+	}
+	if f.Format != FormatKeras2 {
+		// Its layers are in class order, not model order: written as Keras 2, they would load
+		// into the wrong layers.
+		return errors.Errorf("writing %q: WriteH5 writes the Keras 2 layout, whose layer order is the model's; "+
+			"this %s content has no model order (map it onto the model first, e.g. resnet50.MapWeights)", path, f.Format)
 	}
 	root := hdf5.NewRoot()
 	names := make([]string, len(f.Layers))
@@ -217,13 +343,16 @@ func numTensors(f *File) int {
 // Equal reports whether a and b have the same layers, weight names, shapes and values;
 // the error says where they first differ.
 func Equal(a, b *File) error {
+	if a.Format != b.Format {
+		return errors.Errorf("format %s vs %s", a.Format, b.Format)
+	}
 	if len(a.Layers) != len(b.Layers) {
 		return errors.Errorf("%d layers vs %d", len(a.Layers), len(b.Layers))
 	}
 	for i := range a.Layers {
 		la, lb := a.Layers[i], b.Layers[i]
-		if la.Name != lb.Name || len(la.Weights) != len(lb.Weights) {
-			return errors.Errorf("layer %d: %q with %d weights vs %q with %d", i, la.Name, len(la.Weights), lb.Name, len(lb.Weights))
+		if la.Name != lb.Name || la.Key != lb.Key || len(la.Weights) != len(lb.Weights) {
+			return errors.Errorf("layer %d: %q (key %q) with %d weights vs %q (key %q) with %d", i, la.Name, la.Key, len(la.Weights), lb.Name, lb.Key, len(lb.Weights))
 		}
 		for j := range la.Weights {
 			wa, wb := la.Weights[j], lb.Weights[j]
@@ -264,4 +393,41 @@ func RootAttrs(path string) (map[string]string, error) {
 		out[a.Name] = strings.Join(s, ", ")
 	}
 	return out, nil
+}
+
+// WriteKeras3 writes f, whose layers all have a Key, in Keras 3's `.weights.h5` layout (see
+// FormatKeras3), which Keras 3's `model.load_weights("x.weights.h5")` reads:
+// /layers/<key>/vars with attribute name (the layer's name) and float32 datasets "0", "1", … in
+// the layer's weight order, and an empty /vars group for the model itself. Keras 3 pairs the
+// keys with its layers by class and position, so the keys must come from the model (e.g.
+// resnet50.ToKeras3). The file is written to a temporary name, synced and renamed.
+func WriteKeras3(path string, f *File, extra ...Attr) error {
+	if err := Validate(f); err != nil {
+		return errors.WithMessagef(err, "writing %q", path)
+	}
+	root := hdf5.NewRoot()
+	for _, a := range extra {
+		root.SetAttrString(a.Name, a.Value)
+	}
+	if _, err := root.Group("vars"); err != nil {
+		return errors.WithMessagef(err, "writing %q", path)
+	}
+	seen := map[string]bool{}
+	for _, l := range f.Layers {
+		if l.Key == "" || strings.Contains(l.Key, "/") || seen[l.Key] {
+			return errors.Errorf("writing %q: layer %q has an empty, bad or duplicate Keras 3 key %q", path, l.Name, l.Key)
+		}
+		seen[l.Key] = true
+		g, err := root.Group("layers/" + l.Key + "/vars")
+		if err != nil {
+			return errors.WithMessagef(err, "writing %q", path)
+		}
+		g.SetAttrString("name", l.Name)
+		for i, w := range l.Weights {
+			if err := g.CreateDataset(strconv.Itoa(i), w.Shape, w.Data); err != nil {
+				return errors.WithMessagef(err, "writing %q, layer %q", path, l.Name)
+			}
+		}
+	}
+	return hdf5.WriteFile(path, root)
 }

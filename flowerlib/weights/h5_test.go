@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -203,14 +204,88 @@ func TestResolve(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "w.h5")
 	os.WriteFile(p, []byte("x"), 0o644)
-	if got, err := Resolve(p, dir, false); err != nil || got != p {
+	if got, err := Resolve(p, dir, false, nil); err != nil || got != p {
 		t.Errorf("Resolve(file) = %q, %v", got, err)
 	}
 	t.Setenv(EnvWeights, p)
-	if got, err := Resolve("imagenet", dir, false); err != nil || got != p {
+	if got, err := Resolve("imagenet", dir, false, nil); err != nil || got != p {
 		t.Errorf("Resolve(imagenet) with $%s = %q, %v", EnvWeights, got, err)
 	}
-	if _, err := Resolve(filepath.Join(dir, "nope.h5"), dir, false); err == nil || !strings.Contains(err.Error(), "nope.h5") {
+	if _, err := Resolve(filepath.Join(dir, "nope.h5"), dir, false, nil); err == nil || !strings.Contains(err.Error(), "nope.h5") {
 		t.Errorf("want error naming the file, got %v", err)
+	}
+}
+
+// smallKeras3 is smallFile in Keras 3's layout: keys per class, in ReadH5's order (by key),
+// plus a layer with 12 variables (HDF5 lists "10" and "11" before "2").
+func smallKeras3() *File {
+	f := smallFile()
+	keys := []string{"input_layer", "conv2d", "batch_normalization", "activation", "dense"}
+	for i := range f.Layers {
+		f.Layers[i].Key = keys[i]
+		for j := range f.Layers[i].Weights {
+			f.Layers[i].Weights[j].Name = "vars/" + strconv.Itoa(j)
+		}
+	}
+	many := Layer{Name: "many", Key: "many_vars"}
+	for j := range 12 {
+		many.Weights = append(many.Weights, Tensor{Name: "vars/" + strconv.Itoa(j), Shape: []int{1}, Data: []float32{float32(j)}})
+	}
+	f.Layers = append(f.Layers, many)
+	f.Format = FormatKeras3
+	order := []int{3, 2, 1, 4, 0, 5} // activation, batch_normalization, conv2d, dense, input_layer, many_vars
+	out := &File{Format: FormatKeras3}
+	for _, i := range order {
+		out.Layers = append(out.Layers, f.Layers[i])
+	}
+	return out
+}
+
+func TestKeras3RoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w.weights.h5")
+	want := smallKeras3()
+	if err := WriteKeras3(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadH5(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Equal(want, got); err != nil {
+		t.Fatal(err)
+	}
+	// The converted cache keeps the format and the keys.
+	cache := filepath.Join(dir, "cache")
+	for range 2 {
+		f, err := Load(path, cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Equal(want, f); err != nil {
+			t.Fatalf("through the cache: %v", err)
+		}
+	}
+	// Keras 3 content has no model order: WriteH5 refuses it.
+	if err := WriteH5(filepath.Join(dir, "x.h5"), got); err == nil || !strings.Contains(err.Error(), "no model order") {
+		t.Errorf("WriteH5 of Keras 3 content: %v", err)
+	}
+	if err := WriteKeras3(filepath.Join(dir, "y.weights.h5"), smallFile()); err == nil || !strings.Contains(err.Error(), `layer "input_1" has an empty, bad or duplicate Keras 3 key ""`) {
+		t.Errorf("WriteKeras3 without keys: %v", err)
+	}
+	if s, n := SplitKey("batch_normalization_12"); s != "batch_normalization" || n != 12 {
+		t.Errorf("SplitKey = %q, %d", s, n)
+	}
+	if s, n := SplitKey("conv2d"); s != "conv2d" || n != 0 || Key3("conv2d", 0) != "conv2d" || Key3("conv2d", 7) != "conv2d_7" {
+		t.Errorf("SplitKey(conv2d) = %q, %d", s, n)
+	}
+}
+
+// A Keras 3 .keras archive is a zip: the message says where its weights are.
+func TestReadH5Zip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.keras")
+	os.WriteFile(path, []byte("PK\x03\x04rest of a zip"), 0o644)
+	if _, err := ReadH5(path); err == nil || !strings.Contains(err.Error(), "model.weights.h5 inside it") || !strings.Contains(err.Error(), path) {
+		t.Errorf("zip: %v", err)
 	}
 }

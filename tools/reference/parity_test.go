@@ -7,8 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,9 +146,12 @@ func samplePaths(t *testing.T, n int) []string {
 }
 
 // TestTorchParity runs flowerlib's ResNet50 and the independent PyTorch one
-// (torch_resnet50.py) on the same random Keras-layout weights and real sample photos:
-// pooled (avg) features must agree within Tolerance (see its definition) on every
-// image, and the with-top model must give the same top-5 classes.
+// (torch_reference.py) on the same random Keras-layout weights and real sample photos, on
+// every backend: "go" (flowerlib's fast convolution path) and "xla:cpu" (XLA's native
+// convolution) when its PJRT plugin is installed (required with CI=true). Pooled (avg)
+// features must agree within Tolerance (see its definition) on every image, between each
+// backend and PyTorch and between the two backends, and the with-top model must give
+// PyTorch's top-5 classes.
 //
 // FLOWERS_PARITY_N sets the number of photos (default 16; "all" for every sample
 // photo); FLOWERS_REF_DTYPE=float64 runs the reference in float64 (default float32,
@@ -202,7 +207,7 @@ func TestTorchParity(t *testing.T) {
 		dtype = "float64"
 	}
 	refFeat, refProbs := filepath.Join(dir, "ref_features.npy"), filepath.Join(dir, "ref_probs.npy")
-	runPython(t, script("torch_resnet50.py"), "--weights", topPath, "--images", imgPath,
+	runPython(t, script("torch_reference.py"), "features", "--weights", topPath, "--images", imgPath,
 		"--features", refFeat, "--top", "--probs", refProbs, "--dtype", dtype,
 		"--threads", strconv.Itoa(runtime.NumCPU()))
 	_, wantFeat, err := npy.ReadFloat32(refFeat)
@@ -214,91 +219,118 @@ func TestTorchParity(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// flowerlib, reading the weights back from the .h5 files.
-	be, err := backend.New("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pixF := make([]float32, len(pix))
 	for i, v := range pix {
 		pixF[i] = float32(v)
 	}
-	run := func(path string, opts resnet50.Options) []float32 {
-		w, err := weights.ReadH5(path)
+	feats := map[string][]float32{}
+	for _, name := range parityBackends(t) {
+		be, err := backend.New(name, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ex, err := resnet50.NewExtractor(be, w, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ex.Finalize()
-		const batch = 8
-		var out []float32
-		start := time.Now()
-		for i := 0; i < n; i += batch {
-			m := min(batch, n-i)
-			o, err := ex.ExtractFloats(pixF[i*size*size*3:(i+m)*size*size*3], m, size, size)
+		run := func(path string, opts resnet50.Options) []float32 {
+			w, err := weights.ReadH5(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, o...)
+			ex, err := resnet50.NewExtractor(be, w, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ex.Finalize()
+			const batch = 8
+			var out []float32
+			start := time.Now()
+			for i := 0; i < n; i += batch {
+				m := min(batch, n-i)
+				o, err := ex.ExtractFloats(pixF[i*size*size*3:(i+m)*size*size*3], m, size, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, o...)
+			}
+			t.Logf("flowerlib %s %+v: %d images in %.1fs (%.2f img/s)", name, opts, n, time.Since(start).Seconds(),
+				float64(n)/time.Since(start).Seconds())
+			return out
 		}
-		t.Logf("flowerlib %+v: %d images in %.1fs (%.2f img/s, %s)", opts, n, time.Since(start).Seconds(),
-			float64(n)/time.Since(start).Seconds(), be.Name())
-		return out
+		feats[name] = run(noTopPath, resnet50.Options{Pooling: resnet50.PoolingAvg})
+		checkFeatures(t, name+" vs PyTorch", paths, feats[name], wantFeat)
+		checkTop5(t, name, paths, run(topPath, resnet50.Options{IncludeTop: true}), wantProbs)
 	}
-	gotFeat := run(noTopPath, resnet50.Options{Pooling: resnet50.PoolingAvg})
-	gotProbs := run(topPath, resnet50.Options{IncludeTop: true})
+	if g, x := feats["go"], feats["xla:cpu"]; g != nil && x != nil {
+		checkFeatures(t, "xla:cpu vs go", paths, x, g)
+	}
+}
 
-	// Pooled features.
+// parityBackends lists the backends the parity test runs: go always, xla:cpu when its plugin
+// is installed (with CI=true it must be: .ci/venv.sh installs one).
+func parityBackends(t *testing.T) []string {
+	if slices.ContainsFunc(backend.Plugins(), func(p string) bool { return p == "cpu" || strings.HasPrefix(p, "cpu_v") }) {
+		return []string{"go", "xla:cpu"}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no XLA CPU PJRT plugin found (PJRT_PLUGIN_LIBRARY_PATH=%q): CI must test xla:cpu (source .ci/venv.sh)",
+			os.Getenv("PJRT_PLUGIN_LIBRARY_PATH"))
+	}
+	t.Logf("no XLA CPU PJRT plugin installed: parity checked on the go backend only (flowers setup installs one)")
+	return []string{"go"}
+}
+
+// checkFeatures compares pooled features [n, 2048] with a reference, per image, by Tolerance.
+func checkFeatures(t *testing.T, what string, paths []string, got, want []float32) {
+	t.Helper()
 	const dim = 2048
-	if len(gotFeat) != n*dim || len(wantFeat) != n*dim {
-		t.Fatalf("features: got %d values, reference %d, want %d", len(gotFeat), len(wantFeat), n*dim)
+	n := len(paths)
+	if len(got) != n*dim || len(want) != n*dim {
+		t.Fatalf("%s: got %d values, reference %d, want %d", what, len(got), len(want), n*dim)
 	}
 	worst, worstL2 := 0.0, 0.0
 	for i := 0; i < n; i++ {
 		var maxDiff, maxRef, d2, r2 float64
 		for j := 0; j < dim; j++ {
-			g, r := float64(gotFeat[i*dim+j]), float64(wantFeat[i*dim+j])
+			g, r := float64(got[i*dim+j]), float64(want[i*dim+j])
 			maxDiff = max(maxDiff, math.Abs(g-r))
 			maxRef = max(maxRef, math.Abs(r))
 			d2 += (g - r) * (g - r)
 			r2 += r * r
 		}
 		if maxRef == 0 {
-			t.Fatalf("image %d (%s): reference features are all zero: the random weights make the test meaningless", i, paths[i])
+			t.Fatalf("%s: image %d (%s): reference features are all zero: the random weights make the test meaningless", what, i, paths[i])
 		}
 		rel := maxDiff / maxRef
-		if rel > worst {
-			worst = rel
-		}
+		worst = max(worst, rel)
 		worstL2 = max(worstL2, math.Sqrt(d2/r2))
 		if rel > Tolerance {
-			t.Errorf("image %d (%s): pooled features differ by %.3g relative (max |diff| %.4g, max |ref| %.4g), tolerance %g",
-				i, filepath.Base(paths[i]), rel, maxDiff, maxRef, Tolerance)
+			t.Errorf("%s: image %d (%s): pooled features differ by %.3g relative (max |diff| %.4g, max |ref| %.4g), tolerance %g",
+				what, i, filepath.Base(paths[i]), rel, maxDiff, maxRef, Tolerance)
 		}
 	}
-	t.Logf("pooled features, %d images: max relative (∞-norm) difference %.3g, max L2-relative %.3g (tolerance %g)", n, worst, worstL2, Tolerance)
+	t.Logf("%s: pooled features, %d images: max relative (∞-norm) difference %.3g, max L2-relative %.3g (tolerance %g)",
+		what, n, worst, worstL2, Tolerance)
+}
 
-	// Top-5 classes of the with-top model.
+// checkTop5 checks that the with-top model ranks the same 5 classes first as the reference.
+func checkTop5(t *testing.T, what string, paths []string, gotProbs, wantProbs []float32) {
+	t.Helper()
 	const classes = 1000
+	n := len(paths)
 	if len(gotProbs) != n*classes || len(wantProbs) != n*classes {
-		t.Fatalf("probabilities: got %d values, reference %d, want %d", len(gotProbs), len(wantProbs), n*classes)
+		t.Fatalf("%s probabilities: got %d values, reference %d, want %d", what, len(gotProbs), len(wantProbs), n*classes)
 	}
 	maxProbDiff := 0.0
 	for i := 0; i < n; i++ {
 		g, r := gotProbs[i*classes:(i+1)*classes], wantProbs[i*classes:(i+1)*classes]
 		tg, tr := top5(g), top5(r)
 		if fmt.Sprint(tg) != fmt.Sprint(tr) {
-			t.Errorf("image %d (%s): top-5 classes %v (flowerlib) vs %v (torch); probabilities %v vs %v",
-				i, filepath.Base(paths[i]), tg, tr, pick(g, tg), pick(r, tr))
+			t.Errorf("%s: image %d (%s): top-5 classes %v (flowerlib) vs %v (torch); probabilities %v vs %v",
+				what, i, filepath.Base(paths[i]), tg, tr, pick(g, tg), pick(r, tr))
 		}
 		for j := range g {
 			maxProbDiff = max(maxProbDiff, math.Abs(float64(g[j]-r[j])))
 		}
 	}
-	t.Logf("top-5 classes equal on %d images; max probability difference %.3g", n, maxProbDiff)
+	t.Logf("%s: top-5 classes equal on %d images; max probability difference %.3g", what, n, maxProbDiff)
 }
 
 func top5(p []float32) []int {

@@ -221,11 +221,45 @@ func Unfolded(x, kernel, bias *graph.Node, bn BatchNorm, stride int) *graph.Node
 // bias may be nil (treated as zero).
 func FoldBatchNorm(kernel, bias *graph.Node, bn BatchNorm) (foldedKernel, foldedBias *graph.Node) {
 	scale, shift := bn.scaleShift()
-	foldedKernel = graph.Mul(kernel, graph.ExpandLeftToRank(scale, kernel.Rank()))
+	foldedKernel = scaleLastAxis(kernel, scale)
 	if bias == nil {
 		return foldedKernel, shift
 	}
 	return foldedKernel, graph.Add(graph.Mul(bias, scale), shift)
+}
+
+// scaleLastAxis returns x·s, s [c] broadcast along x's last axis (of size c). The go backend's
+// broadcasting Mul walks a generic index iterator (about 6 ns per element: folding every kernel
+// of ResNet50 so took a fifth of a batch-1 forward), so there s is first repeated to x's shape
+// by a few doubling Concatenates (memcpy) and the Mul runs its same-shape loop: about a third
+// less time. XLA fuses the broadcast itself.
+func scaleLastAxis(x, s *graph.Node) *graph.Node {
+	if !backend.IsGo(x.Graph().Backend()) || x.Rank() < 2 {
+		return graph.Mul(x, graph.ExpandLeftToRank(s, x.Rank()))
+	}
+	c := s.Shape().Dim(0)
+	rows := x.Shape().Size() / c
+	y := graph.Mul(graph.Reshape(x, rows, c), repeatRows(s, rows))
+	return graph.Reshape(y, x.Shape().Dimensions...)
+}
+
+// repeatRows returns [n, c]: n copies of s [c], built from log₂(n) doubling Concatenates.
+func repeatRows(s *graph.Node, n int) *graph.Node {
+	p := graph.Reshape(s, 1, s.Shape().Dim(0)) // p holds 2^k rows
+	var parts []*graph.Node
+	for k := 1; ; k *= 2 {
+		if n&k != 0 {
+			parts = append(parts, p)
+		}
+		if 2*k > n {
+			break
+		}
+		p = graph.Concatenate([]*graph.Node{p, p}, 0)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return graph.Concatenate(parts, 0)
 }
 
 func checkShapes(x, kernel, bias *graph.Node, stride int) {
@@ -488,4 +522,46 @@ func zeroPadAxis(x *graph.Node, axis, before, after int) *graph.Node {
 		return x
 	}
 	return graph.Concatenate(parts, axis)
+}
+
+// Conv2DReLU returns ReLU(conv(x, kernel) + bias) with the given stride; on the fast path the
+// bias and ReLU are applied in one pass over the MatMul output. bias may be nil.
+func Conv2DReLU(x, kernel, bias *graph.Node, stride int) *graph.Node {
+	checkShapes(x, kernel, bias, stride)
+	if UsesFastPath(x.Graph()) {
+		return matmulConv(x, kernel, bias, stride, true)
+	}
+	return relu(Conv2D(x, kernel, bias, stride))
+}
+
+// FoldBatchNormValues is FoldBatchNorm on host values, for frozen layers whose weights do not
+// change between runs: folding once when the graph is built saves the per-run fold (on the go
+// backend a broadcast multiply over every kernel weight: about a fifth of a batch-1 ResNet50
+// forward). kernel is a flattened Keras kernel whose last axis has len(gamma) output channels;
+// bias may be nil.
+func FoldBatchNormValues(kernel, bias, gamma, beta, mean, variance []float32, epsilon float64) (foldedKernel, foldedBias []float32) {
+	cOut := len(gamma)
+	if cOut == 0 || len(kernel)%cOut != 0 || len(beta) != cOut || len(mean) != cOut || len(variance) != cOut || (bias != nil && len(bias) != cOut) {
+		exceptions.Panicf("conv.FoldBatchNormValues: kernel of %d values and BatchNorm parameters of %d, %d, %d, %d (bias %d) do not match",
+			len(kernel), len(gamma), len(beta), len(mean), len(variance), len(bias))
+	}
+	scale := make([]float32, cOut)
+	foldedBias = make([]float32, cOut)
+	for c := range cOut {
+		// The same float32 operations as scaleShift's graph: γ / √(σ² + ε), β − μ·scale.
+		s := gamma[c] / float32(math.Sqrt(float64(variance[c]+float32(epsilon))))
+		scale[c] = s
+		b := float32(0)
+		if bias != nil {
+			b = bias[c] * s
+		}
+		foldedBias[c] = b + (beta[c] - mean[c]*s)
+	}
+	foldedKernel = make([]float32, len(kernel))
+	for i := 0; i < len(kernel); i += cOut {
+		for c, s := range scale {
+			foldedKernel[i+c] = kernel[i+c] * s
+		}
+	}
+	return foldedKernel, foldedBias
 }

@@ -41,22 +41,7 @@ func withMode[T any](m Mode, fn func() T) T {
 // execIn builds and runs graphFn in mode m on the go backend, returning flat float32 outputs.
 func execIn[F graph.ExecGraphFn](t testing.TB, m Mode, graphFn F, args ...any) [][]float32 {
 	t.Helper()
-	return withMode(m, func() [][]float32 {
-		exec, err := graph.NewExec(goBackend(t), graphFn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer exec.Finalize()
-		outs, err := exec.Exec(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		flat := make([][]float32, len(outs))
-		for i, o := range outs {
-			flat[i] = tensors.MustCopyFlatData[float32](o)
-		}
-		return flat
-	})
+	return execOn(t, goBackend(t), m, graphFn, args...)
 }
 
 // relDiff returns max|got−want| / max|want|: the error relative to the output's scale.

@@ -10,8 +10,8 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/conv"
-	"github.com/flowerlib/flowers/flowerlib/internal/testdata"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // samplePhotos returns n sample photos, a few from each class folder, in a fixed order.

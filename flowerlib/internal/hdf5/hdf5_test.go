@@ -240,3 +240,18 @@ func TestBadFiles(t *testing.T) {
 		t.Logf("%s: %v", name, err)
 	}
 }
+
+// TestGarbageAfterSignature: random bytes after a valid signature are reported as a damaged
+// file, not as an unsupported superblock version.
+func TestGarbageAfterSignature(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.h5")
+	b := append([]byte("\x89HDF\r\n\x1a\n"), 0x8f, 0x3c, 0xd1, 0x07)
+	b = append(b, make([]byte, 200)...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path)
+	if err == nil || !strings.Contains(err.Error(), "not a superblock (version byte 143") || strings.Contains(err.Error(), "libver") {
+		t.Fatalf("garbage after the signature: %v", err)
+	}
+}

@@ -15,7 +15,7 @@ const SampleEnv = "FLOWERS_SAMPLE_DIR"
 // RepoRoot returns the repository's root folder (where go.mod is).
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
 // SampleDir returns the folder of the real sample photos, or "" when absent.
