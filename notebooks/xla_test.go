@@ -58,7 +58,7 @@ func TestNotebookOnXLACPU(t *testing.T) {
 		"--ExecutePreprocessor.kernel_name="+XLAKernelName, "--ExecutePreprocessor.timeout=600",
 		"--output-dir", out, "--output", "flowers.xla.executed.ipynb", filepath.Join(notebooksDir, "flowers.ipynb"))
 	cmd.Dir = notebooksDir
-	cmd.Env = notebookEnv(work, "PJRT_PLUGIN_LIBRARY_PATH="+xlaCPUPluginDir())
+	cmd.Env = notebookEnv(work, "FLOWERS_HEADLESS=1", "PJRT_PLUGIN_LIBRARY_PATH="+xlaCPUPluginDir())
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	start := time.Now()

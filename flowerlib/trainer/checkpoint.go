@@ -213,10 +213,10 @@ func (t *Trainer) resume() error {
 			}
 		}
 		c.Close()
+		// Every one that verifies is counted, also beyond KeepCheckpoints: a run killed
+		// between writing a checkpoint and removing the oldest leaves one too many, and the
+		// next SaveCheckpoint removes it.
 		t.good = append(t.good, name)
-		if len(t.good) >= t.KeepCheckpoints {
-			break
-		}
 	}
 	if corrupt > 0 && t.Resumed == "" {
 		t.logf("warning: none of the %d checkpoints of %s verifies (moved aside): training starts again from step 0\n", corrupt, t.RunDir)

@@ -64,6 +64,24 @@ func TestCorruptCheckpointMovedAside(t *testing.T) {
 	}
 }
 
+// TestInterruptedRetention: a run killed after writing a checkpoint but before removing the
+// oldest leaves KeepCheckpoints+1 of them; the resumed run removes the extra one at its first save.
+func TestInterruptedRetention(t *testing.T) {
+	dir := t.TempDir()
+	trainSteps(t, dir, 2) // checkpoints at steps 2 and 4
+	old, err := os.ReadFile(filepath.Join(dir, "ckpt-000000002.flw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ckpt-000000001.flw"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	trainSteps(t, dir, 3) // resumes at step 4, saves step 6
+	if got := names(t, dir, "ckpt-*.flw"); strings.Join(got, " ") != "ckpt-000000004.flw ckpt-000000006.flw" {
+		t.Errorf("checkpoints after the resumed run: %v, want the 2 newest", got)
+	}
+}
+
 // TestAllCheckpointsCorrupt: when none verifies, training starts over with a warning, the
 // corrupt files stay (moved aside), and the new checkpoints are kept.
 func TestAllCheckpointsCorrupt(t *testing.T) {
