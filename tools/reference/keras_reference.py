@@ -172,6 +172,34 @@ def task_head(base, req, a):
             "peak_rss_mib": m.peak, "cpu_seconds_per_image": timed.cpu_seconds / (batch * len(times))}
 
 
+def one_hot_labels(keras, req):
+    """The one-hot training and validation labels of req, and the number of classes."""
+    classes = max(req["train_labels"] + req["valid_labels"]) + 1
+    return (keras.utils.to_categorical(req["train_labels"], classes),
+            keras.utils.to_categorical(req["valid_labels"], classes), classes)
+
+
+def epoch_timer(keras, times):
+    """A Keras callback appending each epoch's (seconds, cpu_seconds) to times."""
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.meter = Meter().__enter__()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.meter.__exit__()
+            times.append((self.meter.seconds, self.meter.cpu_seconds))
+
+    return EpochTimer()
+
+
+def epochs_answer(n, epochs, peak):
+    """The answer of a task timed by epoch over n photos: the last of epochs, (seconds, cpu_seconds) each."""
+    secs, cpu = epochs[-1]
+    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in epochs], "images_per_sec": n / secs,
+            "peak_rss_mib": peak, "cpu_seconds_per_image": cpu / n}
+
+
 def task_augment(base_pooled, req, a):
     """The seed's augment mode, its own code: photos read into memory once (read_images), then
     model.fit on ImageDataGenerator(rotation_range=40, width/height_shift_range=0.4,
@@ -186,21 +214,11 @@ def task_augment(base_pooled, req, a):
         return np.stack([keras.utils.img_to_array(keras.utils.load_img(p, target_size=(size, size))) for p in paths])
 
     xt, xv = load(req["train"]), preprocess(load(req["valid"]))
-    classes = max(req["train_labels"] + req["valid_labels"]) + 1
-    yt = keras.utils.to_categorical(req["train_labels"], classes)
-    yv = keras.utils.to_categorical(req["valid_labels"], classes)
+    yt, yv, classes = one_hot_labels(keras, req)
     gen = keras.preprocessing.image.ImageDataGenerator(
         rotation_range=40, width_shift_range=0.4, height_shift_range=0.4, shear_range=0.2, zoom_range=0.3,
         horizontal_flip=True, fill_mode="nearest", preprocessing_function=preprocess)
     times = []
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.meter = Meter().__enter__()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.meter.__exit__()
-            times.append((self.meter.seconds, self.meter.cpu_seconds))
 
     with Meter() as m:
         base = keras.applications.ResNet50(weights=None, include_top=False, input_shape=(size, size, 3))
@@ -210,11 +228,8 @@ def task_augment(base_pooled, req, a):
         model = keras.Model(base.input, head(base.output))
         model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"])
         model.fit(gen.flow(xt, yt, batch_size=batch, seed=42), steps_per_epoch=math.ceil(len(xt) / batch),
-                  epochs=req["epochs"], validation_data=(xv, yv), batch_size=batch, verbose=0, callbacks=[EpochTimer()])
-    n = len(xt) + len(xv)
-    secs, cpu = times[-1]
-    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in times], "images_per_sec": n / secs,
-            "peak_rss_mib": m.peak, "cpu_seconds_per_image": cpu / n}
+                  epochs=req["epochs"], validation_data=(xv, yv), batch_size=batch, verbose=0, callbacks=[epoch_timer(keras, times)])
+    return epochs_answer(len(xt) + len(xv), times, m.peak)
 
 
 def task_finetune(base_pooled, req, a):
@@ -231,18 +246,8 @@ def task_finetune(base_pooled, req, a):
         return preprocess(np.stack([keras.utils.img_to_array(keras.utils.load_img(p, target_size=(size, size))) for p in paths]))
 
     xt, xv = load(req["train"]), load(req["valid"])
-    classes = max(req["train_labels"] + req["valid_labels"]) + 1
-    yt = keras.utils.to_categorical(req["train_labels"], classes)
-    yv = keras.utils.to_categorical(req["valid_labels"], classes)
+    yt, yv, classes = one_hot_labels(keras, req)
     times = []
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.meter = Meter().__enter__()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.meter.__exit__()
-            times.append((self.meter.seconds, self.meter.cpu_seconds))
 
     with Meter() as m:
         base = keras.applications.ResNet50(weights=None, include_top=False, pooling="avg", input_shape=(size, size, 3))
@@ -253,11 +258,8 @@ def task_finetune(base_pooled, req, a):
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=req["lr"]), loss="categorical_crossentropy",
                       metrics=["accuracy"])
         model.fit(xt, yt, batch_size=batch, epochs=req["epochs"], validation_data=(xv, yv), verbose=0,
-                  callbacks=[EpochTimer()])
-    n = len(xt) + len(xv)
-    secs, cpu = times[-1]
-    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in times], "images_per_sec": n / secs,
-            "peak_rss_mib": m.peak, "cpu_seconds_per_image": cpu / n}
+                  callbacks=[epoch_timer(keras, times)])
+    return epochs_answer(len(xt) + len(xv), times, m.peak)
 
 
 TASKS = {"forward": task_forward, "photos": task_photos, "head": task_head, "augment": task_augment,

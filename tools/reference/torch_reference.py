@@ -397,6 +397,13 @@ def task_head(model, req, a):
             "peak_rss_mib": m.peak, "cpu_seconds_per_image": timed.cpu_seconds / (batch * len(times))}
 
 
+def epochs_answer(n, epochs, peak):
+    """The answer of a task timed by epoch over n photos: the last of epochs, (seconds, cpu_seconds) each."""
+    secs, cpu = epochs[-1]
+    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in epochs], "images_per_sec": n / secs,
+            "peak_rss_mib": peak, "cpu_seconds_per_image": cpu / n}
+
+
 def task_augment(model, req, a):
     """The seed's augment mode: each epoch, augmented photos through the frozen base, the Flatten
     head trained on them (batch 32, Adam), then a validation pass. Photos decoded once before
@@ -439,10 +446,7 @@ def task_augment(model, req, a):
                         head(base(xv[i:i + batch])).argmax(1)
                 sync()
             epochs.append((e.seconds, e.cpu_seconds))
-    n = len(xt) + len(xv)
-    secs, cpu = epochs[-1]
-    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in epochs], "images_per_sec": n / secs,
-            "peak_rss_mib": m.peak, "cpu_seconds_per_image": cpu / n}
+    return epochs_answer(len(xt) + len(xv), epochs, m.peak)
 
 
 def task_finetune(model, req, a):
@@ -488,10 +492,7 @@ def task_finetune(model, req, a):
                         head(net(preprocess(xv[i:i + batch].to(DEVICE)))[0]).argmax(1)
                 sync()
             epochs.append((e.seconds, e.cpu_seconds))
-    n = len(xt) + len(xv)
-    secs, cpu = epochs[-1]
-    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in epochs], "images_per_sec": n / secs,
-            "peak_rss_mib": m.peak, "cpu_seconds_per_image": cpu / n}
+    return epochs_answer(len(xt) + len(xv), epochs, m.peak)
 
 
 TASKS = {"forward": task_forward, "photos": task_photos, "head": task_head, "augment": task_augment,
