@@ -77,15 +77,7 @@ func (s Series) x(i int) float64 {
 // LineChart draws several series on shared axes with markers and a legend (e.g. loss and
 // val_loss per epoch). Series with fewer X than Y values use the first len(X).
 func LineChart(c Chart, series []Series) *Figure {
-	w, h := c.size()
-	f := newFigure("flowers-line-chart", w, h)
-	f.Title = c.Title
-	legendW := 0.0
-	for _, s := range series {
-		legendW = max(legendW, labelWidth(s.Name, 12)+36)
-	}
-	a := plotArea{x0: 60, y0: 36, x1: float64(w) - 16 - legendW, y1: float64(h) - 48}
-	f.header(c, a, w)
+	f, a, h := legendFigure(c, "flowers-line-chart", seriesLegendWidth(series))
 
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, s := range series {
@@ -102,50 +94,74 @@ func LineChart(c Chart, series []Series) *Figure {
 	}
 	yticks, ylo, yhi := niceTicks(ylo, yhi, 6)
 	xticks, xlo, xhi := niceTicks(xlo, xhi, min(8, max(2, int(xhi-xlo)+1)))
-	f.yAxis(a, yticks, ylo, yhi)
-	px := func(x float64) float64 { return a.x0 + (a.x1-a.x0)*(x-xlo)/(xhi-xlo) }
-	py := func(y float64) float64 { return a.y1 - (a.y1-a.y0)*(y-ylo)/(yhi-ylo) }
-	for _, t := range xticks {
-		f.line(px(t), a.y1, px(t), a.y1+4, style{stroke: "#333"})
-		f.text(px(t), a.y1+16, tickLabel(t), textStyle{anchor: "middle", class: "tick"})
-	}
-	f.xAxisLine(a)
-	if c.XLabel != "" {
-		f.text((a.x0+a.x1)/2, float64(h)-10, c.XLabel, textStyle{anchor: "middle", class: "xlabel"})
-	}
+	px, py := f.xyFrame(c, a, h, span{xticks, xlo, xhi}, span{yticks, ylo, yhi}, tickLabel)
 
 	for k, s := range series {
-		color := s.Color
-		if color == "" {
-			color = Palette[k%len(Palette)]
-		}
-		line := style{fill: "none", stroke: color, width: 2, dashed: s.Dashed}
-		f.group("series", fmt.Sprintf(`data-name="%s"`, esc(s.Name)))
-		var pts []Point
-		flush := func() {
-			if len(pts) > 1 {
-				f.polyline(pts, line)
-			}
-			pts = pts[:0]
-		}
-		for i := range points(s) {
+		at := func(i int) (Point, bool) {
 			x, y := s.x(i), s.Y[i]
-			if !finite(x) || !finite(y) {
-				flush()
-				continue
-			}
-			pts = append(pts, Point{px(x), py(y)})
-			f.circle(px(x), py(y), 2.5, style{fill: color, tip: fmt.Sprintf("%s %s: %s", s.Name, tickLabel(x), tickLabel(y))})
+			return Point{px(x), py(y)}, finite(x) && finite(y)
 		}
-		flush()
-		f.endGroup()
-		// Legend entry.
-		ly := a.y0 + 8 + 18*float64(k)
-		lx := a.x1 + 12
-		f.line(lx, ly, lx+22, ly, style{class: "legend-line", stroke: color, width: 2, dashed: s.Dashed})
-		f.text(lx+28, ly+4, s.Name, textStyle{anchor: "start", class: "legend"})
+		tip := func(i int) string { return fmt.Sprintf("%s %s: %s", s.Name, tickLabel(s.x(i)), tickLabel(s.Y[i])) }
+		f.series(a, k, s, at, tip)
 	}
 	return f
+}
+
+// legendFigure starts the figure of chart c with a legend legendW wide right of the plot
+// area: the title and the y label written, it returns the figure, its plot area and height.
+func legendFigure(c Chart, class string, legendW float64) (*Figure, plotArea, int) {
+	w, h := c.size()
+	f := newFigure(class, w, h)
+	f.Title = c.Title
+	a := plotArea{x0: 60, y0: 36, x1: float64(w) - 16 - legendW, y1: float64(h) - 48}
+	f.header(c, a, w)
+	return f, a, h
+}
+
+// seriesLegendWidth is the width of the legend of series: the longest name and its line.
+func seriesLegendWidth(series []Series) float64 {
+	legendW := 0.0
+	for _, s := range series {
+		legendW = max(legendW, labelWidth(s.Name, 12)+36)
+	}
+	return legendW
+}
+
+// series draws series k of a chart over a: its line through the points at(i) (false for a
+// point left out, which breaks the line), a dot with the tooltip tip(i) on each point when
+// tip is not nil, and its legend entry right of a.
+func (f *Figure) series(a plotArea, k int, s Series, at func(i int) (Point, bool), tip func(i int) string) {
+	color := s.Color
+	if color == "" {
+		color = Palette[k%len(Palette)]
+	}
+	line := style{fill: "none", stroke: color, width: 2, dashed: s.Dashed}
+	f.group("series", fmt.Sprintf(`data-name="%s"`, esc(s.Name)))
+	var pts []Point
+	flush := func() {
+		if len(pts) > 1 {
+			f.polyline(pts, line)
+		}
+		pts = pts[:0]
+	}
+	for i := range points(s) {
+		p, ok := at(i)
+		if !ok {
+			flush()
+			continue
+		}
+		pts = append(pts, p)
+		if tip != nil {
+			f.circle(p.X, p.Y, 2.5, style{fill: color, tip: tip(i)})
+		}
+	}
+	flush()
+	f.endGroup()
+	// Legend entry.
+	ly := a.y0 + 8 + 18*float64(k)
+	lx := a.x1 + 12
+	f.line(lx, ly, lx+22, ly, style{class: "legend-line", stroke: color, width: 2, dashed: s.Dashed})
+	f.text(lx+28, ly+4, s.Name, textStyle{anchor: "start", class: "legend"})
 }
 
 // labelWidth estimates the width of s in CSS pixels at size px in whichever font shows it:
@@ -188,4 +204,28 @@ func (f *Figure) yAxis(a plotArea, ticks []float64, lo, hi float64) {
 
 func (f *Figure) xAxisLine(a plotArea) {
 	f.line(a.x0, a.y1, a.x1, a.y1, style{stroke: "#333"})
+}
+
+// span is the range [lo, hi] of an axis and its ticks (niceTicks').
+type span struct {
+	ticks  []float64
+	lo, hi float64
+}
+
+// xyFrame draws the frame of a chart of points over a, in a figure h high: the y grid and
+// labels (yAxis), the x ticks labelled by label, the axis lines and c.XLabel. It returns
+// the maps from data to figure coordinates.
+func (f *Figure) xyFrame(c Chart, a plotArea, h int, x, y span, label func(float64) string) (px, py func(float64) float64) {
+	f.yAxis(a, y.ticks, y.lo, y.hi)
+	px = func(v float64) float64 { return a.x0 + (a.x1-a.x0)*(v-x.lo)/(x.hi-x.lo) }
+	py = func(v float64) float64 { return a.y1 - (a.y1-a.y0)*(v-y.lo)/(y.hi-y.lo) }
+	for _, t := range x.ticks {
+		f.line(px(t), a.y1, px(t), a.y1+4, style{stroke: "#333"})
+		f.text(px(t), a.y1+16, label(t), textStyle{anchor: "middle", class: "tick"})
+	}
+	f.xAxisLine(a)
+	if c.XLabel != "" {
+		f.text((a.x0+a.x1)/2, float64(h)-10, c.XLabel, textStyle{anchor: "middle", class: "xlabel"})
+	}
+	return px, py
 }

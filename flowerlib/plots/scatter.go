@@ -19,15 +19,11 @@ type PointGroup struct {
 // Scatter draws points coloured by group with a legend (the group's name and count): an
 // embedding map, one point per photo coloured by class. Non-finite points are left out.
 func Scatter(c Chart, groups []PointGroup) *Figure {
-	w, h := c.size()
-	f := newFigure("flowers-scatter", w, h)
-	f.Title = c.Title
 	legendW := 0.0
 	for _, g := range groups {
 		legendW = max(legendW, labelWidth(fmt.Sprintf("%s (%d)", g.Name, len(g.X)), 12)+28)
 	}
-	a := plotArea{x0: 60, y0: 36, x1: float64(w) - 16 - legendW, y1: float64(h) - 48}
-	f.header(c, a, w)
+	f, a, h := legendFigure(c, "flowers-scatter", legendW)
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, g := range groups {
 		for i := range min(len(g.X), len(g.Y)) {
@@ -45,17 +41,7 @@ func Scatter(c Chart, groups []PointGroup) *Figure {
 	xlo, xhi, ylo, yhi = xlo-dx, xhi+dx, ylo-dy, yhi+dy
 	yticks, ylo, yhi := niceTicks(ylo, yhi, 6)
 	xticks, xlo, xhi := niceTicks(xlo, xhi, 7)
-	f.yAxis(a, yticks, ylo, yhi)
-	px := func(x float64) float64 { return a.x0 + (a.x1-a.x0)*(x-xlo)/(xhi-xlo) }
-	py := func(y float64) float64 { return a.y1 - (a.y1-a.y0)*(y-ylo)/(yhi-ylo) }
-	for _, t := range xticks {
-		f.line(px(t), a.y1, px(t), a.y1+4, style{stroke: "#333"})
-		f.text(px(t), a.y1+16, tickLabel(t), textStyle{anchor: "middle", class: "tick"})
-	}
-	f.xAxisLine(a)
-	if c.XLabel != "" {
-		f.text((a.x0+a.x1)/2, float64(h)-10, c.XLabel, textStyle{anchor: "middle", class: "xlabel"})
-	}
+	px, py := f.xyFrame(c, a, h, span{xticks, xlo, xhi}, span{yticks, ylo, yhi}, tickLabel)
 	for k, g := range groups {
 		color := g.Color
 		if color == "" {

@@ -36,15 +36,7 @@ type Axes struct {
 // Series of more than 40 points are drawn as lines without point markers. Non-finite points
 // break the line.
 func XYChart(c Chart, ax Axes, series []Series) *Figure {
-	w, h := c.size()
-	f := newFigure("flowers-xy-chart", w, h)
-	f.Title = c.Title
-	legendW := 0.0
-	for _, s := range series {
-		legendW = max(legendW, labelWidth(s.Name, 12)+36)
-	}
-	a := plotArea{x0: 60, y0: 36, x1: float64(w) - 16 - legendW, y1: float64(h) - 48}
-	f.header(c, a, w)
+	f, a, h := legendFigure(c, "flowers-xy-chart", seriesLegendWidth(series))
 
 	tx := func(x float64) float64 { // x in axis units
 		if ax.LogX {
@@ -93,55 +85,23 @@ func XYChart(c Chart, ax Axes, series []Series) *Figure {
 	} else {
 		xticks, xlo, xhi = niceTicks(xlo, xhi, min(8, max(2, int(xhi-xlo)+1)))
 	}
-	f.yAxis(a, yticks, ylo, yhi)
-	px := func(x float64) float64 { return a.x0 + (a.x1-a.x0)*(x-xlo)/(xhi-xlo) }
-	py := func(y float64) float64 { return a.y1 - (a.y1-a.y0)*(y-ylo)/(yhi-ylo) }
+	label := tickLabel
+	if ax.LogX {
+		label = decadeLabel
+	}
+	px, py := f.xyFrame(c, a, h, span{xticks, xlo, xhi}, span{yticks, ylo, yhi}, label)
 	inside := func(y float64) bool { return !(ax.YMax > ax.YMin) || (y >= ylo && y <= yhi) }
-	for _, t := range xticks {
-		label := tickLabel(t)
-		if ax.LogX {
-			label = decadeLabel(t)
-		}
-		f.line(px(t), a.y1, px(t), a.y1+4, style{stroke: "#333"})
-		f.text(px(t), a.y1+16, label, textStyle{anchor: "middle", class: "tick"})
-	}
-	f.xAxisLine(a)
-	if c.XLabel != "" {
-		f.text((a.x0+a.x1)/2, float64(h)-10, c.XLabel, textStyle{anchor: "middle", class: "xlabel"})
-	}
 
 	for k, s := range series {
-		color := s.Color
-		if color == "" {
-			color = Palette[k%len(Palette)]
-		}
-		line := style{fill: "none", stroke: color, width: 2, dashed: s.Dashed}
-		dots := points(s) <= 40
-		f.group("series", fmt.Sprintf(`data-name="%s"`, esc(s.Name)))
-		var pts []Point
-		flush := func() {
-			if len(pts) > 1 {
-				f.polyline(pts, line)
-			}
-			pts = pts[:0]
-		}
-		for i := range points(s) {
+		at := func(i int) (Point, bool) {
 			x, y := tx(s.x(i)), s.Y[i]
-			if !finite(x) || !finite(y) || !inside(y) {
-				flush()
-				continue
-			}
-			pts = append(pts, Point{px(x), py(y)})
-			if dots {
-				f.circle(px(x), py(y), 2.5, style{fill: color, tip: fmt.Sprintf("%s %s: %s", s.Name, shortNum(s.x(i)), shortNum(y))})
-			}
+			return Point{px(x), py(y)}, finite(x) && finite(y) && inside(y)
 		}
-		flush()
-		f.endGroup()
-		ly := a.y0 + 8 + 18*float64(k)
-		lx := a.x1 + 12
-		f.line(lx, ly, lx+22, ly, style{class: "legend-line", stroke: color, width: 2, dashed: s.Dashed})
-		f.text(lx+28, ly+4, s.Name, textStyle{anchor: "start", class: "legend"})
+		var tip func(i int) string
+		if points(s) <= 40 {
+			tip = func(i int) string { return fmt.Sprintf("%s %s: %s", s.Name, shortNum(s.x(i)), shortNum(s.Y[i])) }
+		}
+		f.series(a, k, s, at, tip)
 	}
 	for i, m := range ax.Markers {
 		x := tx(m.X)
