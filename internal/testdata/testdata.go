@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"testing"
 )
 
@@ -38,4 +39,38 @@ func RequireSample(t testing.TB) string {
 		t.Skipf("sample photos not found (looked in ../shared/data/flower_photos_small and $%s): skipping", SampleEnv)
 	}
 	return dir
+}
+
+// SamplePhotos returns up to n sample photos (RequireSample's), taking the class folders in
+// turn, each in name order: a few from every class, in a fixed order.
+func SamplePhotos(t testing.TB, n int) []string {
+	t.Helper()
+	root := RequireSample(t)
+	classes, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perClass [][]string
+	for _, c := range classes {
+		if !c.IsDir() {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(root, c.Name(), "*.jpg"))
+		sort.Strings(files)
+		perClass = append(perClass, files)
+	}
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		added := false
+		for _, files := range perClass {
+			if i < len(files) && len(out) < n {
+				out = append(out, files[i])
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return out
 }

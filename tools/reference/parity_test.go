@@ -20,6 +20,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 const python = "/usr/bin/python3"
@@ -117,34 +118,6 @@ func TestKerasLayoutSame(t *testing.T) {
 	}
 }
 
-// samplePaths returns n sample photos, round-robin over the classes.
-func samplePaths(t *testing.T, n int) []string {
-	dir := requireSample(t)
-	classes, _ := filepath.Glob(filepath.Join(dir, "*"))
-	var perClass [][]string
-	for _, c := range classes {
-		files, _ := filepath.Glob(filepath.Join(c, "*.jpg"))
-		sort.Strings(files)
-		if len(files) > 0 {
-			perClass = append(perClass, files)
-		}
-	}
-	var out []string
-	for i := 0; len(out) < n; i++ {
-		added := false
-		for _, files := range perClass {
-			if i < len(files) && len(out) < n {
-				out = append(out, files[i])
-				added = true
-			}
-		}
-		if !added {
-			break
-		}
-	}
-	return out
-}
-
 // TestTorchParity runs flowerlib's ResNet50 and the independent PyTorch one
 // (torch_reference.py) on the same random Keras-layout weights and real sample photos, on
 // every backend: "go" (flowerlib's fast convolution path) and "xla:cpu" (XLA's native
@@ -164,7 +137,7 @@ func TestTorchParity(t *testing.T) {
 	} else if s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	paths := samplePaths(t, n)
+	paths := testdata.SamplePhotos(t, n)
 	if len(paths) < 16 && os.Getenv("FLOWERS_PARITY_N") == "" {
 		t.Fatalf("only %d sample photos found, need 16", len(paths))
 	}

@@ -105,9 +105,7 @@ func testFastMatchesNative(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range append(resnetKinds, convCase{"5x3s1", 8, 9, 6, 7, 5, 1, 3}) {
 		t.Run(c.name, func(t *testing.T) {
-			x := randTensor(rng, 2, c.h, c.w, c.cIn)
-			k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
-			b := randTensor(rng, c.cOut)
+			x, k, b := randConv(rng, c)
 			fn := func(x, k, b *graph.Node) *graph.Node { return Conv2D(x, k, b, c.st) }
 			want := execIn(t, Native, fn, x, k, b)[0]
 			got := execIn(t, Fast, fn, x, k, b)[0]
@@ -124,6 +122,13 @@ func testFastMatchesNative(t *testing.T) {
 	}
 }
 
+// randConv returns random inputs of c: x (a batch of 2), the kernel k and the bias b.
+func randConv(rng *rand.Rand, c convCase) (x, k, b *tensors.Tensor) {
+	x = randTensor(rng, 2, c.h, c.w, c.cIn)
+	k = randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
+	return x, k, randTensor(rng, c.cOut)
+}
+
 func randBN(rng *rand.Rand, c int) (gamma, beta, mean, variance *tensors.Tensor) {
 	v := make([]float32, c)
 	for i := range v {
@@ -136,9 +141,7 @@ func TestFoldedBatchNormMatchesUnfolded(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, c := range resnetKinds {
 		t.Run(c.name, func(t *testing.T) {
-			x := randTensor(rng, 2, c.h, c.w, c.cIn)
-			k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
-			b := randTensor(rng, c.cOut)
+			x, k, b := randConv(rng, c)
 			g, be, m, v := randBN(rng, c.cOut)
 			folded := func(in []*graph.Node) *graph.Node {
 				return Conv2DBatchNorm(in[0], in[1], in[2], BatchNorm{in[3], in[4], in[5], in[6], 1.001e-5}, c.st)
@@ -172,9 +175,7 @@ func testGradientsMatch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, c := range []convCase{resnetKinds[0], resnetKinds[1], resnetKinds[2], resnetKinds[3]} {
 		t.Run(c.name, func(t *testing.T) {
-			x := randTensor(rng, 2, c.h, c.w, c.cIn)
-			k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
-			b := randTensor(rng, c.cOut)
+			x, k, b := randConv(rng, c)
 			g, be, m, v := randBN(rng, c.cOut)
 			fn := func(inputs []*graph.Node) []*graph.Node {
 				bn := BatchNorm{inputs[3], inputs[4], inputs[5], inputs[6], 1.001e-5}
@@ -259,9 +260,7 @@ func ExampleOutputSize() {
 func TestConv2DBatchNormReLU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	c := resnetKinds[2]
-	x := randTensor(rng, 2, c.h, c.w, c.cIn)
-	k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
-	b := randTensor(rng, c.cOut)
+	x, k, b := randConv(rng, c)
 	g, be, m, v := randBN(rng, c.cOut)
 	fused := func(in []*graph.Node) *graph.Node {
 		return Conv2DBatchNormReLU(in[0], in[1], in[2], BatchNorm{in[3], in[4], in[5], in[6], 1.001e-5}, c.st)

@@ -14,9 +14,7 @@ func TestFoldBatchNormValues(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, c := range resnetKinds {
 		t.Run(c.name, func(t *testing.T) {
-			x := randTensor(rng, 2, c.h, c.w, c.cIn)
-			k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
-			b := randTensor(rng, c.cOut)
+			x, k, b := randConv(rng, c)
 			g, be, m, v := randBN(rng, c.cOut)
 			flat := func(t *tensors.Tensor) []float32 { return tensors.MustCopyFlatData[float32](t) }
 			k2, b2 := FoldBatchNormValues(flat(k), flat(b), flat(g), flat(be), flat(m), flat(v), 1.001e-5)

@@ -2,9 +2,6 @@ package conv_test
 
 import (
 	"math"
-	"os"
-	"path/filepath"
-	"sort"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
@@ -16,37 +13,21 @@ import (
 
 // samplePhotos returns n sample photos, a few from each class folder, in a fixed order.
 func samplePhotos(t *testing.T, n int) []string {
-	root := testdata.RequireSample(t)
-	classes, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var perClass [][]string
-	for _, c := range classes {
-		if !c.IsDir() {
-			continue
-		}
-		files, _ := filepath.Glob(filepath.Join(root, c.Name(), "*.jpg"))
-		sort.Strings(files)
-		perClass = append(perClass, files)
-	}
-	var out []string
-	for i := 0; len(out) < n; i++ {
-		added := false
-		for _, files := range perClass {
-			if i < len(files) && len(out) < n {
-				out = append(out, files[i])
-				added = true
-			}
-		}
-		if !added {
-			break
-		}
-	}
+	out := testdata.SamplePhotos(t, n)
 	if len(out) < n {
-		t.Fatalf("only %d sample photos under %s, want %d", len(out), root, n)
+		t.Fatalf("only %d sample photos under %s, want %d", len(out), testdata.SampleDir(), n)
 	}
 	return out
+}
+
+// samplePixels returns n sample photos (samplePhotos') loaded at size×size.
+func samplePixels(t *testing.T, n, size int) []float32 {
+	t.Helper()
+	pixels, _, failures, err := images.LoadAll(samplePhotos(t, n), size, nil)
+	if err != nil || len(failures) > 0 {
+		t.Fatalf("loading sample photos: %v %v", err, failures)
+	}
+	return pixels
 }
 
 // features runs flowerlib's frozen ResNet50 (random weights, avg pooling) in the given mode.
@@ -54,7 +35,14 @@ func features(t *testing.T, mode conv.Mode, bf16 bool, pixels []float32, n, size
 	t.Helper()
 	prevMode, prevBF16 := conv.SetMode(mode), conv.SetBFloat16(bf16)
 	defer func() { conv.SetMode(prevMode); conv.SetBFloat16(prevBF16) }()
-	b, err := backend.New("go", nil)
+	return extract(t, "go", pixels, n, size)
+}
+
+// extract runs flowerlib's frozen ResNet50 (random weights, avg pooling) on the backend
+// named backendName in the current mode.
+func extract(t *testing.T, backendName string, pixels []float32, n, size int) []float32 {
+	t.Helper()
+	b, err := backend.New(backendName, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,10 +81,7 @@ func TestResNet50FastMatchesNative(t *testing.T) {
 		t.Skip("the native (graph.Convolve) ResNet50 takes ~10 s")
 	}
 	const n, size = 4, 64
-	pixels, _, failures, err := images.LoadAll(samplePhotos(t, n), size, nil)
-	if err != nil || len(failures) > 0 {
-		t.Fatalf("loading sample photos: %v %v", err, failures)
-	}
+	pixels := samplePixels(t, n, size)
 	want := features(t, conv.Native, false, pixels, n, size)
 	got := features(t, conv.Fast, false, pixels, n, size)
 	if len(got) != n*resnet50.FeatureChannels {
@@ -116,10 +101,7 @@ func TestResNet50BFloat16Cost(t *testing.T) {
 		t.Skip("two ResNet50 forwards at 224²")
 	}
 	const n, size = 4, 224
-	pixels, _, failures, err := images.LoadAll(samplePhotos(t, n), size, nil)
-	if err != nil || len(failures) > 0 {
-		t.Fatalf("loading sample photos: %v %v", err, failures)
-	}
+	pixels := samplePixels(t, n, size)
 	f32 := features(t, conv.Fast, false, pixels, n, size)
 	bf := features(t, conv.Fast, true, pixels, n, size)
 	d := maxRelPerImage(bf, f32, n)

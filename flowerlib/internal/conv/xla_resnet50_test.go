@@ -7,9 +7,7 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
-	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/internal/conv"
-	"github.com/flowerlib/flowers/flowerlib/resnet50"
 )
 
 // TestResNet50FastMatchesXLA: the whole ResNet50 on real sample photos at 224², flowerlib's
@@ -26,23 +24,11 @@ func TestResNet50FastMatchesXLA(t *testing.T) {
 		t.Skip("no XLA CPU PJRT plugin (flowers setup)")
 	}
 	const n, size = 4, 224
-	pixels, _, failures, err := images.LoadAll(samplePhotos(t, n), size, nil)
-	if err != nil || len(failures) > 0 {
-		t.Fatalf("loading sample photos: %v %v", err, failures)
-	}
+	pixels := samplePixels(t, n, size)
 	run := func(name string, mode conv.Mode) []float32 {
 		prev := conv.SetMode(mode)
 		defer conv.SetMode(prev)
-		e, err := resnet50.NewExtractor(backend.MustNew(name, nil), resnet50.RandomWeights(7, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Finalize()
-		out, err := e.ExtractFloats(pixels, n, size, size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
+		return extract(t, name, pixels, n, size)
 	}
 	want := run("xla:cpu", conv.Auto) // Auto on XLA = graph.Convolve
 	got := run("go", conv.Auto)       // Auto on go = the fast path

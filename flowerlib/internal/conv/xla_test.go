@@ -69,9 +69,7 @@ func TestFastMatchesXLANative(t *testing.T) {
 		rng := rand.New(rand.NewPCG(21, 22))
 		for _, c := range append(resnetKinds, convCase{"5x3s1", 8, 9, 6, 7, 5, 1, 3}) {
 			t.Run(c.name, func(t *testing.T) {
-				in := randTensor(rng, 2, c.h, c.w, c.cIn)
-				k := randTensor(rng, c.k, c.kW(), c.cIn, c.cOut)
-				b := randTensor(rng, c.cOut)
+				in, k, b := randConv(rng, c)
 				g, be, m, v := randBN(rng, c.cOut)
 				fn := func(inputs []*graph.Node) []*graph.Node {
 					y := Conv2D(inputs[0], inputs[1], inputs[2], c.st)
