@@ -122,13 +122,7 @@ func (m *Model) cam(paths []string, labels []int) ([]CAMResult, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range failures {
-		out[f.Index].Err = f.Reason
-	}
-	return out, nil
+	return withFailures(out, failures, err, func(r *CAMResult) *string { return &r.Err })
 }
 
 // mapBase runs the model's base up to its last feature map, [n, H, W, 2048].

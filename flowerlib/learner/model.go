@@ -272,11 +272,17 @@ func (m *Model) Predict(paths []string, topK int) ([]Prediction, error) {
 			}
 			return nil
 		})
+	return withFailures(out, failures, err, func(p *Prediction) *string { return &p.Err })
+}
+
+// withFailures returns out with the Err of each result whose photo could not be used set to
+// why (the failures of features.Extract), or err when the extraction itself failed.
+func withFailures[T any](out []T, failures []features.Failure, err error, errOf func(*T) *string) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range failures {
-		out[f.Index].Err = f.Reason
+		*errOf(&out[f.Index]) = f.Reason
 	}
 	return out, nil
 }
