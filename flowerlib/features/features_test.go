@@ -1,16 +1,16 @@
 package features
 
 import (
-	"github.com/flowerlib/flowers/flowerlib/internal/container"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
+	"github.com/flowerlib/flowers/flowerlib/internal/container"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 )
 
@@ -27,14 +27,7 @@ func writePNG(t *testing.T, path string, c color.RGBA, size int) {
 			}
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	imagestest.WritePNG(t, path, img)
 }
 
 // TestCacheRebuild runs the real (random-weights) ResNet50 on small images: the first Build

@@ -3,7 +3,6 @@ package learner
 import (
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/sample"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
@@ -121,14 +121,7 @@ func writeBlobImages(t testing.TB, root string, perClass, size int) map[string][
 				}
 			}
 			path := filepath.Join(dir, string(rune('a'+i/26))+string(rune('a'+i%26))+".png")
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := png.Encode(f, img); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
+			imagestest.WritePNG(t, path, img)
 			centres[path] = [2]int{y0 + side/2, x0 + side/2}
 		}
 	}

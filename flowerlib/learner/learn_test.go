@@ -3,13 +3,13 @@ package learner
 import (
 	"image"
 	"image/color"
-	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/flowerlib/flowers/internal/testdata"
 )
@@ -64,14 +64,7 @@ func writeClassImages(t testing.TB, root string, perClass, size int) {
 					img.SetRGBA(x, y, px)
 				}
 			}
-			f, err := os.Create(filepath.Join(dir, string(rune('a'+i/26))+string(rune('a'+i%26))+".png"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := png.Encode(f, img); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
+			imagestest.WritePNG(t, filepath.Join(dir, string(rune('a'+i/26))+string(rune('a'+i%26))+".png"), img)
 		}
 	}
 }

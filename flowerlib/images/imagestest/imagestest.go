@@ -1,7 +1,8 @@
 // Package imagestest generates the image files tests need: valid images of every colour
 // model, and each kind of bad input of docs/BAD_INPUTS.md (truncated, bombs,
 // unsupported variants, EXIF orientation, animated GIF...). Everything is generated
-// in memory from Go's encoders plus a few byte patches, so tests need no binary fixtures.
+// in memory from Go's encoders plus a few byte patches, so tests need no binary fixtures;
+// WritePNG writes an image to a file for tests that read folders.
 package imagestest
 
 import (
@@ -14,6 +15,8 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"os"
+	"testing"
 )
 
 // Pattern returns a w×h NRGBA image with smooth gradients plus a checker, so resizing and
@@ -64,6 +67,14 @@ func PNG(img image.Image) []byte {
 		panic(err)
 	}
 	return buf.Bytes()
+}
+
+// WritePNG writes img to path as a PNG, failing the test on an error.
+func WritePNG(t testing.TB, path string, img image.Image) {
+	t.Helper()
+	if err := os.WriteFile(path, PNG(img), 0o666); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Gray returns a w×h grey ramp.
