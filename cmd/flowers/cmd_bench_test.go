@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,18 +14,7 @@ import (
 // benchStdout runs flowers bench with args and returns its stdout.
 func benchStdout(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() { b, _ := io.ReadAll(r); done <- string(b) }()
-	runErr := runBench(args)
-	os.Stdout = old
-	w.Close()
-	return <-done, runErr
+	return captureStdout(t, func() error { return runBench(args) })
 }
 
 // benchRefs returns the references this machine can run (-refs), skipping (failing with
