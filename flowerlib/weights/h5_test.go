@@ -38,12 +38,9 @@ func smallFile() *File {
 	}}
 }
 
-func TestWriteReadH5(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.h5")
-	want := smallFile()
-	if err := WriteH5(path, want, Attr{"note", "random"}); err != nil {
-		t.Fatal(err)
-	}
+// readEqual reads the weights file at path and fails the test unless it holds want.
+func readEqual(t *testing.T, path string, want *File) *File {
+	t.Helper()
 	got, err := ReadH5(path)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +48,16 @@ func TestWriteReadH5(t *testing.T) {
 	if err := Equal(want, got); err != nil {
 		t.Fatal(err)
 	}
+	return got
+}
+
+func TestWriteReadH5(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.h5")
+	want := smallFile()
+	if err := WriteH5(path, want, Attr{"note", "random"}); err != nil {
+		t.Fatal(err)
+	}
+	got := readEqual(t, path, want)
 	if d := Describe(got); !strings.Contains(d, "5 layers (3 with weights), 8 tensors, 658 parameters") {
 		t.Errorf("Describe:\n%s", d)
 	}
@@ -96,17 +103,11 @@ with h5py.File(sys.argv[2], 'w') as f:
 	if out, err := exec.Command("/usr/bin/python3", "-c", script, goPath, pyPath).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	got, err := ReadH5(pyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Equal(smallFile(), got); err != nil {
-		t.Fatal(err)
-	}
+	readEqual(t, pyPath, smallFile())
 	if out, err := exec.Command("/usr/bin/python3", "-c", script, goPath, pyPath, "broken").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	_, err = ReadH5(pyPath)
+	_, err := ReadH5(pyPath)
 	if err == nil || !strings.Contains(err.Error(), `weight "conv1_bn/beta:0"`) || !strings.Contains(err.Error(), pyPath) {
 		t.Errorf("want an error naming the missing weight and file, got %v", err)
 	}
@@ -248,13 +249,7 @@ func TestKeras3RoundTrip(t *testing.T) {
 	if err := WriteKeras3(path, want); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadH5(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Equal(want, got); err != nil {
-		t.Fatal(err)
-	}
+	got := readEqual(t, path, want)
 	// The converted cache keeps the format and the keys.
 	cache := filepath.Join(dir, "cache")
 	for range 2 {
