@@ -22,6 +22,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/flowerlib/flowers/tools/reference"
 )
 
 // Environment variables of flowerlib/internal/conv (internal: not importable from here).
@@ -313,17 +314,24 @@ func (c *benchConfig) prepareInputs(tasks []string, data string, photos int) err
 
 // startRefs starts the reference servers; one that cannot start is reported and left out.
 func (c *benchConfig) startRefs(names []string, python, kerasPython, torchDevice string) {
+	if len(names) == 0 {
+		return
+	}
+	if err := reference.WriteScripts(c.tmp); err != nil {
+		fmt.Fprintf(c.progress, "%v not measured: %v\n", names, err)
+		return
+	}
 	for _, name := range names {
 		var r *refProc
 		var err error
 		switch name {
 		case "torch":
-			r, err = startRef("PyTorch", python, torchScript(), c.weightsPath, c.threads, "--device", torchDevice)
+			r, err = startRef("PyTorch", python, filepath.Join(c.tmp, reference.TorchScript), c.weightsPath, c.threads, "--device", torchDevice)
 		case "keras":
 			if kerasPython == "" {
 				err = errors.New("no Python with TensorFlow: pass -keras-python (or set $FLOWERS_PYTHON: source .ci/venv.sh)")
 			} else {
-				r, err = startRef("TF-Keras", kerasPython, kerasScript(), c.weightsPath, c.threads)
+				r, err = startRef("TF-Keras", kerasPython, filepath.Join(c.tmp, reference.KerasScript), c.weightsPath, c.threads)
 			}
 		default:
 			err = errors.Errorf("unknown reference %q (want torch, keras)", name)

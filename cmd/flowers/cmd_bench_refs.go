@@ -17,11 +17,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/flowerlib/flowers/flowerlib/nb"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
-	"github.com/flowerlib/flowers/tools/reference"
 )
-
-func torchScript() string { return reference.TorchScript }
-func kerasScript() string { return reference.KerasScript }
 
 // refProc is a long-lived Python reference (tools/reference/*_reference.py serve): the
 // framework is imported and the model built once, and its figures interleave with
@@ -48,13 +44,13 @@ type refAnswer struct {
 	Error          string    `json:"error"`
 }
 
-// startRef starts `python -c script serve --weights W --threads N [extra...]` and reads its hello line.
+// startRef starts `python script serve --weights W --threads N [extra...]` and reads its hello line.
 func startRef(name, python, script, weightsPath string, threads int, extra ...string) (*refProc, error) {
 	if _, err := exec.LookPath(python); err != nil {
 		return nil, errors.Wrapf(err, "%s not found", python)
 	}
 	r := &refProc{Name: name, stderr: &tail{max: 8 << 10}}
-	args := append([]string{"-c", script, "serve", "--weights", weightsPath, "--threads", strconv.Itoa(threads)}, extra...)
+	args := append([]string{script, "serve", "--weights", weightsPath, "--threads", strconv.Itoa(threads)}, extra...)
 	r.cmd = exec.Command(python, args...)
 	r.cmd.Stderr = r.stderr
 	var err error

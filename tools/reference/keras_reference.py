@@ -20,56 +20,11 @@ import argparse
 import json
 import math
 import os
-import resource
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-def vmhwm_mib():
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class Meter:
-    """Wall time, CPU time and peak RSS of a section (as torch_reference.py's)."""
-
-    def __enter__(self):
-        try:
-            open("/proc/self/clear_refs", "w").write("5")
-        except OSError:
-            pass
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        self.cpu0, self.t0 = r.ru_utime + r.ru_stime, time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        self.seconds = time.perf_counter() - self.t0
-        self.cpu_seconds = r.ru_utime + r.ru_stime - self.cpu0
-        self.peak = vmhwm_mib()
-
-
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-
-def timed_runs(fn, duration, min_runs=1):
-    times = []
-    end = time.time() + duration
-    while len(times) < min_runs or time.time() < end:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
+from benchutil import Meter, epochs_answer, median, timed_runs
 
 
 def serve(a):
@@ -191,13 +146,6 @@ def epoch_timer(keras, times):
             times.append((self.meter.seconds, self.meter.cpu_seconds))
 
     return EpochTimer()
-
-
-def epochs_answer(n, epochs, peak):
-    """The answer of a task timed by epoch over n photos: the last of epochs, (seconds, cpu_seconds) each."""
-    secs, cpu = epochs[-1]
-    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in epochs], "images_per_sec": n / secs,
-            "peak_rss_mib": peak, "cpu_seconds_per_image": cpu / n}
 
 
 def task_augment(base_pooled, req, a):

@@ -9,7 +9,8 @@
 //     photos as .npy (the parity test), `serve` answers `flowers bench` (forward, photos,
 //     the seed's head step, an augment-mode epoch);
 //   - keras_reference.py (KerasScript) answers `flowers bench` with TensorFlow-Keras
-//     (tf-keras' own ResNet50 and the seed's head and ImageDataGenerator).
+//     (tf-keras' own ResNet50 and the seed's head and ImageDataGenerator);
+//   - benchutil.py holds what both `serve`s share (timing, CPU time and peak RSS).
 //
 // The PyTorch ones need Debian's /usr/bin/python3 with python3-h5py, python3-numpy,
 // python3-torch and python3-torchvision; the Keras one the test-only virtual environment of
@@ -17,14 +18,42 @@
 // with CI=true, where they fail.
 package reference
 
-import _ "embed"
+import (
+	"embed"
+	"os"
+	"path/filepath"
 
-// TorchScript is torch_reference.py, run by `flowers bench` as `python3 -c TorchScript serve ...`.
-//
-//go:embed torch_reference.py
-var TorchScript string
+	"github.com/pkg/errors"
+)
 
-// KerasScript is keras_reference.py, run by `flowers bench` as `python -c KerasScript serve ...`.
+// The scripts `flowers bench` runs, by file name (WriteScripts writes them).
+const (
+	// TorchScript is the PyTorch reference, run as `python3 DIR/torch_reference.py serve ...`.
+	TorchScript = "torch_reference.py"
+	// KerasScript is the TF-Keras reference, run as `python DIR/keras_reference.py serve ...`.
+	KerasScript = "keras_reference.py"
+)
+
+// scripts are the reference scripts and benchutil.py, the module both import.
 //
-//go:embed keras_reference.py
-var KerasScript string
+//go:embed torch_reference.py keras_reference.py benchutil.py
+var scripts embed.FS
+
+// WriteScripts writes the embedded reference scripts and the module they share into dir, so
+// that a binary built from this repository runs them anywhere.
+func WriteScripts(dir string) error {
+	entries, err := scripts.ReadDir(".")
+	if err != nil {
+		return errors.Wrap(err, "the embedded reference scripts")
+	}
+	for _, e := range entries {
+		b, err := scripts.ReadFile(e.Name())
+		if err != nil {
+			return errors.Wrapf(err, "the embedded %s", e.Name())
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			return errors.Wrapf(err, "writing the reference script %s", filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
+}

@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import sys
 import time
 import warnings
@@ -33,6 +32,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from benchutil import Meter, epochs_answer, median, timed_runs
 
 STAGES = [("conv2", 64, 3, 1), ("conv3", 128, 4, 2), ("conv4", 256, 6, 2), ("conv5", 512, 3, 2)]
 EPS = 1.001e-5
@@ -231,62 +232,6 @@ def blas_info():
     return "unknown (%s)" % [l for l in torch.__config__.show().split(",") if "BLAS_INFO" in l]
 
 
-def vmhwm_mib():
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def reset_peak():
-    try:
-        open("/proc/self/clear_refs", "w").write("5")
-    except OSError:
-        pass
-
-
-class Meter:
-    """Wall time, CPU time (this process and its finished children) and peak RSS of a section."""
-
-    def __enter__(self):
-        reset_peak()
-        self.ru0 = self.cpu()
-        self.t0 = time.perf_counter()
-        return self
-
-    @staticmethod
-    def cpu():
-        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.t0
-        self.cpu_seconds = self.cpu() - self.ru0
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        self.peak = vmhwm_mib() + (children if self.children else 0)
-
-    children = False
-
-
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-
-def timed_runs(fn, duration, min_runs=1):
-    times = []
-    end = time.time() + duration
-    while len(times) < min_runs or time.time() < end:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def load_photo(path, size):
     """PIL, as torchvision's ImageFolder loads a photo: RGB, bilinear resize to size x size."""
     from PIL import Image
@@ -395,13 +340,6 @@ def task_head(model, req, a):
             times = timed_runs(step, req["duration"], min_runs=req.get("min_steps", 2))
     return {"seconds_per_step": median(times), "images_per_sec": batch / median(times), "iterations": len(times),
             "peak_rss_mib": m.peak, "cpu_seconds_per_image": timed.cpu_seconds / (batch * len(times))}
-
-
-def epochs_answer(n, epochs, peak):
-    """The answer of a task timed by epoch over n photos: the last of epochs, (seconds, cpu_seconds) each."""
-    secs, cpu = epochs[-1]
-    return {"images": n, "seconds": secs, "epoch_seconds": [s for s, _ in epochs], "images_per_sec": n / secs,
-            "peak_rss_mib": peak, "cpu_seconds_per_image": cpu / n}
 
 
 def task_augment(model, req, a):
