@@ -34,11 +34,27 @@ func fullModel(base *resnet50.Pretrained, stage string, hc head.Config) trainer.
 	}
 }
 
+// modelFrom is fullModel from the output of the frozen layer cut on (resnet50.CutBefore(stage)),
+// for images size×size: the same variables, minus those of the layers up to cut.
+func modelFrom(base *resnet50.Pretrained, cut string, size int, stage string, hc head.Config) trainer.ModelFn {
+	return func(scope *model.Scope, x *graph.Node) *graph.Node {
+		b := resnet50.BuildGraph(scope.In(BaseScope), x).From(cut, size, size).PreTrained(base.Weights()).
+			Pooling(poolingOf(hc.Kind)).TrainableFrom(stage)
+		return head.Logits(scope, b.Done(), hc)
+	}
+}
+
 // FineTune continues from the trained head with the base unfrozen from the layer prefix stage
 // on (e.g. "conv5", the last stage, or "conv4_block6"), training both on the photos (augmented
 // when Config.Augment is set) at Config.FineTuneLR for Config.FineTuneEpochs, in
 // RunDir/finetune (resumable like Fit). The base's trainable BatchNorm layers use batch
 // statistics in training, as in Keras. Afterwards Evaluate and Predict use the fine-tuned model.
+//
+// Without augmentation the frozen layers before stage give each photo the same output every
+// epoch: when one layer's output alone feeds the trainable ones (resnet50.CutBefore) and it
+// fits in memory, it is computed once for the training and validation photos and only the
+// layers from stage on run each epoch (see frozenFeatures). The Store ends up the same either
+// way: the whole model's, which Evaluate, Predict and Open use.
 func (l *Learner) FineTune(stage string) (trainer.History, error) {
 	if stage == "" {
 		return nil, errors.New("learner.FineTune: name the first layer to train, e.g. \"conv5\"")
@@ -51,41 +67,85 @@ func (l *Learner) FineTune(stage string) (trainer.History, error) {
 	}
 	if l.FineTuner != nil && l.fineTuneTo != stage {
 		l.FineTuner.Close()
-		l.FineTuner = nil
+		l.FineTuner, l.fineTune = nil, fineTuneData{}
 	}
 	if l.FineTuner == nil {
-		store := model.NewStore()
-		if err := copyVariables(store, l.Trainer.Store, headScopes(l.Config.Config)); err != nil {
+		if err := l.newFineTuner(stage); err != nil {
 			return nil, err
 		}
-		opts := l.Options
-		opts.Epochs, opts.LearningRate = l.FineTuneEpochs, l.FineTuneLR
-		id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey, Stage: stage}
-		dir := filepath.Join(l.RunDir, FineTuneDir)
-		logf(l.Log, "fine-tuning the base from %q with the head, lr %g, %d epochs, in %s\n", stage, opts.LearningRate, opts.Epochs, dir)
-		tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir,
-			Model: fullModel(l.base, stage, l.Config.Config), Identity: id, CheckIdentity: id.check, Options: opts})
-		if err != nil {
+	}
+	if l.fineTune.train == nil {
+		if l.FineTuner.Finished() {
+			return l.FineTuner.State.History, nil // nothing to compute the inputs for
+		}
+		var err error
+		if l.fineTune, err = l.fineTuneInputs(l.fineTune.cut); err != nil {
 			return nil, err
 		}
-		l.FineTuner, l.fineTuneTo = tr, stage
-		if l.model != nil {
-			l.model.Close()
-			l.model = nil
+	}
+	return l.FineTuner.Fit(l.fineTune.train, l.fineTune.valid)
+}
+
+// fineTuneData is what the fine-tuning trainer trains on: the photos, or the output of the
+// frozen layers before the cut layer (cut != "").
+type fineTuneData struct {
+	cut          string
+	train, valid trainer.Data
+}
+
+// newFineTuner prepares the trainer of fine-tuning from stage on, in a new Store holding the
+// trained head (and the base, or a checkpoint's values), on the photos or from the cut layer
+// on (fineTuneCut); FineTune computes the inputs when it needs them.
+func (l *Learner) newFineTuner(stage string) error {
+	data := fineTuneData{cut: l.fineTuneCut(stage)}
+	store := model.NewStore()
+	if err := copyVariables(store, l.Trainer.Store, headScopes(l.Config.Config)); err != nil {
+		return err
+	}
+	modelFn := fullModel(l.base, stage, l.Config.Config)
+	if data.cut != "" {
+		// The From model creates only the variables after the cut: the Store gets the others
+		// too, so that it is the whole model's (checkpoints, Evaluate, Predict).
+		opts := resnet50.Options{TrainableFrom: stage, Pooling: poolingOf(l.Kind)}
+		if err := resnet50.LoadMissing(store.RootScope().In(BaseScope), l.base.File, opts); err != nil {
+			return errors.WithMessage(err, "learner.FineTune: loading the frozen base")
 		}
-		if l.Info.FineTune != stage {
-			l.Info.FineTune = stage
-			if err := l.Info.save(l.RunDir); err != nil {
-				return nil, err
-			}
-		}
+		modelFn = modelFrom(l.base, data.cut, l.ImageSize, stage, l.Config.Config)
+	}
+	opts := l.Options
+	opts.Epochs, opts.LearningRate = l.FineTuneEpochs, l.FineTuneLR
+	id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey, Stage: stage}
+	dir := filepath.Join(l.RunDir, FineTuneDir)
+	logf(l.Log, "fine-tuning the base from %q with the head, lr %g, %d epochs, in %s\n", stage, opts.LearningRate, opts.Epochs, dir)
+	tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir,
+		Model: modelFn, Identity: id, CheckIdentity: id.check, Options: opts})
+	if err != nil {
+		return err
+	}
+	l.FineTuner, l.fineTuneTo, l.fineTune = tr, stage, data
+	if l.model != nil {
+		l.model.Close()
+		l.model = nil
+	}
+	if l.Info.FineTune != stage {
+		l.Info.FineTune = stage
+		return l.Info.save(l.RunDir)
+	}
+	return nil
+}
+
+// fineTuneInputs returns the photos fine-tuning trains and validates on or, with a cut layer,
+// their output of the frozen layers up to it (frozenFeatures).
+func (l *Learner) fineTuneInputs(cut string) (fineTuneData, error) {
+	if cut != "" {
+		return l.frozenFeatures(cut)
 	}
 	si := l.Info.Split
 	train := &photos{size: l.ImageSize, aug: l.Augment, ex: features.Pixels{}}
 	train.paths, train.codes = l.keptPaths(si.Train, si.TrainCodes, 0)
 	valid := &photos{size: l.ImageSize, ex: features.Pixels{}}
 	valid.paths, valid.codes = l.keptPaths(si.Valid, si.ValidCodes, len(si.Train))
-	return l.FineTuner.Fit(train, valid)
+	return fineTuneData{train: train, valid: valid}, nil
 }
 
 // headScopes are the variable scopes of a head's layers ("/dense", "/batch_normalization", …).

@@ -62,6 +62,7 @@ type Learner struct {
 	lock       *runlock.Lock
 	newRun     bool
 	fineTuneTo string // stage of the last FineTune
+	fineTune   fineTuneData
 	model      *Model // Model's cache
 }
 

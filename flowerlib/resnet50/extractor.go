@@ -50,6 +50,9 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 	}
 	e.exec, err = model.NewExec(backend, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
 		b := BuildGraph(scope.In(ExtractorScope), images).With(opts)
+		if opts.StopAt != "" {
+			return b.DoneAt(opts.StopAt)[0]
+		}
 		if len(opts.Outputs) == 0 {
 			return b.Done()
 		}
@@ -71,7 +74,7 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 
 // OutputShape returns the shape of Extract's output for n images of the given size:
 // [n, ceil(h/32), ceil(w/32), 2048] ([n, 7, 7, 2048] at 224²), [n, 2048] pooled, or
-// [n, 1000] probabilities with the top.
+// [n, 1000] probabilities with the top, or StopAt's layer's output [n, h', w', c].
 func (e *Extractor) OutputShape(n, height, width int) []int {
 	if len(e.opts.Outputs) > 0 {
 		c := 0
@@ -81,6 +84,8 @@ func (e *Extractor) OutputShape(n, height, width int) []int {
 		return []int{n, c}
 	}
 	switch {
+	case e.opts.StopAt != "":
+		return append([]int{n}, layerShape(e.opts.StopAt, height, width)...)
 	case e.opts.IncludeTop:
 		return []int{n, NumClasses}
 	case e.opts.Pooling != PoolingNone:
@@ -194,7 +199,29 @@ func OutputChannels(layer string) int {
 	return 0
 }
 
+// layerShape returns the output shape (no batch axis) of a layer for images height×width
+// (nil for an unknown name or size).
+func layerShape(name string, height, width int) []int {
+	layers, err := Layers(Options{Height: height, Width: width})
+	if err != nil {
+		return nil
+	}
+	for _, l := range layers {
+		if l.Name == name {
+			return l.OutputShape
+		}
+	}
+	return nil
+}
+
 func checkOutputNames(opts Options) error {
+	if opts.StopAt != "" {
+		layers, _ := Layers(Options{})
+		k := slices.IndexFunc(layers, func(l Layer) bool { return l.Name == opts.StopAt })
+		if k < 0 || layers[k].Type == "Conv2D" {
+			return errors.Errorf("resnet50: no layer output %q for StopAt (see resnet50.Layers; convolutions are computed with their BatchNormalization: name the _bn layer)", opts.StopAt)
+		}
+	}
 	for _, o := range opts.Outputs {
 		if OutputChannels(o) == 0 {
 			return errors.Errorf("resnet50: no layer %q for Outputs (see resnet50.Layers; the stages end at %v)", o, StageOutputs)

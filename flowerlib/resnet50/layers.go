@@ -86,6 +86,10 @@ type Options struct {
 	// (e.g. the stage outputs, StageOutputs): each is pooled (Pooling must be avg or max) and
 	// they are concatenated in order, [n, Σ channels]. One pass computes them all.
 	Outputs []string
+	// StopAt, for NewExtractor, names a layer whose output map to return as it is, e.g.
+	// "conv4_block6_out" [n, 14, 14, 1024] at 224² (Pooling and the top do not apply): the
+	// input of a model built From that layer. Not with Outputs; not a Conv2D (see CutBefore).
+	StopAt string
 }
 
 // StageOutputs are the outputs of ResNet50's four stages, early (general) to late (specific).
@@ -112,6 +116,9 @@ func (o Options) validate() error {
 	}
 	if len(o.Outputs) > 0 && (o.Pooling == PoolingNone || o.IncludeTop) {
 		return errors.Errorf("resnet50: Outputs %v need avg or max pooling and no top (maps of different sizes cannot be concatenated)", o.Outputs)
+	}
+	if o.StopAt != "" && len(o.Outputs) > 0 {
+		return errors.Errorf("resnet50: StopAt %q and Outputs %v are exclusive", o.StopAt, o.Outputs)
 	}
 	return nil
 }

@@ -525,3 +525,32 @@ func LoadWeights(spec, cacheDir string, top bool, log io.Writer) (*weights.File,
 	}
 	return p.File, nil
 }
+
+// LoadMissing creates under scope the variables of the model opts describes that scope does
+// not have yet, from w, marked trainable as Layers(opts) says; existing ones (e.g. a
+// checkpoint's) are left as they are. A model built From a layer creates only the variables
+// after it: this fills in those before, so the Store also serves the whole model.
+func LoadMissing(scope *model.Scope, w *weights.File, opts Options) error {
+	values, err := weightsByName(w, opts.IncludeTop)
+	if err != nil {
+		return err
+	}
+	layers, err := Layers(opts)
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		for _, wt := range l.Weights {
+			s := scope.At("%s", l.Name)
+			if s.GetVariable(wt.Name) != nil {
+				continue
+			}
+			v, err := s.CreateVariable(wt.Name, tensorFromWeights(values[l.Name+"/"+wt.Name]))
+			if err != nil {
+				return errors.WithMessage(err, "resnet50.LoadMissing")
+			}
+			v.SetTrainable(wt.Trainable)
+		}
+	}
+	return nil
+}

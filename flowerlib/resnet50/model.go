@@ -45,6 +45,7 @@ type Config struct {
 	images  *Node
 	weights *weights.File
 	opts    Options
+	from    string // the layer whose output images is ("": the images)
 }
 
 // BuildGraph starts building ResNet50 on images, float32 [batch, height, width, 3] with RGB
@@ -110,25 +111,25 @@ func (c *Config) IncludeTop(include bool) *Config {
 // [batch, 1000] probabilities with the top. It panics on bad shapes or weights.
 func (c *Config) Done() *Node { return c.DoneAt("")[0] }
 
+// From makes BuildGraph's input the output of the named layer instead of the images: x is
+// then that layer's output [batch, h, w, c] for images height×width (what DoneAt(layer)
+// returns, e.g. "conv4_block6_out" [batch, 14, 14, 1024] at 224²), and only the layers after
+// it are built, with the same variables (scopes, names, trainability) as the whole model, so
+// that both share a Store. Every later layer must depend on the images only through this one
+// (CutBefore finds such a layer); Done panics otherwise.
+func (c *Config) From(layer string, height, width int) *Config {
+	c.from = layer
+	c.opts.Height, c.opts.Width = height, width
+	return c
+}
+
 // DoneAt builds the graph up to the named layers and returns their outputs, e.g.
 // DoneAt("conv2_block3_out", "conv3_block4_out") for the stage outputs (the layer names of
 // Layers); "" names the model's output. Only the layers the outputs depend on are built.
 func (c *Config) DoneAt(names ...string) []*Node {
-	x := c.images
-	if x.Rank() != 4 || x.Shape().Dimensions[3] != 3 {
-		exceptions.Panicf("resnet50.BuildGraph(): images must be [batch, height, width, 3] (NHWC RGB), got shape %s", x.Shape())
-	}
-	if x.DType() != dtypes.Float32 {
-		exceptions.Panicf("resnet50.BuildGraph(): images must be float32, got shape %s", x.Shape())
-	}
-	opts := c.opts
-	opts.Height, opts.Width = x.Shape().Dimensions[1], x.Shape().Dimensions[2]
-	layers, err := Layers(opts)
-	if err != nil {
-		exceptions.Panicf("resnet50.BuildGraph(): %v (images %s)", err, x.Shape())
-	}
+	layers, first, in := c.input()
 	want := make(map[string]int, len(names))
-	last := 0
+	last := first
 	for i, name := range names {
 		if name == "" {
 			name = layers[len(layers)-1].Name
@@ -138,19 +139,23 @@ func (c *Config) DoneAt(names ...string) []*Node {
 		if k < 0 {
 			exceptions.Panicf("resnet50.BuildGraph(): no layer %q (see resnet50.Layers for the names)", name)
 		}
+		if k < first {
+			exceptions.Panicf("resnet50.BuildGraph(): layer %q comes before From(%q): it is not built", name, c.from)
+		}
 		want[name] = k
 		last = max(last, k)
 	}
-	b := &builder{scope: c.scope, g: x.Graph(), layers: layers, values: map[string]*Node{}}
+	b := &builder{scope: c.scope, g: in.Graph(), layers: layers, values: map[string]*Node{}}
 	if c.weights != nil {
-		if b.pretrained, err = weightsByName(c.weights, opts.IncludeTop); err != nil {
+		var err error
+		if b.pretrained, err = weightsByName(c.weights, c.opts.IncludeTop); err != nil {
 			panic(err)
 		}
 	}
 	b.training = c.scope.IsTraining(b.g)
-	b.differentiable = b.training && !opts.Frozen
-	b.values[InputLayerName] = Preprocess(x)
-	for i := range layers[:last+1] {
+	b.differentiable = b.training && !c.opts.Frozen
+	b.values[layers[first].Name] = in
+	for i := first + 1; i <= last; i++ {
 		b.layer(i)
 	}
 	out := make([]*Node, len(names))
@@ -158,6 +163,38 @@ func (c *Config) DoneAt(names ...string) []*Node {
 		out[i] = b.values[name]
 	}
 	return out
+}
+
+// input checks BuildGraph's input and returns the layers, the index of the layer whose output
+// the input is (0, the input layer, without From) and that output (the preprocessed images
+// without From).
+func (c *Config) input() ([]Layer, int, *Node) {
+	x := c.images
+	if c.from == "" {
+		if x.Rank() != 4 || x.Shape().Dimensions[3] != 3 {
+			exceptions.Panicf("resnet50.BuildGraph(): images must be [batch, height, width, 3] (NHWC RGB), got shape %s", x.Shape())
+		}
+		c.opts.Height, c.opts.Width = x.Shape().Dimensions[1], x.Shape().Dimensions[2]
+	}
+	if x.DType() != dtypes.Float32 {
+		exceptions.Panicf("resnet50.BuildGraph(): the input must be float32, got shape %s", x.Shape())
+	}
+	layers, err := Layers(c.opts)
+	if err != nil {
+		exceptions.Panicf("resnet50.BuildGraph(): %v (input %s)", err, x.Shape())
+	}
+	if c.from == "" {
+		return layers, 0, Preprocess(x)
+	}
+	k, err := cutAt(layers, c.from)
+	if err != nil {
+		exceptions.Panicf("resnet50.BuildGraph(): From(%q): %v", c.from, err)
+	}
+	if want := append([]int{x.Shape().Dimensions[0]}, layers[k].OutputShape...); !slices.Equal(x.Shape().Dimensions, want) {
+		exceptions.Panicf("resnet50.BuildGraph(): From(%q) at %d×%d: the input must be the layer's output %v, got shape %s",
+			c.from, c.opts.Height, c.opts.Width, want, x.Shape())
+	}
+	return layers, k, x
 }
 
 // Preprocess is keras.applications.resnet50.preprocess_input ('caffe' mode) on float32 NHWC

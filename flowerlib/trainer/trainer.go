@@ -251,6 +251,13 @@ func New(cfg Config) (*Trainer, error) {
 	return t, nil
 }
 
+// Finished reports whether Fit would return at once with State.History: the run is done and
+// no more epochs are asked of it (Options.Epochs not above the epochs done, or stopped early).
+func (t *Trainer) Finished() bool {
+	st := t.State
+	return st.Done && !(st.Epoch < t.Epochs && st.Stopped == "")
+}
+
 // Close releases the run folder and the compiled graphs (the Store stays usable).
 func (t *Trainer) Close() {
 	if t.step != nil {
@@ -391,6 +398,7 @@ func StepsPerEpoch(n, batch int) int { return (n + batch - 1) / batch }
 // state (a resumed run continues where its checkpoint left off) up to Options.Epochs (a
 // finished run asked for more epochs trains them). It returns the history.
 func (t *Trainer) Fit(train, valid Data) (History, error) {
+	// Finished mirrors the two checks below.
 	n := train.Len()
 	if n == 0 {
 		return nil, errors.New("trainer: no training examples")
