@@ -46,13 +46,16 @@ type benchResult struct {
 	Impl    string `json:"impl"`              // "flowerlib go", "flowerlib xla:cpu", "PyTorch", "TF-Keras"
 	Backend string `json:"backend,omitempty"` // flowerlib's GoMLX backend
 
-	ImagesPerSec float64  `json:"images_per_sec"`        // forward: batch ÷ median time; head: batch ÷ median step; photos, augment: images ÷ wall time
-	CPUPerImage  float64  `json:"cpu_seconds_per_image"` // user+system CPU of the process (and its finished children) per image
-	PeakRSSMiB   float64  `json:"peak_rss_mib"`          // VmHWM during the measurement (the process's other memory included)
-	Iterations   int      `json:"iterations,omitempty"`  // timed runs or steps
-	Seconds      float64  `json:"seconds,omitempty"`     // photos, augment: wall time; head: median seconds per step
-	VsTorch      *float64 `json:"vs_torch"`              // images/s ÷ PyTorch's, same case (null: no PyTorch figure)
-	VsKeras      *float64 `json:"vs_keras"`              // images/s ÷ TF-Keras's
+	ImagesPerSec float64 `json:"images_per_sec"`        // forward: batch ÷ median time; head: batch ÷ median step; photos, augment: images ÷ wall time
+	CPUPerImage  float64 `json:"cpu_seconds_per_image"` // user+system CPU of the process (and its finished children) per image
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`          // VmHWM during the measurement (the process's other memory included)
+	Iterations   int     `json:"iterations,omitempty"`  // timed runs or steps
+	Seconds      float64 `json:"seconds,omitempty"`     // photos, augment: wall time; head: median seconds per step
+	// OnceSeconds is work done once before the epochs and not in Seconds: fine-tuning's pass of
+	// the frozen layers over the photos (learner.FineTune without augmentation).
+	OnceSeconds float64  `json:"once_seconds,omitempty"`
+	VsTorch     *float64 `json:"vs_torch"` // images/s ÷ PyTorch's, same case (null: no PyTorch figure)
+	VsKeras     *float64 `json:"vs_keras"` // images/s ÷ TF-Keras's
 
 	// flowerlib forward only.
 	ConvPath       string  `json:"conv,omitempty"`
@@ -437,6 +440,10 @@ func (c *benchConfig) notes() []string {
 	}
 	for _, r := range c.refs {
 		n = append(n, fmt.Sprintf("%s: %s, BLAS %s; %s; the same weights (.h5)", r.Name, r.Framework, r.BLAS, r.Settings))
+	}
+	if slices.ContainsFunc(c.results, func(r benchResult) bool { return r.OnceSeconds > 0 }) {
+		n = append(n, "fine-tuning: flowerlib runs the frozen layers (conv1–conv4) over the photos once before the first epoch "+
+			"(\"+X once\" in the detail table) and each epoch only conv5 and the head; PyTorch and TF-Keras run the whole base every epoch, as their users' code does")
 	}
 	return n
 }

@@ -72,6 +72,9 @@ func printBenchTables(w io.Writer, results []benchResult, notes []string) {
 			if r.Seconds > 0 {
 				secs = fmt.Sprintf("%.3g", r.Seconds)
 			}
+			if r.OnceSeconds > 0 {
+				secs += fmt.Sprintf(" (+%.3g once)", r.OnceSeconds)
+			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.3f | %.0f | %s | %d |\n", row, impl, figure(r.ImagesPerSec),
 				ratio(r.VsTorch), ratio(r.VsKeras), r.CPUPerImage, r.PeakRSSMiB, secs, max(r.Iterations, 1))
 		}

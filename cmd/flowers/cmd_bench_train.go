@@ -116,7 +116,8 @@ func (c *benchConfig) runAugment() error {
 // runFineTune measures an epoch of fine-tuning: ResNet50's conv5 stage unfrozen and trained
 // with the pooled head (Adam, lr 1e-5, batch 32) on the training photos (not augmented),
 // then a validation pass, after one epoch of the head alone. The last of -epochs fine-tuning
-// epochs is reported.
+// epochs is reported; flowerlib's pass of the frozen layers before the first epoch, as
+// OnceSeconds.
 func (c *benchConfig) runFineTune() error {
 	return c.runEpochTask("finetune", "conv5", map[string]any{"stage": "conv5", "lr": 1e-5}, func() learner.Config {
 		return learner.Config{Config: head.Config{Kind: head.Avg}, FineTuneEpochs: c.epochs, FineTuneLR: 1e-5,
@@ -190,5 +191,5 @@ func (c *benchConfig) flowerlibEpoch(task, name string, n int, fineTune string, 
 	secs := hist[c.epochs-1].Seconds
 	return benchResult{Task: task, Batch: benchHeadBatch, Impl: "flowerlib " + name, Backend: name,
 		ImagesPerSec: float64(n) / secs, Seconds: secs, Iterations: 1, PeakRSSMiB: peakRSSMiB(),
-		CPUPerImage: epochCPU[len(epochCPU)-1].Seconds() / float64(n)}, nil
+		CPUPerImage: epochCPU[len(epochCPU)-1].Seconds() / float64(n), OnceSeconds: res.Features["finetune_frozen"]}, nil
 }
