@@ -56,7 +56,8 @@ type Way struct {
 	// Trainable parameters in the (last) phase.
 	Trainable int
 	// Seconds of training and validation (the epochs' sum); FeatureSeconds spent extracting
-	// the frozen features first (about 0 when they came from the cache).
+	// the frozen features first (about 0 when they came from the cache; for the fine-tuned
+	// way, also the pass of the frozen layers before fine-tuning).
 	Seconds, FeatureSeconds float64
 	RunDir                  string
 }
@@ -161,7 +162,8 @@ func Compare(cfg Config, opts CompareOptions) (*Comparison, error) {
 		return nil, errors.WithMessage(err, WayFineTuned)
 	}
 	wt := Way{Name: WayFineTuned, History: append(trainer.History{}, h1...), FineTuneAfter: len(h1),
-		Trainable: headParams + baseTrainable(resnet50.Options{TrainableFrom: opts.Stage}), RunDir: tc.RunDir}
+		Trainable: headParams + baseTrainable(resnet50.Options{TrainableFrom: opts.Stage}), RunDir: tc.RunDir,
+		FeatureSeconds: tuned.FeatureSeconds["base"] + tuned.FeatureSeconds["finetune_frozen"]}
 	for _, e := range h2 {
 		e.Epoch += len(h1)
 		wt.History = append(wt.History, e)
