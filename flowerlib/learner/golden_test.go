@@ -1,0 +1,140 @@
+package learner
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/sample"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
+)
+
+// goldenHeadFile holds what the article's head (and its avg-pooled variant) gave before the
+// head became a GoMLX function (commit 1f687b9's head.Config): History, evaluation and
+// predictions on the embedded photos, on each backend. The head written as a function must
+// give the same within 1e-6 (FLOWERS_WRITE_GOLDEN=1 rewrites it).
+const goldenHeadFile = "testdata/golden_head.json"
+
+type goldenRun struct {
+	History  []goldenEpoch `json:"history"`
+	Accuracy float64       `json:"accuracy"`
+	Loss     float64       `json:"loss"`
+	Probs    [][]float32   `json:"probs"`
+}
+
+type goldenEpoch struct {
+	Loss, Accuracy, ValLoss, ValAccuracy float64
+}
+
+// goldenKinds are the heads the golden file covers: the article's Flatten head (at 64×64, a
+// 2×2×2048 map, to keep it small) and the avg-pooled one.
+var goldenKinds = []string{"flatten", "avg"}
+
+func goldenRunOf(t *testing.T, backendName, kind string) goldenRun {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := sample.Dir(filepath.Join(dir, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := goldenConfig(data, filepath.Join(dir, "run"), filepath.Join(dir, "cache"), backendName, kind)
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	hist, err := l.Fit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out goldenRun
+	for _, e := range hist {
+		out.History = append(out.History, goldenEpoch{e.Loss, e.Accuracy, e.ValLoss, e.ValAccuracy})
+	}
+	rep, err := l.Evaluate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Accuracy, out.Loss = rep.Accuracy, rep.Loss
+	preds, err := l.Predict(l.Info.Split.Valid[:4], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range preds {
+		out.Probs = append(out.Probs, p.Probs)
+	}
+	return out
+}
+
+// TestGoldenHead: the article's head trains, evaluates and predicts as it did before it was
+// written as a GoMLX function (goldenHeadFile), within 1e-6, on go and xla:cpu.
+func TestGoldenHead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	write := os.Getenv("FLOWERS_WRITE_GOLDEN") == "1"
+	want := map[string]goldenRun{}
+	if !write {
+		b, err := os.ReadFile(goldenHeadFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]goldenRun{}
+	forEachBackend(t, func(t *testing.T, backendName string) {
+		for _, kind := range goldenKinds {
+			key := backendName + "/" + kind
+			got[key] = goldenRunOf(t, backendName, kind)
+			if !write {
+				compareGolden(t, key, got[key], want[key])
+			}
+		}
+	})
+	if write {
+		b, _ := json.MarshalIndent(got, "", " ")
+		if err := os.WriteFile(goldenHeadFile, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func compareGolden(t *testing.T, key string, got, want goldenRun) {
+	t.Helper()
+	if len(want.History) == 0 {
+		t.Fatalf("%s: not in %s", key, goldenHeadFile)
+	}
+	near := func(what string, a, b float64) {
+		if math.Abs(a-b) > 1e-6*math.Max(1, math.Abs(b)) {
+			t.Errorf("%s: %s %.9g, before %.9g", key, what, a, b)
+		}
+	}
+	if len(got.History) != len(want.History) {
+		t.Fatalf("%s: %d epochs, before %d", key, len(got.History), len(want.History))
+	}
+	for i, e := range got.History {
+		w := want.History[i]
+		near("loss", e.Loss, w.Loss)
+		near("accuracy", e.Accuracy, w.Accuracy)
+		near("val_loss", e.ValLoss, w.ValLoss)
+		near("val_accuracy", e.ValAccuracy, w.ValAccuracy)
+	}
+	near("evaluate accuracy", got.Accuracy, want.Accuracy)
+	near("evaluate loss", got.Loss, want.Loss)
+	for i, p := range got.Probs {
+		for c := range p {
+			near("probability", float64(p[c]), float64(want.Probs[i][c]))
+		}
+	}
+}
+
+func goldenConfig(data, run, cache, backendName, kind string) Config {
+	return Config{Data: data, Weights: "random:3", RunDir: run, CacheDir: cache, ImageSize: 64, Backend: backendName,
+		Config:  head.Config{Kind: head.Kind(kind)},
+		Options: trainer.Options{Epochs: 2, BatchSize: 16}}
+}
