@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/internal/container/containertest"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
@@ -17,7 +16,7 @@ import (
 func trainSteps(t *testing.T, dir string, epochs int) string {
 	t.Helper()
 	var log bytes.Buffer
-	tr := newHeadTrainer(t, dir, head.Config{Kind: head.Avg, Hidden: []int{8, 8}}, trainer.Options{Epochs: epochs, BatchSize: 16, Log: &log})
+	tr := newHeadTrainer(t, dir, headCfg{Hidden: []int{8, 8}}, trainer.Options{Epochs: epochs, BatchSize: 16, Log: &log})
 	if _, err := tr.Fit(syntheticFeatures(32, 1), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +120,7 @@ func TestCraftedCheckpointHeader(t *testing.T) {
 		t.Fatalf("crafted header: %v", err)
 	}
 	var log bytes.Buffer
-	tr := newHeadTrainer(t, dir, head.Config{Kind: head.Avg, Hidden: []int{8, 8}}, trainer.Options{Epochs: 1, Log: &log})
+	tr := newHeadTrainer(t, dir, headCfg{Hidden: []int{8, 8}}, trainer.Options{Epochs: 1, Log: &log})
 	if filepath.Base(tr.Resumed) != "ckpt-000000002.flw" || tr.State.Step != 2 {
 		t.Fatalf("resumed from %q at step %d:\n%s", tr.Resumed, tr.State.Step, log.String())
 	}

@@ -4,7 +4,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
@@ -51,7 +50,7 @@ func TestSmooth(t *testing.T) {
 // (or diverges), suggests a rate in a sensible range, and leaves the trainer exactly as it
 // was: training afterwards gives the history of a trainer that never swept.
 func TestFindLRChangesNothing(t *testing.T) {
-	cfg := head.Config{Kind: head.Avg, Hidden: []int{32, 16}}
+	cfg := headCfg{Hidden: []int{32, 16}}
 	data := syntheticFeatures(64, 5)
 	opts := trainer.Options{Epochs: 2, BatchSize: 16}
 	swept := newHeadTrainer(t, t.TempDir(), cfg, opts)

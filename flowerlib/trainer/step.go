@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/internal/nn"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
@@ -23,8 +24,12 @@ const (
 	// stays on the device. The general path, used on every XLA backend.
 	StepGraph = "graph"
 	// StepHost computes the loss and gradients in a graph and applies Keras' Adam on the host,
-	// fused over the variables' shared memory: the go backend's fast path.
+	// fused over the variables' shared memory: the go backend's fast path. A model that is a
+	// chain of Dense layers (sequentialGradients) gets its kernels' gradients as outer products
+	// fused into the update.
 	StepHost = "host"
+	// StepHostAutodiff is StepHost with plain autodiff gradients (tests compare the two).
+	StepHostAutodiff = "host-autodiff"
 )
 
 var scalarFloat32 = shapes.Make(dtypes.Float32)
@@ -54,7 +59,7 @@ func newStep(t *Trainer) (Step, error) {
 	switch kind {
 	case StepGraph:
 		return newGraphStep(t), nil
-	case StepHost:
+	case StepHost, StepHostAutodiff:
 		return newHostStep(t)
 	}
 	return nil, errors.Errorf("trainer: unknown step kind %q (want %q or %q)", kind, StepGraph, StepHost)
@@ -108,13 +113,8 @@ func (s *graphStep) Finalize() {
 	}
 }
 
-// GradFn builds the training loss, the number of correct predictions and the gradients of the
-// trainable variables itself (head.TrainGradients on cached features), instead of autodiff of
-// the model: the host step's fast path for the seed's head.
-type GradFn func(scope *model.Scope, x, labels *graph.Node) *Gradients
-
-// Gradients is what a GradFn builds: the loss, the number of correct predictions and the
-// gradient of every trainable variable (Vars sorted by path). Grads[i] is nil when Outer holds
+// Gradients is what the host step computes: the loss, the number of correct predictions and
+// the gradient of every trainable variable (Vars sorted by path). Grads[i] is nil when Outer holds
 // that variable's gradient as an outer product: Outer[i] = {A, B} means Aᵀ·B, with A a Dense
 // layer's input [batch, in] and B its output gradient [batch, out]; the host step fuses that
 // product with the Adam update and never stores the gradient.
@@ -142,6 +142,8 @@ type hostStep struct {
 	// per batch size: the trainable variables in output order, and which are outer products
 	vars map[int][]*model.Variable
 	kind map[int][]bool
+	// fused is how many kernels' gradients the last built graph fuses as outer products.
+	fused int
 }
 
 func newHostStep(t *Trainer) (*hostStep, error) {
@@ -156,6 +158,10 @@ func newHostStep(t *Trainer) (*hostStep, error) {
 
 func (s *hostStep) Kind() string { return StepHost }
 
+// FusedKernels is how many Dense kernels get their gradient as an outer product fused into the
+// update (sequentialGradients); 0 when the model is trained with plain autodiff.
+func (s *hostStep) FusedKernels() int { return s.fused }
+
 func (s *hostStep) SetLearningRate(lr float64) error { s.lr = lr; return nil }
 
 func (s *hostStep) Finalize() { s.exec.Finalize() }
@@ -168,24 +174,29 @@ func (s *hostStep) graph(scope *model.Scope, inputs []*graph.Node) []*graph.Node
 	t := s.t
 	t.Store.SetTraining(g, true)
 	batch := x.Shape().Dimensions[0]
-	var r *Gradients
-	if t.Grad != nil {
-		r = t.Grad(scope, x, labels)
-	} else {
-		logits := t.Model(scope, x)
-		r = &Gradients{Loss: t.Loss(logits, labels), Correct: Correct(logits, labels)}
-		for v := range t.Store.IterVariables() {
-			if v.Trainable && v.InUseByGraph(g) {
-				r.Vars = append(r.Vars, v)
-			}
+	tape := nn.StartTape(g)
+	logits := t.Model(scope, x)
+	loss, correct := t.Loss(logits, labels), Correct(logits, labels)
+	var vars []*model.Variable
+	for v := range t.Store.IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) {
+			vars = append(vars, v)
 		}
-		sort.Slice(r.Vars, func(i, j int) bool { return r.Vars[i].Path() < r.Vars[j].Path() })
-		nodes := make([]*graph.Node, len(r.Vars))
-		for i, v := range r.Vars {
+	}
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
+	var r *Gradients
+	if t.StepKind != StepHostAutodiff {
+		r = sequentialGradients(x, loss, tape, vars)
+	}
+	if r == nil {
+		r = &Gradients{Vars: vars}
+		nodes := make([]*graph.Node, len(vars))
+		for i, v := range vars {
 			nodes[i] = v.NodeValue(g)
 		}
-		r.Grads = graph.Gradient(r.Loss, nodes...)
+		r.Grads = graph.Gradient(loss, nodes...)
 	}
+	r.Loss, r.Correct = loss, correct
 	outs := []*graph.Node{r.Loss, r.Correct}
 	kinds := make([]bool, len(r.Vars))
 	for i := range r.Vars {
@@ -196,7 +207,7 @@ func (s *hostStep) graph(scope *model.Scope, inputs []*graph.Node) []*graph.Node
 			outs = append(outs, r.Grads[i])
 		}
 	}
-	s.vars[batch], s.kind[batch] = r.Vars, kinds
+	s.vars[batch], s.kind[batch], s.fused = r.Vars, kinds, len(r.Outer)
 	return outs
 }
 

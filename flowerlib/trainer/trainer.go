@@ -141,8 +141,6 @@ type Config struct {
 	Model ModelFn
 	// Loss defaults to SparseCrossEntropy (Keras' categorical cross-entropy of the softmax).
 	Loss LossFn
-	// Grad, when set, replaces autodiff on the go backend's fast path (see GradFn).
-	Grad GradFn
 	// StepKind forces a step implementation: "" (auto: host on the go backend, graph
 	// elsewhere), StepGraph or StepHost.
 	StepKind string

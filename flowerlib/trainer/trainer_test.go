@@ -11,7 +11,6 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -40,22 +39,26 @@ func syntheticFeatures(n int, seed uint64) *trainer.ArrayData {
 	return d
 }
 
-// headConfig is the trainer configuration of a head on cached features, as flowerlib/learner
-// assembles it: head.TrainGradients as the fast path's gradient.
-func headConfig(t testing.TB, b string, runDir string, cfg head.Config, opts trainer.Options) trainer.Config {
-	t.Helper()
-	store := model.NewStore()
-	if err := head.Init(store.RootScope(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	return trainer.Config{Backend: backend.MustNew(b, nil), Store: store, RunDir: runDir, Identity: classes5,
-		Model: func(scope *model.Scope, x *graph.Node) *graph.Node { return head.Logits(scope, x, cfg) },
-		Grad: func(scope *model.Scope, x, labels *graph.Node) *trainer.Gradients {
-			return head.TrainGradients(scope, x, labels, cfg)
-		}, Options: opts}
+// headCfg is a small version of the article's head (head.Article) on pooled [2048] features.
+type headCfg struct {
+	Hidden  []int
+	Dropout float64
 }
 
-func newHeadTrainer(t testing.TB, runDir string, cfg head.Config, opts trainer.Options) *trainer.Trainer {
+// headConfig is the trainer configuration of a head on cached features, as flowerlib/learner
+// assembles it.
+func headConfig(t testing.TB, b string, runDir string, cfg headCfg, opts trainer.Options) trainer.Config {
+	t.Helper()
+	be := backend.MustNew(b, nil)
+	store := model.NewStore()
+	fn := head.Article(5, cfg.Hidden, cfg.Dropout)
+	if _, err := head.Init(be, store, fn, []int{2048}); err != nil {
+		t.Fatal(err)
+	}
+	return trainer.Config{Backend: be, Store: store, RunDir: runDir, Identity: classes5, Model: fn, Options: opts}
+}
+
+func newHeadTrainer(t testing.TB, runDir string, cfg headCfg, opts trainer.Options) *trainer.Trainer {
 	t.Helper()
 	tr, err := trainer.New(headConfig(t, "go", runDir, cfg, opts))
 	if err != nil {
@@ -66,7 +69,7 @@ func newHeadTrainer(t testing.TB, runDir string, cfg head.Config, opts trainer.O
 }
 
 func TestFitPooledSynthetic(t *testing.T) {
-	cfg := head.Config{Kind: head.Avg, Hidden: []int{64, 32}}
+	cfg := headCfg{Hidden: []int{64, 32}}
 	tr := newHeadTrainer(t, t.TempDir(), cfg, trainer.Options{Epochs: 3, BatchSize: 16, Log: os.Stdout})
 	if tr.Step().Kind() != trainer.StepHost {
 		t.Errorf("go backend trains with the %s step, want %s", tr.Step().Kind(), trainer.StepHost)
@@ -91,28 +94,25 @@ func TestFitPooledSynthetic(t *testing.T) {
 }
 
 // TestStepsAgree: GoMLX's in-graph step (train.Trainer + Adam) and the host fast path train the
-// same head to the same losses and weights, with autodiff and with head.TrainGradients. On an
+// same head to the same losses and weights, with autodiff and with the sequential (outer-product)
+// gradients. On an
 // XLA backend (when a PJRT plugin is installed) the graph step gives the same numbers too.
 func TestStepsAgree(t *testing.T) {
-	cfg := head.Config{Kind: head.Avg, Hidden: []int{32, 16}, Dropout: 0}
+	cfg := headCfg{Hidden: []int{32, 16}, Dropout: 0}
 	data := syntheticFeatures(64, 3)
 	type run struct {
 		name, backend, step string
-		grad                bool
 	}
-	runs := []run{{"host+TrainGradients", "go", trainer.StepHost, true}, {"host+autodiff", "go", trainer.StepHost, false},
-		{"graph", "go", trainer.StepGraph, false}}
+	runs := []run{{"host (sequential gradients)", "go", trainer.StepHost}, {"host+autodiff", "go", trainer.StepHostAutodiff},
+		{"graph", "go", trainer.StepGraph}}
 	if backend.Choose("") == "xla:cpu" || os.Getenv("PJRT_PLUGIN_LIBRARY_PATH") != "" {
-		runs = append(runs, run{"xla:cpu graph", "xla:cpu", "", false})
+		runs = append(runs, run{"xla:cpu graph", "xla:cpu", ""})
 	}
 	var refLoss []float64
 	var refW []float32
 	for _, r := range runs {
 		c := headConfig(t, r.backend, t.TempDir(), cfg, trainer.Options{Epochs: 1, BatchSize: 16, LearningRate: 3e-3})
 		c.StepKind = r.step
-		if !r.grad {
-			c.Grad = nil
-		}
 		tr, err := trainer.New(c)
 		if err != nil {
 			t.Fatalf("%s: %v", r.name, err)
@@ -154,7 +154,7 @@ func TestStepsAgree(t *testing.T) {
 // TestResumeChecksIdentity: a run folder refuses another identity (class list), naming both.
 func TestResumeChecksIdentity(t *testing.T) {
 	dir := t.TempDir()
-	cfg := head.Config{Kind: head.Avg, Hidden: []int{16, 8}}
+	cfg := headCfg{Hidden: []int{16, 8}}
 	tr := newHeadTrainer(t, dir, cfg, trainer.Options{Epochs: 1, BatchSize: 16})
 	if _, err := tr.Fit(syntheticFeatures(40, 1), nil); err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestResumeChecksIdentity(t *testing.T) {
 // TestEarlyStoppingRestoreBest: with a learning rate that makes validation worse, training stops
 // early and ends with the best epoch's weights.
 func TestEarlyStoppingRestoreBest(t *testing.T) {
-	cfg := head.Config{Kind: head.Avg, Hidden: []int{64, 32}}
+	cfg := headCfg{Hidden: []int{64, 32}}
 	tr := newHeadTrainer(t, t.TempDir(), cfg, trainer.Options{Epochs: 12, BatchSize: 16, LearningRate: 0.3,
 		EarlyStopping: 2, RestoreBest: true})
 	valid := syntheticFeatures(50, 2)
@@ -200,7 +200,7 @@ func TestEarlyStoppingRestoreBest(t *testing.T) {
 // TestMoreEpochsOnFinishedRun: a finished run asked for more epochs trains them.
 func TestMoreEpochsOnFinishedRun(t *testing.T) {
 	dir := t.TempDir()
-	cfg := head.Config{Kind: head.Avg, Hidden: []int{16, 8}}
+	cfg := headCfg{Hidden: []int{16, 8}}
 	data := syntheticFeatures(32, 1)
 	tr := newHeadTrainer(t, dir, cfg, trainer.Options{Epochs: 2, BatchSize: 16})
 	if _, err := tr.Fit(data, nil); err != nil {
@@ -230,9 +230,9 @@ func TestStopMidEpochResumes(t *testing.T) {
 }
 
 func testStopMidEpochResumes(t *testing.T, b string) {
-	cfg := head.Config{Kind: head.Avg, Hidden: []int{16, 8}, Dropout: 0.3}
+	cfg := headCfg{Hidden: []int{16, 8}, Dropout: 0.3}
 	data := syntheticFeatures(48, 4)
-	newHeadTrainer := func(t *testing.T, dir string, cfg head.Config, opts trainer.Options) *trainer.Trainer {
+	newHeadTrainer := func(t *testing.T, dir string, cfg headCfg, opts trainer.Options) *trainer.Trainer {
 		tr, err := trainer.New(headConfig(t, b, dir, cfg, opts))
 		if err != nil {
 			t.Fatal(err)
