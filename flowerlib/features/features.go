@@ -99,10 +99,10 @@ type header struct {
 
 func (o Options) defaults() Options {
 	if o.Size == 0 {
-		o.Size = defaults.ImageSize
+		o.Size = defaults.ImageSize.Default
 	}
 	if o.BatchSize == 0 {
-		o.BatchSize = defaults.BatchSize
+		o.BatchSize = defaults.BatchSize.Default
 	}
 	if o.Pooling == "" {
 		o.Pooling = "none"

@@ -59,7 +59,7 @@ func RunSeed(store *model.Store) int64 {
 			return s
 		}
 	}
-	return defaults.Seed
+	return int64(defaults.Seed.Default)
 }
 
 // chunked runs fn over [0, n) in fixed chunks of 1<<20 values, each with its own seeded

@@ -91,43 +91,38 @@ type Options struct {
 	OnEpoch func(h History)  `json:"-"`
 }
 
-// WithDefaults returns o with zero fields set to the defaults.
+// WithDefaults returns o with zero fields set to the defaults (flowerlib/defaults).
 func (o Options) WithDefaults() Options {
-	if o.Epochs == 0 {
-		o.Epochs = defaults.Epochs
+	def := func(p *int, d int) {
+		if *p == 0 {
+			*p = d
+		}
 	}
-	if o.BatchSize == 0 {
-		o.BatchSize = defaults.BatchSize
-	}
+	def(&o.Epochs, defaults.Epochs.Default)
+	def(&o.BatchSize, defaults.BatchSize.Default)
+	def(&o.KeepCheckpoints, defaults.KeepCheckpoints.Default)
 	if o.LearningRate == 0 {
-		o.LearningRate = defaults.LearningRate
+		o.LearningRate = defaults.LearningRate.Default
 	}
 	if o.Seed == 0 {
-		o.Seed = defaults.Seed
-	}
-	if o.KeepCheckpoints == 0 {
-		o.KeepCheckpoints = 2
+		o.Seed = int64(defaults.Seed.Default)
 	}
 	if o.Monitor == "" {
-		o.Monitor = defaults.Monitor
+		o.Monitor = defaults.Monitor.Default
 	}
 	return o
 }
 
-// Validate reports options that cannot be trained with (after WithDefaults).
+// Validate reports options that cannot be trained with (after WithDefaults), naming the
+// setting and its range.
 func (o Options) Validate() error {
-	switch {
-	case o.Epochs < 1:
-		return errors.Errorf("trainer: epochs must be at least 1, got %d", o.Epochs)
-	case o.BatchSize < 1 || o.BatchSize > defaults.MaxBatchSize:
-		return errors.Errorf("trainer: batch size must be in [1, %d], got %d", defaults.MaxBatchSize, o.BatchSize)
-	case !(o.LearningRate > 0) || math.IsInf(o.LearningRate, 0):
-		return errors.Errorf("trainer: learning rate must be a positive number, got %g", o.LearningRate)
-	case o.CheckpointSteps < 0 || o.EarlyStopping < 0 || o.KeepCheckpoints < 1:
-		return errors.Errorf("trainer: checkpoint steps (%d) and early stopping (%d) must be ≥ 0, keep checkpoints (%d) ≥ 1",
-			o.CheckpointSteps, o.EarlyStopping, o.KeepCheckpoints)
-	case o.Monitor != "val_loss" && o.Monitor != "val_accuracy":
-		return errors.Errorf("trainer: monitor must be val_loss or val_accuracy, got %q", o.Monitor)
+	for _, err := range []error{defaults.Epochs.Check(o.Epochs), defaults.BatchSize.Check(o.BatchSize),
+		defaults.LearningRate.Check(o.LearningRate), defaults.CheckpointSteps.Check(o.CheckpointSteps),
+		defaults.EarlyStopping.Check(o.EarlyStopping), defaults.KeepCheckpoints.Check(o.KeepCheckpoints),
+		defaults.Monitor.Check(o.Monitor)} {
+		if err != nil {
+			return errors.WithMessage(err, "trainer")
+		}
 	}
 	return nil
 }
