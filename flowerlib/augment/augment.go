@@ -61,6 +61,23 @@ func SeedArticle() Config {
 		ShearRange: 0.2, ZoomRange: 0.3, HorizontalFlip: true, FillMode: "nearest", Seed: 42}
 }
 
+// Scaled returns the article's ImageDataGenerator (SeedArticle) with every range scaled by
+// strength (1 = the article's: rotation 40°, shifts 0.4, shear 0.2, zoom 0.3, flips; 0 =
+// none), drawn from seed, without the 1/255 rescale (flowerlib feeds 0..255 pixels to the
+// ImageNet weights' caffe preprocessing, as they expect).
+func Scaled(strength float64, seed int64) *Config {
+	c := SeedArticle()
+	c.Rescale = 1
+	c.RotationRange *= strength
+	c.WidthShiftRange *= strength
+	c.HeightShiftRange *= strength
+	c.ShearRange *= strength
+	c.ZoomRange *= strength
+	c.HorizontalFlip = c.HorizontalFlip && strength > 0
+	c.Seed = seed
+	return &c
+}
+
 // Validate checks the ranges.
 func (c Config) Validate() error {
 	if c.FillMode != "" && c.FillMode != "nearest" {

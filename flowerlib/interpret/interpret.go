@@ -20,7 +20,6 @@ import (
 	"image/color"
 	"math"
 
-	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -30,21 +29,21 @@ import (
 )
 
 // ScoreFn builds the class scores (logits) [n, classes] of a head from the base's feature
-// map [n, h, w, c]: it pools the map as the head expects. HeadScore gives the one of a
-// flowerlib head.
+// map [n, h, w, c]: it pools the map as the head expects. HeadScore gives the one of a head.
 type ScoreFn func(scope *model.Scope, featureMap *graph.Node) *graph.Node
 
-// HeadScore is ScoreFn for a head.Config whose variables are in the Store: the avg and max
-// heads pool the map first, the flatten head takes it whole.
-func HeadScore(hc head.Config) ScoreFn {
+// HeadScore is ScoreFn for a head (a flowerlib/head.Func, any GoMLX model of the base's
+// output) whose variables are in the Store, trained on the base's output with pooling "avg",
+// "max" (the map is pooled first, as the base did) or "none" (the map whole).
+func HeadScore(head func(*model.Scope, *graph.Node) *graph.Node, pooling string) ScoreFn {
 	return func(scope *model.Scope, fm *graph.Node) *graph.Node {
-		switch hc.Kind {
-		case head.Avg:
-			return head.Logits(scope, graph.ReduceMean(fm, 1, 2), hc)
-		case head.Max:
-			return head.Logits(scope, graph.ReduceMax(fm, 1, 2), hc)
+		switch pooling {
+		case "avg":
+			return head(scope, graph.ReduceMean(fm, 1, 2))
+		case "max":
+			return head(scope, graph.ReduceMax(fm, 1, 2))
 		}
-		return head.Logits(scope, fm, hc)
+		return head(scope, fm)
 	}
 }
 

@@ -80,9 +80,10 @@ func TestCAMLinearHead(t *testing.T) {
 // first-order part w·p, checked against a finite-difference derivative of the score along p.
 func TestCAMSeedHead(t *testing.T) {
 	const h, w, c = 2, 2, 2048
-	hc := head.Config{Kind: head.Avg, Hidden: []int{16, 8}, Classes: 5}
+	fn := head.Article(5, []int{16, 8}, 0)
+	b := backend.MustNew("go", nil)
 	store := model.NewStore()
-	if err := head.Init(store.RootScope(), hc); err != nil {
+	if _, err := head.Init(b, store, fn, []int{c}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(2, 2))
@@ -90,8 +91,7 @@ func TestCAMSeedHead(t *testing.T) {
 	for i := range fm {
 		fm[i] = float32(r.ExpFloat64())
 	}
-	b := backend.MustNew("go", nil)
-	maps, err := Maps(b, store, HeadScore(hc), 5, fm, 1, h, w, c, []int{3}, true)
+	maps, err := Maps(b, store, HeadScore(fn, "avg"), 5, fm, 1, h, w, c, []int{3}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestCAMSeedHead(t *testing.T) {
 		}
 		out := model.MustCallOnce(b, store, func(scope *model.Scope, fm *graph.Node) *graph.Node {
 			store.SetTraining(fm.Graph(), false)
-			return HeadScore(hc)(scope, fm)
+			return HeadScore(fn, "avg")(scope, fm)
 		}, tensors.FromFlatDataAndDimensions(x, 1, h, w, c))
 		return float64(tensors.MustCopyFlatData[float32](out)[3])
 	}

@@ -2,7 +2,6 @@ package learner
 
 import (
 	"github.com/flowerlib/flowers/flowerlib/features"
-	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/interpret"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/gomlx/gomlx/core/graph"
@@ -14,8 +13,8 @@ import (
 
 // CAM methods (CAMResult.Method).
 const (
-	MethodCAM     = "CAM"      // avg head: Σ_k w_k·A_k, signed (Zhou et al. 2016)
-	MethodGradCAM = "Grad-CAM" // max and flatten heads: ReLU(Σ_k α_k·A_k) (Selvaraju et al. 2017)
+	MethodCAM     = "CAM"      // heads on avg-pooled features: Σ_k w_k·A_k, signed (Zhou et al. 2016)
+	MethodGradCAM = "Grad-CAM" // on max-pooled features or the map: ReLU(Σ_k α_k·A_k) (Selvaraju et al. 2017)
 )
 
 // CAMResult is where the model looks in one photo: a map over the base's last feature map
@@ -63,14 +62,14 @@ func (m *Model) ValidationCAM(n int) ([]CAMResult, error) {
 }
 
 func (m *Model) cam(paths []string, labels []int) ([]CAMResult, error) {
-	hc := m.Info.Head.Defaults()
+	pooling := m.Info.Head.Pooling
 	base, err := m.featureMapBase()
 	if err != nil {
 		return nil, err
 	}
 	defer base.finalize()
 	// The class probabilities from the feature map, pooled as the head was trained.
-	score := interpret.HeadScore(hc)
+	score := interpret.HeadScore(m.headFn, pooling)
 	probsExec, err := model.NewExec(m.Backend, m.store, func(scope *model.Scope, fm *graph.Node) *graph.Node {
 		m.store.SetTraining(fm.Graph(), false)
 		return graph.Softmax(score(scope, fm), -1)
@@ -80,7 +79,7 @@ func (m *Model) cam(paths []string, labels []int) ([]CAMResult, error) {
 	}
 	defer probsExec.Finalize()
 	method, signed := MethodGradCAM, false
-	if hc.Kind == head.Avg {
+	if pooling == "avg" {
 		method, signed = MethodCAM, true
 	}
 	size := m.Info.ImageSize

@@ -121,7 +121,7 @@ func Compare(cfg Config, opts CompareOptions) (*Comparison, error) {
 	if cfg.RunDir == "" {
 		return nil, errors.New("learner.Compare: a run folder (RunDir) is required: each way trains in a sub-folder of it")
 	}
-	cfg.Mode, cfg.Augment, cfg.AugmentCopies = ModeCached, nil, 0
+	cfg.Mode, cfg.Augment, cfg.Augmentation, cfg.AugmentCopies = ModeCached, 0, nil, 0
 	cfg.Epochs = opts.Epochs
 	cmp := &Comparison{Epochs: opts.Epochs, FreezeEpoch: opts.FreezeEpochs, Stage: opts.Stage}
 
@@ -134,8 +134,7 @@ func Compare(cfg Config, opts CompareOptions) (*Comparison, error) {
 	}
 	defer frozen.Close()
 	cmp.ImageSize, cmp.Weights, cmp.Classes = frozen.ImageSize, frozen.Weights, frozen.Info.Classes
-	hc := frozen.Config.Config
-	headParams, _ := hc.NumParams()
+	headParams, _ := frozen.Head.Params()
 	logf(frozen.Log, "compare: %s\n", WayFrozen)
 	hist, err := frozen.Fit()
 	if err != nil {
@@ -206,16 +205,16 @@ func baseTrainable(opts resnet50.Options) int {
 // fromScratch trains ResNet50 from resnet50.RandomWeights(seed) with l's head, every layer
 // trainable, on l's photos (those that decoded) for l's epochs, in dir.
 func (l *Learner) fromScratch(dir string) (*Way, error) {
-	hc := l.Config.Config
 	store := model.NewStore()
-	if err := head.Init(store.RootScope(), hc); err != nil {
+	store.SetParam("/"+head.SeedParam, l.Seed)
+	if _, err := head.Init(l.Backend, store, l.headFn, l.Head.Input); err != nil {
 		return nil, err
 	}
 	// Every layer trainable from the first one (conv1_conv): fullModel with nothing frozen.
 	init := &resnet50.Pretrained{Spec: fmt.Sprintf("random:%d", l.Seed), File: resnet50.RandomWeights(l.Seed, false)}
 	id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey, Stage: "scratch"}
-	tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir, Model: fullModel(init, "conv1", hc),
-		Identity: id, CheckIdentity: id.check, Options: l.Options})
+	tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir, Model: fullModel(init, "conv1", l.Pooling, l.headFn),
+		Loss: l.Loss, Optimizer: l.Optimizer, Identity: id, CheckIdentity: id.check, Options: l.options()})
 	if err != nil {
 		return nil, err
 	}

@@ -64,14 +64,14 @@ func augmentID(a *augment.Config, epoch int) string {
 	return fmt.Sprintf("augment %+v epoch %d", *a, epoch)
 }
 
-// augmentedCopies extracts Config.AugmentCopies augmented copies of the training features
+// augmentedCopies extracts Run.AugmentCopies augmented copies of the training features
 // (cached like the plain ones) and returns the Data that cycles through them: epoch e reads
 // copy e mod K.
 func (l *Learner) augmentedCopies(p *photos) (trainer.Data, error) {
 	for k := 0; k < l.AugmentCopies; k++ {
-		s, err := features.Build(l.ex, features.Options{CacheDir: defaults.FeaturesDir(l.CacheDir),
-			Paths: p.paths, Size: l.ImageSize, Pooling: poolingOf(l.Kind).String(), WeightsID: l.Info.WeightsID,
-			BatchSize: l.BatchSize, Transform: l.Augment.Transform(k), TransformID: fmt.Sprintf("copy %d: %s", k, augmentID(l.Augment, k)),
+		s, err := features.Build(l.ex, features.Options{CacheDir: defaults.FeaturesDir(l.Cache),
+			Paths: p.paths, Size: l.ImageSize, Pooling: poolingOf(l.Pooling).String(), WeightsID: l.Info.WeightsID,
+			BatchSize: l.BatchSize, Transform: l.Augmentation.Transform(k), TransformID: fmt.Sprintf("copy %d: %s", k, augmentID(l.Augmentation, k)),
 			Progress: l.Progress, Log: l.Log})
 		if err != nil {
 			return nil, err

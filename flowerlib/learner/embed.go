@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/embedding"
-	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/pkg/errors"
 )
 
@@ -71,7 +70,7 @@ func Embed(cfg Config, opts EmbedOptions) (*Embedding, error) {
 	if opts.MaxPoints < 3 {
 		return nil, errors.Errorf("learner.Embed: MaxPoints %d: a map needs at least 3 photos", opts.MaxPoints)
 	}
-	cfg.Config.Kind = head.Avg
+	cfg.Pooling = "avg"
 	l, err := openData(cfg)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
@@ -29,9 +30,7 @@ func TestFindLR(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := func(run string) Config {
-		return Config{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, run), CacheDir: filepath.Join(dir, "cache"),
-			Config: head.Config{Kind: head.Avg, Hidden: []int{64, 32}}, ImageSize: 64, Backend: "go",
-			Options: trainer.Options{Epochs: 3, BatchSize: 8, Log: testLog(t)}}
+		return Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, run), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 64, Backend: "go", Epochs: 3, BatchSize: 8}, Head: head.Article(5, []int{64, 32}, 0), Log: testLog(t)}
 	}
 	l, err := New(cfg("swept"))
 	if err != nil {
@@ -78,7 +77,7 @@ func TestFindLR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := Run(cfg("plain"), "")
+	plain, err := Run(cfg("plain"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,15 +136,15 @@ func TestCAMFindsTheObject(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	centres := writeBlobImages(t, data, 20, 96)
-	for _, kind := range []head.Kind{head.Avg, head.Max} {
-		runDir := filepath.Join(dir, "run-"+string(kind))
-		res, err := Run(Config{Data: data, Weights: "random:1", RunDir: runDir, CacheDir: filepath.Join(dir, "cache"),
-			Config: head.Config{Kind: kind, Hidden: []int{64}}, ImageSize: 96, Backend: "go",
-			Options: trainer.Options{Epochs: 25, BatchSize: 8}}, "")
+	for _, kind := range []string{"avg", "max"} {
+		runDir := filepath.Join(dir, "run-"+kind)
+		hd := head.Article(5, []int{64}, 0)
+		res, err := Run(Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: runDir, Cache: filepath.Join(dir, "cache"),
+			Pooling: kind, ImageSize: 96, Backend: "go", Epochs: 25, BatchSize: 8}, Head: hd})
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := Open(runDir, "go", nil)
+		m, err := Open(runDir, OpenOptions{Backend: "go", Head: hd})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,10 +168,10 @@ func TestCAMFindsTheObject(t *testing.T) {
 				t.Errorf("%s head, %s: CAM says class %d (p %.5f), Predict %d (p %.5f)", kind, filepath.Base(c.Path),
 					c.Predicted, c.Probability, want, preds[i].Top[0].Probability)
 			}
-			if kind == head.Avg && c.Method != MethodCAM || kind == head.Max && c.Method != MethodGradCAM {
+			if kind == "avg" && c.Method != MethodCAM || kind == "max" && c.Method != MethodGradCAM {
 				t.Errorf("%s head: method %s", kind, c.Method)
 			}
-			if kind == head.Max && slices.Min(c.Map) < 0 {
+			if kind == "max" && slices.Min(c.Map) < 0 {
 				t.Errorf("Grad-CAM map with negative values: %v", c.Map)
 			}
 			if c.Wrong() {
@@ -205,7 +204,7 @@ func TestCAMFindsTheObject(t *testing.T) {
 		if 3*found < 2*right {
 			t.Errorf("%s head: the map's peak is on the square in %d of %d right answers, want ≥ 2/3 (chance: about 1/9)", kind, found, right)
 		}
-		if kind == head.Avg {
+		if kind == "avg" {
 			testInterpret(t, m)
 		}
 	}
@@ -269,8 +268,7 @@ func TestEmbedSeparatesClasses(t *testing.T) {
 		}
 	}
 	cfg := func(data string) Config {
-		return Config{Data: filepath.Join(dir, data), Weights: "random:1", CacheDir: filepath.Join(dir, "cache"),
-			ImageSize: 64, Backend: "go", Options: trainer.Options{BatchSize: 16}}
+		return Config{Run: config.Run{Data: filepath.Join(dir, data), Weights: "random:1", Cache: filepath.Join(dir, "cache"), ImageSize: 64, Backend: "go", BatchSize: 16}}
 	}
 	for _, method := range []string{EmbedPCA, EmbedTSNE} {
 		e, err := Embed(cfg("distinct"), EmbedOptions{Method: method})
@@ -362,8 +360,7 @@ func TestProbeFindsTheInformativeBlock(t *testing.T) {
 func TestTransferability(t *testing.T) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 12, 64)
-	cfg := Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run"), CacheDir: filepath.Join(dir, "cache"),
-		ImageSize: 64, Backend: "go", Options: trainer.Options{Epochs: 20, BatchSize: 8, Log: testLog(t)}}
+	cfg := Config{Run: config.Run{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), ImageSize: 64, Backend: "go", Epochs: 20, BatchSize: 8}, Log: testLog(t)}
 	tr, err := Transferability(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -414,14 +411,16 @@ func TestCompare(t *testing.T) {
 func testCompare(t *testing.T, backendName string) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
-	cfg := Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "compare"), CacheDir: filepath.Join(dir, "cache"),
-		Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}}, ImageSize: 32, Backend: backendName, FineTuneLR: 1e-4,
-		Options: trainer.Options{BatchSize: 8, Log: testLog(t)}}
+	cfg := Config{Run: config.Run{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "compare"), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 32, Backend: backendName, FineTuneLR: 1e-4, BatchSize: 8}, Head: head.Article(5, []int{32, 16}, 0), Log: testLog(t)}
 	c, err := Compare(cfg, CompareOptions{Epochs: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	headParams, _ := cfg.Config.Defaults().NumParams()
+	d, err := head.Describe(backend.MustNew("go", nil), cfg.Head, []int{2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	headParams, _ := d.Params()
 	want := []struct {
 		name          string
 		fineTuneAfter int
@@ -459,7 +458,7 @@ func testCompare(t *testing.T, backendName string) {
 	}
 	// The fine-tuned run opens as a fine-tuned model: CAM runs its own base (not the weights
 	// file's) and agrees with Predict; Interpret keeps each photo with its label.
-	m, err := Open(tuned.RunDir, backendName, nil)
+	m, err := Open(tuned.RunDir, OpenOptions{Backend: backendName, Head: cfg.Head})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/pkg/errors"
 )
 
@@ -22,31 +23,31 @@ const BaseScope = "resnet50"
 // fullModel is the base (trainable from stage on; "" frozen) with the head, on images: the
 // model fine-tuning trains and a fine-tuned run predicts with. base fills the base's
 // variables that the Store does not have yet (nil: all must be there).
-func fullModel(base *resnet50.Pretrained, stage string, hc head.Config) trainer.ModelFn {
+func fullModel(base *resnet50.Pretrained, stage, pooling string, fn head.Func) trainer.ModelFn {
 	return func(scope *model.Scope, x *graph.Node) *graph.Node {
-		b := resnet50.BuildGraph(scope.In(BaseScope), x).PreTrained(base.Weights()).Pooling(poolingOf(hc.Kind))
+		b := resnet50.BuildGraph(scope.In(BaseScope), x).PreTrained(base.Weights()).Pooling(poolingOf(pooling))
 		if stage != "" {
 			b = b.TrainableFrom(stage)
 		} else {
 			b = b.Trainable(false)
 		}
-		return head.Logits(scope, b.Done(), hc)
+		return fn(scope, b.Done())
 	}
 }
 
 // modelFrom is fullModel from the output of the frozen layer cut on (resnet50.CutBefore(stage)),
 // for images size×size: the same variables, minus those of the layers up to cut.
-func modelFrom(base *resnet50.Pretrained, cut string, size int, stage string, hc head.Config) trainer.ModelFn {
+func modelFrom(base *resnet50.Pretrained, cut string, size int, stage, pooling string, fn head.Func) trainer.ModelFn {
 	return func(scope *model.Scope, x *graph.Node) *graph.Node {
 		b := resnet50.BuildGraph(scope.In(BaseScope), x).From(cut, size, size).PreTrained(base.Weights()).
-			Pooling(poolingOf(hc.Kind)).TrainableFrom(stage)
-		return head.Logits(scope, b.Done(), hc)
+			Pooling(poolingOf(pooling)).TrainableFrom(stage)
+		return fn(scope, b.Done())
 	}
 }
 
 // FineTune continues from the trained head with the base unfrozen from the layer prefix stage
 // on (e.g. "conv5", the last stage, or "conv4_block6"), training both on the photos (augmented
-// when Config.Augment is set) at Config.FineTuneLR for Config.FineTuneEpochs, in
+// when the run augments: Run.Augment > 0) at Config.FineTuneLR for Config.FineTuneEpochs, in
 // RunDir/finetune (resumable like Fit). The base's trainable BatchNorm layers use batch
 // statistics in training, as in Keras. Afterwards Evaluate and Predict use the fine-tuned model.
 //
@@ -99,26 +100,28 @@ type fineTuneData struct {
 func (l *Learner) newFineTuner(stage string) error {
 	data := fineTuneData{cut: l.fineTuneCut(stage)}
 	store := model.NewStore()
-	if err := copyVariables(store, l.Trainer.Store, headScopes(l.Config.Config)); err != nil {
+	if err := copyVariables(store, l.Trainer.Store, func(v *model.Variable) bool {
+		return isModelVariable(v.Path())
+	}); err != nil {
 		return err
 	}
-	modelFn := fullModel(l.base, stage, l.Config.Config)
+	modelFn := fullModel(l.base, stage, l.Pooling, l.headFn)
 	if data.cut != "" {
 		// The From model creates only the variables after the cut: the Store gets the others
 		// too, so that it is the whole model's (checkpoints, Evaluate, Predict).
-		opts := resnet50.Options{TrainableFrom: stage, Pooling: poolingOf(l.Kind)}
+		opts := resnet50.Options{TrainableFrom: stage, Pooling: poolingOf(l.Pooling)}
 		if err := resnet50.LoadMissing(store.RootScope().In(BaseScope), l.base.File, opts); err != nil {
 			return errors.WithMessage(err, "learner.FineTune: loading the frozen base")
 		}
-		modelFn = modelFrom(l.base, data.cut, l.ImageSize, stage, l.Config.Config)
+		modelFn = modelFrom(l.base, data.cut, l.ImageSize, stage, l.Pooling, l.headFn)
 	}
-	opts := l.Options
+	opts := l.options()
 	opts.Epochs, opts.LearningRate = l.FineTuneEpochs, l.FineTuneLR
 	id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey, Stage: stage}
 	dir := filepath.Join(l.RunDir, FineTuneDir)
 	logf(l.Log, "fine-tuning the base from %q with the head, lr %g, %d epochs, in %s\n", stage, opts.LearningRate, opts.Epochs, dir)
 	tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir,
-		Model: modelFn, Identity: id, CheckIdentity: id.check, Options: opts})
+		Model: modelFn, Loss: l.Loss, Optimizer: l.Optimizer, Identity: id, CheckIdentity: id.check, Options: opts})
 	if err != nil {
 		return err
 	}
@@ -141,30 +144,25 @@ func (l *Learner) fineTuneInputs(cut string) (fineTuneData, error) {
 		return l.frozenFeatures(cut)
 	}
 	si := l.Info.Split
-	train := &photos{size: l.ImageSize, aug: l.Augment, ex: features.Pixels{}}
+	train := &photos{size: l.ImageSize, aug: l.Augmentation, ex: features.Pixels{}}
 	train.paths, train.codes = l.keptPaths(si.Train, si.TrainCodes, 0)
 	valid := &photos{size: l.ImageSize, ex: features.Pixels{}}
 	valid.paths, valid.codes = l.keptPaths(si.Valid, si.ValidCodes, len(si.Train))
 	return fineTuneData{train: train, valid: valid}, nil
 }
 
-// headScopes are the variable scopes of a head's layers ("/dense", "/batch_normalization", …).
-func headScopes(hc head.Config) []string {
-	var out []string
-	for _, layer := range hc.Layers() {
-		out = append(out, "/"+layer.Name+"/")
-	}
-	return out
+// isModelVariable tells a model's variables (the head's, the base's) from a trainer's state:
+// the optimizer's moments and learning rate, the random state.
+func isModelVariable(path string) bool {
+	return !strings.HasPrefix(path, "/"+trainer.AdamScope+"/") && !strings.HasPrefix(path, "/"+optimizer.Scope+"/") &&
+		!strings.HasPrefix(path, "/#")
 }
 
-// copyVariables copies into dst the variables of src under the given scope prefixes.
-func copyVariables(dst, src *model.Store, prefixes []string) error {
+// copyVariables copies into dst the variables of src that keep selects (with their values
+// and trainability).
+func copyVariables(dst, src *model.Store, keep func(v *model.Variable) bool) error {
 	for v := range src.IterVariables() {
-		keep := false
-		for _, p := range prefixes {
-			keep = keep || strings.HasPrefix(v.Path(), p)
-		}
-		if !keep || !v.HasValue() {
+		if !keep(v) || !v.HasValue() {
 			continue
 		}
 		val, err := v.MustValue().LocalClone()

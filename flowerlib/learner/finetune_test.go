@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/flowerlib/flowers/flowerlib/augment"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
@@ -24,10 +26,7 @@ func testFineTuneConv5(t *testing.T, backendName string) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
 	runDir := filepath.Join(dir, "run")
-	res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: runDir,
-		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}},
-		ImageSize: 32, Backend: backendName, FineTuneEpochs: 2, FineTuneLR: 1e-4,
-		Options: trainer.Options{Epochs: 2, BatchSize: 8, Log: testLog(t)}}, "conv5")
+	res, err := Run(Config{Run: config.Run{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: runDir, Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 32, Backend: backendName, FineTune: "conv5", FineTuneEpochs: 2, FineTuneLR: 1e-4, Epochs: 2, BatchSize: 8}, Head: head.Article(5, []int{32, 16}, 0), Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,10 +87,7 @@ func TestAugmentMode(t *testing.T) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
 	for _, copies := range []int{0, 2} {
-		res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run", string(rune('0'+copies))),
-			CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}},
-			ImageSize: 32, Backend: "go", Mode: ModeAugment, Augment: ArticleAugmentation(7), AugmentCopies: copies,
-			Options: trainer.Options{Epochs: 2, BatchSize: 8}}, "")
+		res, err := Run(Config{Run: config.Run{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run", string(rune('0'+copies))), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 32, Backend: "go", Mode: ModeAugment, AugmentCopies: copies, Epochs: 2, BatchSize: 8}, Head: head.Article(5, []int{32, 16}, 0), Augmentation: augment.Scaled(1, 7)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ func (l *Learner) fineTuneCut(stage string) string {
 		logf(l.Log, "fine-tuning: the photos go through the whole base every epoch: "+format+"\n", args...)
 		return ""
 	}
-	if l.Augment != nil {
+	if l.Augmentation != nil {
 		return why("they are augmented")
 	}
 	cut, err := resnet50.CutBefore(stage)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
@@ -36,10 +37,7 @@ func testFineTuneFrozenCache(t *testing.T, backendName string) {
 	writeClassImages(t, data, 6, 32)
 	steps := &[]float64{}
 	cfg := func(run string, log io.Writer) Config {
-		return Config{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, run),
-			CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg, Hidden: []int{32, 16}, Dropout: 0.2},
-			ImageSize: 32, Backend: backendName, FineTuneEpochs: 2, FineTuneLR: 1e-3,
-			Options: trainer.Options{Epochs: 2, BatchSize: 8, Log: log, OnStep: func(s trainer.StepInfo) { *steps = append(*steps, s.Loss) }}}
+		return Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, run), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 32, Backend: backendName, FineTuneEpochs: 2, FineTuneLR: 1e-3, Epochs: 2, BatchSize: 8}, Head: head.Article(5, []int{32, 16}, 0.2), Log: log, OnStep: func(s trainer.StepInfo) { *steps = append(*steps, s.Loss) }}
 	}
 	var photosLog, cachedLog bytes.Buffer
 	photos, photosPreds := fineTuneWithLimit(t, cfg("photos", io.MultiWriter(&photosLog, testLog(t))), 0, steps)
@@ -65,7 +63,7 @@ func testFineTuneFrozenCache(t *testing.T, backendName string) {
 
 	// The cached run's checkpoint holds the whole model: Open predicts the same, and a resumed
 	// run on the photos path continues from it.
-	m, err := Open(filepath.Join(dir, "cached"), backendName, testLog(t))
+	m, err := Open(filepath.Join(dir, "cached"), OpenOptions{Backend: backendName, Head: head.Article(5, []int{32, 16}, 0.2), Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/sample"
-	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 // goldenHeadFile holds what the article's head (and its avg-pooled variant) gave before the
@@ -134,7 +133,5 @@ func compareGolden(t *testing.T, key string, got, want goldenRun) {
 }
 
 func goldenConfig(data, run, cache, backendName, kind string) Config {
-	return Config{Data: data, Weights: "random:3", RunDir: run, CacheDir: cache, ImageSize: 64, Backend: backendName,
-		Config:  head.Config{Kind: head.Kind(kind)},
-		Options: trainer.Options{Epochs: 2, BatchSize: 16}}
+	return Config{Run: config.Run{Data: data, Weights: "random:3", RunDir: run, Cache: cache, ImageSize: 64, Backend: backendName, Pooling: map[string]string{"flatten": "none", "avg": "avg"}[kind], Epochs: 2, BatchSize: 16}}
 }

@@ -8,9 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/flowerlib/flowers/flowerlib/head"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
-	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/flowerlib/flowers/internal/testdata"
 )
 
@@ -76,9 +75,7 @@ func TestLearnGeneratedImages(t *testing.T) { forEachBackend(t, testLearnGenerat
 func testLearnGeneratedImages(t *testing.T, backendName string) {
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 24, 64)
-	res, err := Run(Config{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run"),
-		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg}, ImageSize: 64, Backend: backendName,
-		Options: trainer.Options{Epochs: 30, BatchSize: 8, Log: testLog(t)}}, "")
+	res, err := Run(Config{Run: config.Run{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 64, Backend: backendName, Epochs: 30, BatchSize: 8}, Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +91,7 @@ func testLearnGeneratedImages(t *testing.T, backendName string) {
 func TestMemorizeSamplePhotos(t *testing.T) {
 	data := testdata.RequireSample(t)
 	dir := t.TempDir()
-	res, err := Run(Config{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"),
-		CacheDir: filepath.Join(dir, "cache"), Config: head.Config{Kind: head.Avg}, ImageSize: 64, Backend: "go",
-		Options: trainer.Options{Epochs: 20, Log: testLog(t)}}, "")
+	res, err := Run(Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 64, Backend: "go", Epochs: 20}, Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package learner is transfer learning on image folders assembled from flowerlib's stages,
-// shaped like fastai's vision_learner:
+// shaped like fastai's vision_learner: a run's description (config.Run), a head (any
+// head.Func: a GoMLX function), a loss and an optimizer,
 //
-//	l, err := learner.New(learner.Config{Data: dir, Weights: "imagenet", RunDir: "runs/seed"})
+//	l, err := learner.New(learner.Config{Run: config.Run{Data: dir, Weights: "imagenet"}, Head: myHead})
 //	hist, err := l.Fit()             // the head on the frozen base (cached features)
 //	ft, err := l.FineTune("conv5")   // then the base from conv5 on, with the head
 //	report, err := l.Evaluate()      // confusion matrix, per-class precision/recall
@@ -13,7 +14,8 @@
 // changes only once every check has passed: another process training in it, another dataset,
 // class list, head, image size or base weights than it was started with are refused before
 // anything is written, with what changed named. Open loads a trained run for evaluation and
-// prediction.
+// prediction. On the go backend the head trains with a fused host step (trainer.StepHost) where
+// it is a chain of Dense layers, as the article's; nothing in the Config chooses it.
 package learner
 
 import (
@@ -32,7 +34,6 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/pkg/errors"
 )
@@ -51,6 +52,9 @@ type Learner struct {
 	Trainer, FineTuner *trainer.Trainer
 	// Seconds spent extracting features ("base"; "augmented_copies" with AugmentCopies).
 	FeatureSeconds map[string]float64
+	// Head describes the head on the base's output: its layers (a Keras-like summary) and
+	// fingerprint.
+	Head *head.Description
 
 	base       *resnet50.Pretrained
 	ex         *resnet50.Extractor
@@ -63,7 +67,8 @@ type Learner struct {
 	newRun     bool
 	fineTuneTo string // stage of the last FineTune
 	fineTune   fineTuneData
-	model      *Model // Model's cache
+	model      *Model    // Model's cache
+	headFn     head.Func // the head trained: Config.Head or the built-in one
 }
 
 // New prepares a run as configured, resuming the run folder's training when it has one.
@@ -90,13 +95,19 @@ func New(cfg Config) (*Learner, error) {
 }
 
 func (l *Learner) configure(cfg Config) error {
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	var err error
+	if l.Config, err = cfg.withDefaults(); err != nil {
 		return err
 	}
-	var err error
-	l.Config, err = cfg.absolute()
-	return err
+	data, err := l.DataDir(l.Progress)
+	if err != nil {
+		return err
+	}
+	if l.Data, err = filepath.Abs(data); err != nil {
+		return errors.Wrapf(err, "learner: dataset folder %q", data)
+	}
+	l.Weights = l.WeightsSpec()
+	return nil
 }
 
 // scanAndSplit is the article's generate_csv and train_test_split: classes from folder names,
@@ -118,45 +129,74 @@ func (l *Learner) scanAndSplit() error {
 	if err != nil {
 		return err
 	}
-	l.Config.Config.Classes = len(split.Classes)
 	si := SplitInfo{Train: prepare.Paths(split.Train), TrainCodes: split.TrainCodes,
 		Valid: prepare.Paths(split.Valid), ValidCodes: split.ValidCodes}
-	l.Info = &RunInfo{Data: l.Data, Weights: l.Weights, CacheDir: l.CacheDir, Mode: l.Mode, ImageSize: l.ImageSize,
+	l.Info = &RunInfo{Data: l.Data, Weights: l.Weights, CacheDir: l.Cache, Mode: l.Mode, ImageSize: l.ImageSize,
 		Seed: l.Seed, Classes: split.Classes, Split: si, DataKey: dataKey(si)}
 	return nil
 }
 
-// loadBase loads the ResNet50 weights and prepares the frozen base on the backend.
+// loadBase loads the ResNet50 weights, prepares the frozen base on the backend and describes
+// the head on its output.
 func (l *Learner) loadBase() error {
 	var err error
-	if l.base, err = resnet50.LoadPretrained(l.Weights, defaults.WeightsDir(l.CacheDir), false, l.Log); err != nil {
+	if l.base, err = resnet50.LoadPretrained(l.Weights, defaults.WeightsDir(l.Cache), false, l.Log); err != nil {
 		return err
 	}
 	l.Info.WeightsID = l.base.ID
 	if l.Backend, err = backend.New(l.Config.Backend, l.Log); err != nil {
 		return err
 	}
-	l.ex, err = resnet50.NewExtractor(l.Backend, l.base.File, resnet50.Options{Pooling: poolingOf(l.Kind)})
+	l.ex, err = resnet50.NewExtractor(l.Backend, l.base.File, resnet50.Options{Pooling: poolingOf(l.Pooling)})
 	if err != nil {
 		return err
 	}
-	if l.Kind == head.Flatten {
-		l.Grid = l.ex.OutputShape(1, l.ImageSize, l.ImageSize)[1]
+	l.headFn = l.headFunc(len(l.Info.Classes))
+	if l.Head, err = describeHead(l.Backend, l.headFn, l.ex.OutputShape(1, l.ImageSize, l.ImageSize)[1:], l.Info.Classes); err != nil {
+		return err
 	}
-	l.Info.Head = l.Config.Config
+	l.Info.Head = HeadInfo{Name: l.HeadName, BuiltIn: l.Config.Head == nil, Pooling: l.Pooling, Input: l.Head.Input,
+		Fingerprint: l.Head.Fingerprint, Layers: l.Head.Layers}
+	if l.Config.Head == nil {
+		l.Info.Head.Dropout = l.Dropout
+	}
 	return nil
+}
+
+// describeHead describes fn on the base's output of the given per-example dims, and refuses a
+// head whose logits do not match the classes.
+func describeHead(b compute.Backend, fn head.Func, dims []int, classes []string) (*head.Description, error) {
+	d, err := head.Describe(b, fn, dims)
+	if err != nil {
+		return nil, err
+	}
+	if d.Classes() != len(classes) {
+		return nil, errors.Errorf("the head gives %d logits, but the data has %d classes (%s): make its last Dense %d wide",
+			d.Classes(), len(classes), strings.Join(classes, ", "), len(classes))
+	}
+	return d, nil
 }
 
 // claimRunFolder locks the run folder for this process and checks that a run it already holds
 // was trained on the same data and settings. Nothing in the folder is written yet.
 func (l *Learner) claimRunFolder() error {
+	auto := l.RunDir == ""
+	var err error
+	if l.RunDir, err = l.RunFolder(l.HeadName + "-" + l.Head.Fingerprint[:6]); err != nil {
+		return err
+	}
+	if err := checkRunOutsideData(l.RunDir, l.Data); err != nil {
+		return err
+	}
 	if _, err := os.Stat(l.RunDir); os.IsNotExist(err) {
+		if auto {
+			l.sayHeadChanged()
+		}
 		l.newRun = true
 	}
 	if err := os.MkdirAll(l.RunDir, 0o755); err != nil {
 		return errors.Wrapf(err, "creating run folder %q", l.RunDir)
 	}
-	var err error
 	if l.lock, err = runlock.Acquire(l.RunDir); err != nil {
 		return err
 	}
@@ -182,8 +222,8 @@ func (l *Learner) extractFeatures() error {
 	si := l.Info.Split
 	all := append(append([]string{}, si.Train...), si.Valid...)
 	start := time.Now()
-	set, err := features.Build(l.ex, features.Options{CacheDir: defaults.FeaturesDir(l.CacheDir), Paths: all,
-		Size: l.ImageSize, Pooling: poolingOf(l.Kind).String(), WeightsID: l.Info.WeightsID,
+	set, err := features.Build(l.ex, features.Options{CacheDir: defaults.FeaturesDir(l.Cache), Paths: all,
+		Size: l.ImageSize, Pooling: poolingOf(l.Pooling).String(), WeightsID: l.Info.WeightsID,
 		BatchSize: l.BatchSize, Progress: l.Progress, Log: l.Log})
 	if err != nil {
 		return err
@@ -205,7 +245,7 @@ func (l *Learner) extractFeatures() error {
 	}
 	l.train = train
 	if l.Mode == ModeAugment {
-		aug := &photos{size: l.ImageSize, aug: l.Augment, ex: l.ex}
+		aug := &photos{size: l.ImageSize, aug: l.Augmentation, ex: l.ex}
 		aug.paths, aug.codes = l.keptPaths(si.Train, si.TrainCodes, 0)
 		l.train = aug
 		if l.AugmentCopies > 0 {
@@ -232,22 +272,19 @@ func (l *Learner) keptPaths(paths []string, codes []int, offset int) ([]string, 
 	return ps, cs
 }
 
-// prepareHead creates the head with Keras' initial values and its trainer (which resumes the
+// prepareHead creates the head with its initial values and its trainer (which resumes the
 // run folder's checkpoint, if any); run.json is written once all of it succeeded.
 func (l *Learner) prepareHead() error {
 	store := model.NewStore()
-	if err := head.Init(store.RootScope(), l.Config.Config); err != nil {
+	store.SetParam("/"+head.SeedParam, l.Seed)
+	if _, err := head.Init(l.Backend, store, l.headFn, l.Head.Input); err != nil {
 		return err
 	}
-	hc := l.Config.Config
 	id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey}
 	var err error
 	l.Trainer, err = trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: l.RunDir,
-		Model: func(scope *model.Scope, x *graph.Node) *graph.Node { return head.Logits(scope, x, hc) },
-		Grad: func(scope *model.Scope, x, labels *graph.Node) *trainer.Gradients {
-			return head.TrainGradients(scope, x, labels, hc)
-		},
-		Identity: id, CheckIdentity: id.check, Options: l.Options})
+		Model: l.headFn, Loss: l.Loss, Optimizer: l.Optimizer,
+		Identity: id, CheckIdentity: id.check, Options: l.options()})
 	if err != nil {
 		return err
 	}
@@ -267,10 +304,10 @@ func (l *Learner) prepareHead() error {
 func (l *Learner) Fit() (trainer.History, error) {
 	st := l.Trainer.State
 	if !st.Done || st.Epoch < l.Epochs {
-		trainable, _ := l.Config.Config.NumParams()
-		logf(l.Log, "training a %s head (%d trainable parameters) on %d images, validating on %d: %d epochs × %d steps, batch %d, mode %s, %s\n",
-			l.Kind, trainable, l.train.Len(), l.valid.Len(), l.Epochs, trainer.StepsPerEpoch(l.train.Len(), l.BatchSize),
-			l.BatchSize, l.Mode, l.Trainer.Step().Kind())
+		trainable, _ := l.Head.Params()
+		logf(l.Log, "training the %s head (%d trainable parameters, on the base's %s output) on %d images, validating on %d: %d epochs × %d steps, batch %d, mode %s\n",
+			l.HeadName, trainable, HeadInput(l.Pooling), l.train.Len(), l.valid.Len(), l.Epochs,
+			trainer.StepsPerEpoch(l.train.Len(), l.BatchSize), l.BatchSize, l.Mode)
 	}
 	return l.Trainer.Fit(l.train, l.valid)
 }
@@ -281,7 +318,7 @@ func (l *Learner) Model() *Model {
 	if l.model != nil {
 		return l.model
 	}
-	m := &Model{Info: l.Info, Backend: l.Backend, log: l.Log, shared: true, ex: l.ex, base: l.base}
+	m := &Model{Info: l.Info, Backend: l.Backend, log: l.Log, shared: true, ex: l.ex, base: l.base, headFn: l.headFn}
 	tr := l.Trainer
 	if l.FineTuner != nil {
 		tr, m.FineTuned = l.FineTuner, true

@@ -20,7 +20,7 @@ func (l *Learner) FindLR(opts trainer.LRFindOptions) (*trainer.LRFindResult, err
 	if l.Trainer == nil {
 		return nil, errors.New("learner.FindLR: the learner has no head trainer (use learner.New)")
 	}
-	logf(l.Log, "lr_find: %s head on %d training examples, batch %d\n", l.Kind, l.train.Len(), l.BatchSize)
+	logf(l.Log, "lr_find: the %s head on %d training examples, batch %d\n", l.HeadName, l.train.Len(), l.BatchSize)
 	r, err := l.Trainer.FindLR(l.train, opts)
 	if err != nil {
 		return nil, errors.WithMessage(err, "learner.FindLR")

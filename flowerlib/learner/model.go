@@ -3,6 +3,7 @@ package learner
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/pkg/errors"
 )
@@ -35,18 +35,27 @@ type Model struct {
 	ex     *resnet50.Extractor
 	base   *resnet50.Pretrained
 	log    io.Writer
-	shared bool // store and extractor belong to a Learner
+	shared bool      // store and extractor belong to a Learner
+	headFn head.Func // the head the run trained
+}
+
+// OpenOptions are Open's: the backend ("" = the best installed), the head when the run
+// trained one written in code (the built-in head is rebuilt from run.json), and where to log.
+type OpenOptions struct {
+	Backend string
+	Head    head.Func
+	Log     io.Writer
 }
 
 // Open loads the run in runDir (run.json and the newest checkpoint that verifies: of the
-// fine-tuning phase when it has one, else of the head) on the given backend ("" = best
-// installed). The checkpoint's class list must equal run.json's.
-func Open(runDir, backendName string, log io.Writer) (*Model, error) {
+// fine-tuning phase when it has one, else of the head). The checkpoint's class list must equal
+// run.json's, and a head given must be the one the run trained (same fingerprint).
+func Open(runDir string, opts OpenOptions) (*Model, error) {
 	info, err := LoadRunInfo(runDir)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Info: info, store: model.NewStore(), log: log}
+	m := &Model{Info: info, store: model.NewStore(), log: opts.Log, headFn: opts.Head}
 	dirs := []string{runDir}
 	if info.FineTune != "" {
 		dirs = []string{filepath.Join(runDir, FineTuneDir), runDir}
@@ -68,11 +77,81 @@ func Open(runDir, backendName string, log io.Writer) (*Model, error) {
 		}
 		return nil, errors.Errorf("run %q has no checkpoint yet: train first (flowers train -run %s …)", runDir, runDir)
 	}
-	if m.Backend, err = backend.New(backendName, log); err != nil {
+	if m.Backend, err = backend.New(opts.Backend, opts.Log); err != nil {
+		return nil, err
+	}
+	if err := m.checkHead(); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
+
+// OpenRun opens the run cfg trains: its run folder (Run.RunDir, or the one named after the
+// settings and the head: the run whose head has the fingerprint of cfg's), with cfg's head.
+func OpenRun(cfg Config) (*Model, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	opts := OpenOptions{Backend: c.Backend, Head: cfg.Head, Log: c.Log}
+	if c.RunDir != "" {
+		return Open(c.RunDir, opts)
+	}
+	b, err := backend.New(c.Backend, nil)
+	if err != nil {
+		return nil, err
+	}
+	const mark = "\x00"
+	work, err := c.WorkDir()
+	if err != nil {
+		return nil, err
+	}
+	prefix, suffix, _ := strings.Cut(c.Name(mark), mark)
+	entries, _ := os.ReadDir(filepath.Join(work, "run"))
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, prefix+c.HeadName+"-") || !strings.HasSuffix(name, suffix) {
+			continue
+		}
+		dir := filepath.Join(work, "run", name)
+		info, err := LoadRunInfo(dir)
+		if err != nil {
+			continue
+		}
+		d, err := head.Describe(b, c.headFunc(len(info.Classes)), info.Head.Input)
+		if err == nil && d.Fingerprint == info.Head.Fingerprint {
+			return Open(dir, opts)
+		}
+	}
+	return nil, errors.Errorf("no run of these settings with the head %s in %s yet: train it first (learner.New and Fit, the training cell)",
+		c.HeadName, filepath.Join(work, "run"))
+}
+
+// checkHead sets the head of the run: the built-in one rebuilt, or the one given, which must
+// have the fingerprint the run trained.
+func (m *Model) checkHead() error {
+	hi := m.Info.Head
+	if m.headFn == nil {
+		if !hi.BuiltIn {
+			return errors.Errorf("run %q trained the head %q written in code (fingerprint %s): open it from that code, "+
+				"learner.Open(run, learner.OpenOptions{Head: %s}); the flowers command knows only its built-in heads",
+				m.Info.RunDir, hi.Name, hi.Fingerprint, hi.Name)
+		}
+		m.headFn = head.Article(len(m.Info.Classes), nil, hi.Dropout)
+	}
+	d, err := head.Describe(m.Backend, m.headFn, hi.Input)
+	if err != nil {
+		return err
+	}
+	if d.Fingerprint != hi.Fingerprint {
+		return errors.Errorf("the head given is not the one run %q trained (%s, fingerprint %s; the head given has %s): "+
+			"give the head the run was trained with, or train it in a new run", m.Info.RunDir, hi.Name, hi.Fingerprint, d.Fingerprint)
+	}
+	return nil
+}
+
+// HeadFunc is the head the model uses (the built-in one, or the one given to Open).
+func (m *Model) HeadFunc() head.Func { return m.headFn }
 
 // load reads the newest checkpoint of dir that verifies into m; problems collects why others
 // could not be used.
@@ -140,24 +219,22 @@ func (m *Model) compile() error {
 	if m.exec != nil {
 		return nil
 	}
-	hc := m.Info.Head
+	pooling := m.Info.Head.Pooling
 	var err error
 	if m.FineTuned {
 		// The checkpoint holds the whole fine-tuned base: nothing comes from the weights file.
-		m.exec, err = trainer.NewEvalExec(m.Backend, m.store, fullModel(nil, "", hc), nil)
+		m.exec, err = trainer.NewEvalExec(m.Backend, m.store, fullModel(nil, "", pooling, m.headFn), nil)
 		return err
 	}
 	if m.ex == nil {
 		if err := m.loadBase(); err != nil {
 			return err
 		}
-		if m.ex, err = resnet50.NewExtractor(m.Backend, m.base.File, resnet50.Options{Pooling: poolingOf(hc.Kind)}); err != nil {
+		if m.ex, err = resnet50.NewExtractor(m.Backend, m.base.File, resnet50.Options{Pooling: poolingOf(pooling)}); err != nil {
 			return err
 		}
 	}
-	m.exec, err = trainer.NewEvalExec(m.Backend, m.store, func(scope *model.Scope, x *graph.Node) *graph.Node {
-		return head.Logits(scope, x, hc)
-	}, nil)
+	m.exec, err = trainer.NewEvalExec(m.Backend, m.store, m.headFn, nil)
 	return err
 }
 
@@ -204,7 +281,7 @@ func (m *Model) evaluate(progress io.Writer) (*trainer.EvalResult, []string, err
 		valid = d
 	} else {
 		set, err := features.Build(m.ex, features.Options{CacheDir: defaults.FeaturesDir(m.Info.CacheDir), Paths: all,
-			Size: m.Info.ImageSize, Pooling: poolingOf(m.Info.Head.Kind).String(), WeightsID: m.Info.WeightsID,
+			Size: m.Info.ImageSize, Pooling: poolingOf(m.Info.Head.Pooling).String(), WeightsID: m.Info.WeightsID,
 			Progress: progress, Log: m.log})
 		if err != nil {
 			return nil, nil, err
@@ -256,7 +333,7 @@ func (m *Model) Predict(paths []string, topK int) ([]Prediction, error) {
 	// The head phase runs the frozen base on the photos, then the head; a fine-tuned model
 	// takes the photos themselves.
 	var ex features.Extractor = m.ex
-	dims := m.Info.Head.Defaults().InputDims()
+	dims := m.Info.Head.Input
 	if m.FineTuned {
 		ex, dims = features.Pixels{}, []int{m.Info.ImageSize, m.Info.ImageSize, 3}
 	}

@@ -8,15 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 // smallConfig is a quick run: avg head, 32×32, random weights, the go backend.
 func smallConfig(dir, data string, epochs int, log *bytes.Buffer) Config {
-	return Config{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"), CacheDir: filepath.Join(dir, "cache"),
-		Config: head.Config{Kind: head.Avg, Hidden: []int{16, 8}}, ImageSize: 32, Backend: "go",
-		Options: trainer.Options{Epochs: epochs, BatchSize: 8, Log: log}}
+	return Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 32, Backend: "go", Epochs: epochs, BatchSize: 8}, Head: head.Article(5, []int{16, 8}, 0), Log: log}
 }
 
 // TestRefusedResumeKeepsRunJSON: a resume with other photos, or another image size, is refused
@@ -27,7 +26,7 @@ func TestRefusedResumeKeepsRunJSON(t *testing.T) {
 	writeClassImages(t, data, 6, 32)
 	var log bytes.Buffer
 	cfg := smallConfig(dir, data, 1, &log)
-	if _, err := Run(cfg, ""); err != nil {
+	if _, err := Run(cfg); err != nil {
 		t.Fatal(err)
 	}
 	runJSON := filepath.Join(cfg.RunDir, RunInfoFile)
@@ -75,7 +74,7 @@ func TestPathsSurvive(t *testing.T) {
 	os.Chdir(dir)
 	var log bytes.Buffer
 	cfg := smallConfig("rel", "data", 1, &log) // relative run, cache and data
-	res, err := Run(cfg, "")
+	res, err := Run(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +97,7 @@ func TestPathsSurvive(t *testing.T) {
 		t.Errorf("run.json does not store the odd name as base64")
 	}
 	os.Chdir(t.TempDir()) // elsewhere
-	m, err := Open(filepath.Join(dir, "rel", "run"), "go", &log)
+	m, err := Open(filepath.Join(dir, "rel", "run"), OpenOptions{Backend: "go", Head: cfg.Head, Log: &log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +124,8 @@ func TestDroppedPhotosNamed(t *testing.T) {
 		var log bytes.Buffer
 		cfg := smallConfig(filepath.Join(dir, mode), data, 1, &log)
 		cfg.Mode = mode
-		cfg.Augment = ArticleAugmentation(3)
-		res, err := Run(cfg, "")
+		cfg.Augment = 1
+		res, err := Run(cfg)
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", mode, err, log.String())
 		}

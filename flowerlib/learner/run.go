@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/features"
-	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
@@ -21,7 +20,7 @@ type Result struct {
 	Seconds  float64            `json:"seconds"`
 	Backend  string             `json:"backend"`
 	Step     string             `json:"step"` // trainer.StepGraph or StepHost
-	Head     head.Config        `json:"head"`
+	Head     HeadInfo           `json:"head"`
 	Mode     string             `json:"mode"`
 	Classes  []string           `json:"classes"`
 	Stopped  string             `json:"stopped,omitempty"`
@@ -31,10 +30,9 @@ type Result struct {
 	FineTune trainer.History `json:"fine_tune,omitempty"`
 }
 
-// Run trains as configured: New, Fit, then FineTune(fineTune) when fineTune is set and the
-// head has finished, then Evaluate once training is done. It is what `flowers train` and the
-// notebook's training cell do.
-func Run(cfg Config, fineTune string) (*Result, error) {
+// Run trains as configured: New, Fit, then FineTune(cfg.FineTune) when it is set and the
+// head has finished, then Evaluate once training is done. It is what `flowers train` does.
+func Run(cfg Config) (*Result, error) {
 	start := time.Now()
 	l, err := New(cfg)
 	if err != nil {
@@ -42,7 +40,7 @@ func Run(cfg Config, fineTune string) (*Result, error) {
 	}
 	defer l.Close()
 	res := &Result{RunDir: l.RunDir, Resumed: l.Trainer.Resumed, Backend: l.Backend.Name(), Step: l.Trainer.Step().Kind(),
-		Head: l.Config.Config, Mode: l.Mode, Classes: l.Info.Classes, Dropped: l.Dropped, Features: l.FeatureSeconds}
+		Head: l.Info.Head, Mode: l.Mode, Classes: l.Info.Classes, Dropped: l.Dropped, Features: l.FeatureSeconds}
 	hist, err := l.Fit()
 	if err != nil {
 		return nil, err
@@ -56,8 +54,8 @@ func Run(cfg Config, fineTune string) (*Result, error) {
 		res.Seconds = time.Since(start).Seconds()
 		return res, nil // stopped early (MaxSteps): resume later
 	}
-	if fineTune != "" {
-		if res.FineTune, err = l.FineTune(fineTune); err != nil {
+	if stage := l.Config.Run.FineTune; stage != "" {
+		if res.FineTune, err = l.FineTune(stage); err != nil {
 			return nil, err
 		}
 		if !l.FineTuner.State.Done {

@@ -24,18 +24,32 @@ const RunInfoFile = "run.json"
 // RunInfo is run.json: what a run folder was trained on, read back by Open (evaluate, predict)
 // and checked on every resume. Paths are absolute.
 type RunInfo struct {
-	Data      string      `json:"data"`
-	Weights   string      `json:"weights"`
-	WeightsID string      `json:"weights_id"`
-	CacheDir  string      `json:"cache_dir"`
-	Head      head.Config `json:"head"`
-	Mode      string      `json:"mode"`
-	ImageSize int         `json:"image_size"`
-	Seed      int64       `json:"seed"`
-	Classes   []string    `json:"classes"`
-	Split     SplitInfo   `json:"split"`
-	DataKey   string      `json:"data_key"`
-	FineTune  string      `json:"fine_tune,omitempty"` // the stage fine-tuned from, once FineTune ran
+	Data      string    `json:"data"`
+	Weights   string    `json:"weights"`
+	WeightsID string    `json:"weights_id"`
+	CacheDir  string    `json:"cache_dir"`
+	Head      HeadInfo  `json:"head"`
+	Mode      string    `json:"mode"`
+	ImageSize int       `json:"image_size"`
+	Seed      int64     `json:"seed"`
+	Classes   []string  `json:"classes"`
+	Split     SplitInfo `json:"split"`
+	DataKey   string    `json:"data_key"`
+	FineTune  string    `json:"fine_tune,omitempty"` // the stage fine-tuned from, once FineTune ran
+	// RunDir is the folder run.json was read from (not stored).
+	RunDir string `json:"-"`
+}
+
+// HeadInfo is what run.json says of the head: its name, what it sees, its layers and its
+// fingerprint (head.Description), and for the built-in head what rebuilds it.
+type HeadInfo struct {
+	Name        string       `json:"name"`
+	BuiltIn     bool         `json:"built_in,omitempty"` // head.Article with Dropout
+	Dropout     float64      `json:"dropout,omitempty"`
+	Pooling     string       `json:"pooling"`
+	Input       []int        `json:"input"`
+	Fingerprint string       `json:"fingerprint"`
+	Layers      []head.Layer `json:"layers"`
 }
 
 // SplitInfo is the train/validation split of a run. File names are kept byte-exact: a name
@@ -116,6 +130,7 @@ func LoadRunInfo(runDir string) (*RunInfo, error) {
 	if err := json.Unmarshal(data, &ri); err != nil {
 		return nil, errors.Wrapf(err, "decoding %q (delete the run folder to start over)", path)
 	}
+	ri.RunDir = runDir
 	return &ri, nil
 }
 
@@ -149,8 +164,9 @@ func (ri *RunInfo) Changes(old *RunInfo) []string {
 			out = append(out, "the training/validation split changed")
 		}
 	}
-	if old.Head.Kind != ri.Head.Kind || !slices.Equal(old.Head.Hidden, ri.Head.Hidden) {
-		out = append(out, fmt.Sprintf("head %s %v, now %s %v", old.Head.Kind, old.Head.Hidden, ri.Head.Kind, ri.Head.Hidden))
+	if old.Head.Fingerprint != ri.Head.Fingerprint || old.Head.Pooling != ri.Head.Pooling {
+		out = append(out, fmt.Sprintf("the head changed: %s on the %s output (fingerprint %s), now %s on the %s output (fingerprint %s)",
+			old.Head.Name, HeadInput(old.Head.Pooling), old.Head.Fingerprint, ri.Head.Name, HeadInput(ri.Head.Pooling), ri.Head.Fingerprint))
 	}
 	if old.WeightsID != ri.WeightsID {
 		out = append(out, fmt.Sprintf("base weights %s (%s), now %s (%s)", old.Weights, old.WeightsID, ri.Weights, ri.WeightsID))

@@ -50,11 +50,15 @@ type Step interface {
 
 func newStep(t *Trainer) (Step, error) {
 	kind := t.StepKind
+	_, isAdam := t.Optimizer.(kerasAdam)
 	if kind == "" {
 		kind = StepGraph
-		if backend.IsGo(t.Backend) {
+		if backend.IsGo(t.Backend) && isAdam {
 			kind = StepHost
 		}
+	}
+	if kind != StepGraph && !isAdam {
+		return nil, errors.Errorf("trainer: the %s step implements Keras' Adam only (trainer.Adam()); %T trains with the graph step", kind, t.Optimizer)
 	}
 	switch kind {
 	case StepGraph:
@@ -82,7 +86,7 @@ func batchCorrect() metric.Interface {
 func newGraphStep(t *Trainer) *graphStep {
 	modelFn := func(scope *model.Scope, x *graph.Node) *graph.Node { return t.Model(scope, x) }
 	lossFn := func(labels, predictions []*graph.Node) *graph.Node { return t.Loss(predictions[0], labels[0]) }
-	tr := gomlxtrain.NewTrainer(t.Backend, t.Store, modelFn, lossFn, Adam(), []metric.Interface{batchCorrect()}, nil)
+	tr := gomlxtrain.NewTrainer(t.Backend, t.Store, modelFn, lossFn, t.Optimizer, []metric.Interface{batchCorrect()}, nil)
 	return &graphStep{t: t, trainer: tr}
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/pkg/errors"
 	"github.com/schollz/progressbar/v3"
@@ -136,6 +137,9 @@ type Config struct {
 	Model ModelFn
 	// Loss defaults to SparseCrossEntropy (Keras' categorical cross-entropy of the softmax).
 	Loss LossFn
+	// Optimizer defaults to Adam() (Keras' Adam). The go backend's fused host step implements
+	// Keras' Adam only: another optimizer (any of GoMLX's) trains with the graph step.
+	Optimizer optimizer.Interface
 	// StepKind forces a step implementation: "" (auto: host on the go backend, graph
 	// elsewhere), StepGraph or StepHost.
 	StepKind string
@@ -206,6 +210,9 @@ func New(cfg Config) (*Trainer, error) {
 	}
 	if cfg.Loss == nil {
 		cfg.Loss = SparseCrossEntropy
+	}
+	if cfg.Optimizer == nil {
+		cfg.Optimizer = Adam()
 	}
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return nil, errors.Wrapf(err, "creating run folder %q", cfg.RunDir)
