@@ -247,8 +247,8 @@ func loadAverage() float64 {
 }
 
 func (c *benchConfig) validate(photos int) error {
-	if c.size < defaults.MinImageSize || c.size > defaults.MaxImageSize {
-		return usagef("-size %d: must be %d to %d", c.size, defaults.MinImageSize, defaults.MaxImageSize)
+	if err := defaults.ImageSize.Check(c.size); err != nil {
+		return usageError{"-" + err.Error()}
 	}
 	switch c.convMode {
 	case "", "auto", "fast", "native":

@@ -14,8 +14,8 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/labels"
-	"github.com/flowerlib/flowers/flowerlib/nb"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
 )
 
@@ -147,7 +147,7 @@ func (t *tail) String() string {
 func benchDataDir(data string, n int, tmp string) (string, error) {
 	if data == "" {
 		var err error
-		if data, err = (nb.Settings{Data: "sample"}).DataDir(nil); err != nil {
+		if data, err = (config.Run{Data: "sample"}).DataDir(nil); err != nil {
 			return "", errors.WithMessage(err, "photos, augment: pass -data DIR")
 		}
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -29,12 +29,12 @@ const benchHeadBatch = 32
 // parameters) and the pooled one (2048 inputs).
 func (c *benchConfig) runHead() error {
 	for _, kind := range c.headKinds {
-		hk := head.Flatten
+		dims := []int{head.FeatureGrid, head.FeatureGrid, head.FeatureChannels} // the Flatten head's
 		if kind == "pooled" {
-			hk = head.Avg
+			dims = []int{head.FeatureChannels}
 		}
 		for _, name := range c.backends {
-			r, err := c.flowerlibHeadStep(name, hk)
+			r, err := c.flowerlibHeadStep(name, dims)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "flowers bench: head %s on %s: %v\n", kind, name, err)
 				c.failed = append(c.failed, "head "+kind+" on "+name)
@@ -49,15 +49,16 @@ func (c *benchConfig) runHead() error {
 	return nil
 }
 
-func (c *benchConfig) flowerlibHeadStep(name string, kind head.Kind) (benchResult, error) {
+func (c *benchConfig) flowerlibHeadStep(name string, dims []int) (benchResult, error) {
 	b, err := backend.New(name, c.progress)
 	if err != nil {
 		return benchResult{}, err
 	}
 	startMeasure()
-	cfg := head.Config{Kind: kind}.Defaults()
+	const classes = 5
+	fn := head.Article(classes, nil, 0)
 	store := model.NewStore()
-	if err := head.Init(store.RootScope(), cfg); err != nil {
+	if _, err := head.Init(b, store, fn, dims); err != nil {
 		return benchResult{}, err
 	}
 	dir, err := os.MkdirTemp(c.tmp, "head-")
@@ -66,23 +67,24 @@ func (c *benchConfig) flowerlibHeadStep(name string, kind head.Kind) (benchResul
 	}
 	defer os.RemoveAll(dir)
 	// The trainer learner.New builds for cached features.
-	tr, err := trainer.New(trainer.Config{Backend: b, Store: store, RunDir: dir,
-		Model: func(scope *model.Scope, x *graph.Node) *graph.Node { return head.Logits(scope, x, cfg) },
-		Grad: func(scope *model.Scope, x, labels *graph.Node) *trainer.Gradients {
-			return head.TrainGradients(scope, x, labels, cfg)
-		}, Options: trainer.Options{BatchSize: benchHeadBatch}})
+	tr, err := trainer.New(trainer.Config{Backend: b, Store: store, RunDir: dir, Model: fn,
+		Options: trainer.Options{BatchSize: benchHeadBatch}})
 	if err != nil {
 		return benchResult{}, err
 	}
 	defer tr.Close()
 	rng := rand.New(rand.NewPCG(uint64(c.seed), 2))
-	d := &trainer.ArrayData{Dims: cfg.InputDims(), X: make([]float32, benchHeadBatch*cfg.InputSize()), Y: make([]int32, benchHeadBatch)}
+	size := 1
+	for _, d := range dims {
+		size *= d
+	}
+	d := &trainer.ArrayData{Dims: dims, X: make([]float32, benchHeadBatch*size), Y: make([]int32, benchHeadBatch)}
 	for i := range d.X {
 		d.X[i] = 4 * rng.Float32()
 	}
 	idx := make([]int, benchHeadBatch)
 	for i := range idx {
-		idx[i], d.Y[i] = i, int32(i%cfg.Classes)
+		idx[i], d.Y[i] = i, int32(i%classes)
 	}
 	if _, _, err := tr.TrainStep(d, idx, 0); err != nil { // compiles, allocates Adam's moments
 		return benchResult{}, err
@@ -108,8 +110,7 @@ func (c *benchConfig) flowerlibHeadStep(name string, kind head.Kind) (benchResul
 // of -epochs epochs is reported (the first includes graph compilation).
 func (c *benchConfig) runAugment() error {
 	return c.runEpochTask("augment", "", nil, func() learner.Config {
-		return learner.Config{Config: head.Config{Kind: head.Flatten}, Mode: learner.ModeAugment,
-			Augment: learner.ArticleAugmentation(42), Options: trainer.Options{Epochs: c.epochs}}
+		return learner.Config{Run: config.Run{Pooling: "none", Mode: learner.ModeAugment, Augment: 1, Seed: 42, Epochs: c.epochs}}
 	})
 }
 
@@ -120,8 +121,7 @@ func (c *benchConfig) runAugment() error {
 // OnceSeconds.
 func (c *benchConfig) runFineTune() error {
 	return c.runEpochTask("finetune", "conv5", map[string]any{"stage": "conv5", "lr": 1e-5}, func() learner.Config {
-		return learner.Config{Config: head.Config{Kind: head.Avg}, FineTuneEpochs: c.epochs, FineTuneLR: 1e-5,
-			Options: trainer.Options{Epochs: 1}}
+		return learner.Config{Run: config.Run{Pooling: "avg", FineTune: "conv5", FineTuneEpochs: c.epochs, FineTuneLR: 1e-5, Epochs: 1}}
 	})
 }
 
@@ -170,14 +170,14 @@ func (c *benchConfig) flowerlibEpoch(task, name string, n int, fineTune string, 
 	var epochCPU []time.Duration
 	last := getRusage().cpu
 	cfg := config()
-	cfg.Data, cfg.Weights, cfg.RunDir, cfg.CacheDir = c.dataDir, c.weightsPath, filepath.Join(dir, "run"), filepath.Join(dir, "cache")
+	cfg.Data, cfg.Weights, cfg.RunDir, cfg.Cache = c.dataDir, c.weightsPath, filepath.Join(dir, "run"), filepath.Join(dir, "cache")
 	cfg.ImageSize, cfg.Backend, cfg.BatchSize = c.size, name, benchHeadBatch
 	cfg.OnEpoch = func(trainer.History) { // CPU per epoch (after the epoch's checkpoint: it is included)
 		now := getRusage().cpu
 		epochCPU = append(epochCPU, now-last)
 		last = now
 	}
-	res, err := learner.Run(cfg, fineTune)
+	res, err := learner.Run(cfg)
 	if err != nil {
 		return benchResult{}, err
 	}

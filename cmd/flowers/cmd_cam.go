@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/charts"
 	"github.com/flowerlib/flowers/flowerlib/learner"
-	"github.com/flowerlib/flowers/flowerlib/nb"
 	"github.com/flowerlib/flowers/flowerlib/plots"
 )
 
@@ -30,7 +30,7 @@ func runCAM(args []string) error {
 	if err := checkFigureOutput("out", *out); err != nil {
 		return err
 	}
-	m, err := learner.Open(*runDir, *backendName, os.Stderr)
+	m, err := learner.Open(*runDir, learner.OpenOptions{Backend: *backendName, Log: os.Stderr})
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func runCAM(args []string) error {
 	if explained == 0 {
 		return fmt.Errorf("none of the %d photos could be decoded (listed above)", len(cams))
 	}
-	fig, err := nb.CAMGallery(cams, classes, len(cams), m.Info.ImageSize)
+	fig, err := charts.CAMGallery(cams, classes, len(cams), m.Info.ImageSize)
 	if err != nil {
 		return err
 	}

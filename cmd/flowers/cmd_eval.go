@@ -21,7 +21,7 @@ func runEval(args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	m, err := learner.Open(*runDir, *backendName, os.Stderr)
+	m, err := learner.Open(*runDir, learner.OpenOptions{Backend: *backendName, Log: os.Stderr})
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func runPredict(args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("give at least one image to classify (flowers predict -run DIR IMAGE…)")
 	}
-	m, err := learner.Open(*runDir, *backendName, os.Stderr)
+	m, err := learner.Open(*runDir, learner.OpenOptions{Backend: *backendName, Log: os.Stderr})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
@@ -18,7 +20,7 @@ func runSummary(args []string) error {
 	fs := newFlags("summary", "[-top] [-pooling none|avg|max] [-head flatten|avg|max] [-size 224] [-frozen | -trainable-from conv5] [-connected=false]", "")
 	top := fs.Bool("top", false, "include the 1000-class top (avg_pool, predictions)")
 	pooling := fs.choiceFlag("pooling", "none", []string{"none", "avg", "max"}, "pooling after the last block without the top")
-	size := fs.intFlag("size", defaults.ImageSize, defaults.MinImageSize, defaults.MaxImageSize, "input height and width")
+	size := fs.intFlag("size", defaults.ImageSize.Default, defaults.ImageSize.Min, defaults.ImageSize.Max, "input height and width")
 	frozen := fs.Bool("frozen", false, "count every weight as non-trainable (base_model.trainable = False)")
 	from := fs.String("trainable-from", "", "only layers from the first one with this name prefix are trainable (e.g. conv5)")
 	connected := fs.Bool("connected", true, "show the 'Connected to' column")
@@ -30,17 +32,18 @@ func runSummary(args []string) error {
 	if err != nil {
 		return errors.WithMessage(err, "-pooling")
 	}
-	var hc head.Config
 	if *headKind != "" {
 		// The seed's model: the base frozen (unless -trainable-from), pooled as the head needs.
-		hc = head.Config{Kind: head.Kind(*headKind), Grid: (*size + 31) / 32}.Defaults()
-		if err := hc.Validate(); err != nil {
-			return usagef("-head %q: %v", *headKind, err)
+		pool := config.PoolingOf(*headKind)
+		if defaults.Pooling.Check(pool) != nil || *headKind == "none" {
+			return usagef("-head %q: must be one of flatten, avg, max", *headKind)
 		}
 		if *top {
 			return usagef("-head replaces the top: give one of -head and -top")
 		}
-		p = map[head.Kind]resnet50.Pooling{head.Flatten: resnet50.PoolingNone, head.Avg: resnet50.PoolingAvg, head.Max: resnet50.PoolingMax}[hc.Kind]
+		if p, err = resnet50.ParsePooling(pool); err != nil {
+			return err
+		}
 		*frozen = *from == ""
 	}
 	opts := resnet50.Options{IncludeTop: *top, Pooling: p, Height: *size, Width: *size, Frozen: *frozen, TrainableFrom: *from}
@@ -55,14 +58,18 @@ func runSummary(args []string) error {
 		fmt.Printf("summary: ResNet50 %d layers, %s params (%s trainable)\n", len(layers), commaInt(total), commaInt(trainable))
 		return nil
 	}
-	fmt.Print(hc.Summary())
-	headTrainable, headFrozen := hc.NumParams()
-	headLayers := len(hc.Layers())
-	if hc.Kind == head.Flatten {
-		headLayers++
+	b, err := backend.New("go", nil) // describing the head runs nothing
+	if err != nil {
+		return err
 	}
-	fmt.Printf("summary: ResNet50 + %s head %d layers, %s params (%s trainable, %s non-trainable)\n", hc.Kind,
-		len(layers)+headLayers, commaInt(total+headTrainable+headFrozen), commaInt(trainable+headTrainable),
+	d, err := head.Describe(b, head.Article(defaults.Classes, nil, 0), layers[len(layers)-1].OutputShape)
+	if err != nil {
+		return err
+	}
+	fmt.Print(d.Summary())
+	headTrainable, headFrozen := d.Params()
+	fmt.Printf("summary: ResNet50 + %s head %d layers, %s params (%s trainable, %s non-trainable)\n", *headKind,
+		len(layers)+len(d.Layers), commaInt(total+headTrainable+headFrozen), commaInt(trainable+headTrainable),
 		commaInt(total-trainable+headFrozen))
 	return nil
 }

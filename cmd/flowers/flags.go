@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 )
 
@@ -67,6 +68,22 @@ func (fs *flagSet) isSet(name string) bool {
 	return set
 }
 
+// runFlags binds the named settings of a run (config.Run, from its defaults) to the flags;
+// after parsing, a setting out of its range is a usage error naming the flag.
+func (fs *flagSet) runFlags(names ...string) *config.Run {
+	r := config.Run{}.Defaults()
+	if err := config.BindFlags(fs.FlagSet, &r, names...); err != nil {
+		panic(err) // a name not in config.Run: a bug of this command
+	}
+	fs.checks = append(fs.checks, func() error {
+		if err := r.Validate(); err != nil {
+			return usageError{"-" + err.Error()}
+		}
+		return nil
+	})
+	return &r
+}
+
 // intFlag is an int flag that must be in [lo, hi].
 func (fs *flagSet) intFlag(name string, def, lo, hi int, usage string) *int {
 	p := fs.Int(name, def, fmt.Sprintf("%s (%s)", usage, rangeText(float64(lo), float64(hi))))
@@ -123,9 +140,8 @@ func (fs *flagSet) require(names ...string) {
 // checkBatch bounds the batch size by what a ResNet50 forward at the image size needs.
 func (fs *flagSet) checkBatch(batch, size *int) {
 	fs.checks = append(fs.checks, func() error {
-		if m := defaults.MaxBatch(*size); *batch > m {
-			return usagef("-batch %d: at -size %d a forward pass needs about %.1f GiB, more than this machine's %.0f GiB: use -batch %d or less",
-				*batch, *size, float64(defaults.ForwardBytes(*batch, *size))/(1<<30), float64(defaults.MemoryBytes())/(1<<30), m)
+		if err := defaults.CheckBatch(*batch, *size); err != nil {
+			return usageError{"-" + err.Error()}
 		}
 		return nil
 	})

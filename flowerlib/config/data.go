@@ -43,8 +43,8 @@ func (s Run) Resolve(log io.Writer) Run {
 	}
 	cache := s.cacheDir()
 	_, dataCached := download.FlowerPhotos.Cached(cache)
-	dataCached = dataCached || os.Getenv(download.DataEnv) != ""
-	weightsCached := os.Getenv(weights.EnvWeights) != ""
+	dataCached = dataCached || envPath(download.DataEnv) != ""
+	weightsCached := envPath(weights.EnvWeights) != ""
 	if st, err := os.Stat(filepath.Join(defaults.WeightsDir(cache), filepath.Base(weights.NoTopURL))); err == nil && st.Size() > 0 {
 		weightsCached = true
 	}
@@ -128,6 +128,19 @@ func shortNetError(err error) string {
 		return fmt.Sprintf("no answer within %s", ProbeTimeout)
 	}
 	return err.Error()
+}
+
+// envPath is $name when it is a path: $FLOWERS_DATA and $FLOWERS_WEIGHTS are the settings'
+// variables (FromEnv), whose values may be keywords ("auto", "download", "imagenet",
+// "random:7"), and also, for flowerlib/download and flowerlib/weights, where a copy of
+// flower_photos or of Keras' weights file is. A keyword is the setting, not a copy.
+func envPath(name string) string {
+	v := os.Getenv(name)
+	switch {
+	case v == "auto", v == "embedded", v == "sample", v == "download", v == "imagenet", v == "random", strings.HasPrefix(v, "random:"):
+		return ""
+	}
+	return v
 }
 
 // Random reports whether the weights are random ones (not ImageNet's): results then mean
@@ -218,8 +231,10 @@ func (s Run) DataDir(progress io.Writer) (string, error) {
 			return "", err
 		}
 	case "download":
-		if dir, err = download.ResolveData("", s.cacheDir(), progress); err != nil {
-			return "", err
+		if dir = envPath(download.DataEnv); dir == "" {
+			if dir, err = download.FlowerPhotos.Fetch(s.cacheDir(), progress); err != nil {
+				return "", err
+			}
 		}
 	default:
 		dir = s.Data

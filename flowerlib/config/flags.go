@@ -98,3 +98,12 @@ func Names() string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// PoolingOf is the pooling a built-in head's name trains on ("none" for "flatten"); other
+// names are returned as they are.
+func PoolingOf(head string) string {
+	if p, ok := headPooling[head]; ok {
+		return p
+	}
+	return head
+}

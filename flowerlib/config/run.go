@@ -216,6 +216,12 @@ func (r Run) fromEnv(lookup func(string) (string, bool)) (Run, error) {
 		if err := set(f.ptr, val); err != nil {
 			return r, errors.Errorf("$%s=%q: %v", name, val, err)
 		}
+		// Checked now: after Defaults, a value such as 0 would have become the default.
+		if f.check != nil {
+			if err := f.check(); err != nil {
+				return r, errors.Errorf("$%s=%q: %v", name, val, err)
+			}
+		}
 	}
 	return r, nil
 }

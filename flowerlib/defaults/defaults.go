@@ -50,8 +50,11 @@ func (s Float) Check(v float64) error {
 	return nil
 }
 
-// Range says what the setting accepts ("> 0 and ≤ 10").
+// Range says what the setting accepts ("0 to 0.99", "> 0 and ≤ 10").
 func (s Float) Range() string {
+	if !s.OpenMin && !s.OpenMax {
+		return rangeText(s.Min, s.Max, false)
+	}
 	lo, hi := "≥", "≤"
 	if s.OpenMin {
 		lo = ">"

@@ -2,24 +2,22 @@ package nb
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/flowerlib/flowers/flowerlib/charts"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/plots"
-	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/pkg/errors"
 )
 
-// Experiments are the settings of transfer_experiments.ipynb that the walkthrough does not
-// have; the data, weights, head and training come from its Settings. Declared in the
-// settings cell:
+// Experiments are the settings of transfer_experiments.ipynb that a run does not have; the
+// data, weights, head and training come from its config.Run. Declared in the settings cell:
 //
 //	var experiments = nb.Experiments{CompareSize: 96, CompareEpochs: 3, FreezeEpochs: 1, Photos: 12}.FromEnv()
 type Experiments struct {
@@ -85,123 +83,40 @@ func (e Experiments) String() string {
 	return b.String()
 }
 
-// Dir is the folder of the experiments under the settings: <Work>/experiments/<the run's
-// name>, so other data, weights, head or training settings get other folders.
-func (e Experiments) Dir(s Settings) string {
-	return filepath.Join(s.WorkDir(), "experiments", filepath.Base(s.RunDir()))
+// Dir is the folder of the experiments of the settings: <Work>/experiments/<the settings'
+// run name>, so other data, weights, head or training settings get other folders.
+func (e Experiments) Dir(s config.Run) (string, error) {
+	work, err := s.WorkDir()
+	return filepath.Join(work, "experiments", s.Name(learner.BuiltInHead)), err
 }
 
-// Config is the learner configuration of the settings for the experiment name, in its own run
-// folder Dir(s)/name, with the progress bars shown in place in a notebook and the lines of
-// the log on stdout.
-func (e Experiments) Config(s Settings, name string) (learner.Config, error) {
-	var progress io.Writer = os.Stderr
+// Config is the learner configuration of the settings (the built-in head) for the experiment
+// name, in its own run folder Dir(s)/name, with the progress bars shown in place in a notebook
+// and the lines of the log on stdout.
+func (e Experiments) Config(s config.Run, name string) (learner.Config, error) {
+	dir, err := e.Dir(s)
+	s.RunDir = filepath.Join(dir, name)
+	cfg := learner.Config{Run: s, Log: Out, Progress: os.Stderr}
 	if IsNotebook() {
-		progress = NewProgress("")
+		cfg.Progress = NewProgress("")
 	}
-	cfg, err := s.Config(progress, os.Stdout)
-	if err != nil {
-		return cfg, err
-	}
-	cfg.RunDir = filepath.Join(e.Dir(s), name)
-	return cfg, nil
+	return cfg, err
 }
 
 // CompareConfig is the configuration and budget of learner.Compare: the settings at
 // CompareSize, CompareEpochs with FreezeEpochs frozen, in Dir(s)/compare-….
-func (e Experiments) CompareConfig(s Settings) (learner.Config, learner.CompareOptions, error) {
+func (e Experiments) CompareConfig(s config.Run) (learner.Config, learner.CompareOptions, error) {
 	e = e.Defaults()
 	cfg, err := e.Config(s, fmt.Sprintf("compare-s%d-e%d-f%d", e.CompareSize, e.CompareEpochs, e.FreezeEpochs))
 	cfg.ImageSize = e.CompareSize
 	return cfg, learner.CompareOptions{Epochs: e.CompareEpochs, FreezeEpochs: e.FreezeEpochs}, err
 }
 
-// Fit trains l's head (learner.Learner.Fit) with the live progress, curves and epoch table of
-// a Monitor in a notebook (under banner, when set), and returns the history.
-func Fit(l *learner.Learner, title, banner string) (trainer.History, error) {
-	previous := l.Trainer.State.History
-	m := NewMonitor(title, l.Epochs, previous)
-	m.Banner = banner
-	l.Trainer.OnStep, l.Trainer.OnEpoch = m.OnStep, m.OnEpoch
-	h, err := l.Fit()
-	if err != nil {
-		return nil, err
-	}
-	m.Done(h)
-	return h, nil
-}
-
-// LRFinderChart draws a learning-rate range test: the loss of each step (grey) and its
-// smoothed curve against the rate on a log axis, with the suggested rate (steepest descent)
-// and the minimum marked, as fastai's lr_find plot.
-func LRFinderChart(r *trainer.LRFindResult) *plots.Figure {
-	sm := r.Smoothed
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, v := range sm {
-		hi = math.Max(hi, v)
-	}
-	for _, v := range append(append([]float64{}, r.Losses[:len(sm)]...), sm...) {
-		lo = math.Min(lo, v)
-	}
-	ax := plots.Axes{LogX: true, Markers: []plots.Marker{
-		{X: r.Steep, Label: fmt.Sprintf("suggested (steepest): %.1e", r.Steep), Color: plots.MistakeColor},
-		{X: r.Minimum, Label: fmt.Sprintf("minimum: %.1e", r.Minimum)},
-	}}
-	if len(sm) > 0 {
-		// From the lowest loss to the smoothed curve's top, cut where it runs away (the sweep
-		// stops at 4× its minimum).
-		hi = math.Min(hi, sm[0]+2*(sm[0]-slices.Min(sm))+0.05)
-		ax.YMin, ax.YMax = math.Max(0, lo-0.05*(hi-lo)), hi // a loss is never negative
-	}
-	return plots.XYChart(plots.Chart{Title: fmt.Sprintf("learning-rate finder (%d steps)", len(r.LRs)),
-		XLabel: "learning rate (log scale)", YLabel: "loss", Width: 812, Height: 340}, ax, []plots.Series{
-		{Name: "loss", X: r.LRs, Y: r.Losses, Color: "#bbbbbb"},
-		{Name: "smoothed", X: r.LRs[:len(sm)], Y: sm, Color: plots.Palette[0]},
-	})
-}
-
-// weightsLabel names a weights spec in a picture: "ImageNet", "random", or the file's name.
-func weightsLabel(spec string) string {
-	switch {
-	case spec == "imagenet":
-		return "ImageNet"
-	case spec == "random" || strings.HasPrefix(spec, "random:"):
-		return "random"
-	}
-	return filepath.Base(spec)
-}
-
-// EmbeddingChart draws an embedding map: one point per photo coloured by class, validation
-// photos as rings, the file name as each point's tooltip.
-func EmbeddingChart(e *learner.Embedding) *plots.Figure {
-	groups := make([]plots.PointGroup, len(e.Classes))
-	for c, name := range e.Classes {
-		groups[c].Name = name
-	}
-	for i, c := range e.Labels {
-		g := &groups[c]
-		g.X, g.Y = append(g.X, e.Points[2*i]), append(g.Y, e.Points[2*i+1])
-		g.Tips, g.Hollow = append(g.Tips, filepath.Base(e.Paths[i])), append(g.Hollow, e.Valid[i])
-	}
-	xl, yl := "t-SNE 1", "t-SNE 2"
-	if e.Method == learner.EmbedPCA {
-		xl = fmt.Sprintf("PC1 (%.0f%% of the variance)", 100*e.Explained[0])
-		yl = fmt.Sprintf("PC2 (%.0f%%)", 100*e.Explained[1])
-	}
-	title := fmt.Sprintf("%s weights: nearest neighbour %.0f%%", weightsLabel(e.Weights), 100*e.NeighbourAccuracy)
-	return plots.Scatter(plots.Chart{Title: title, XLabel: xl, YLabel: yl, Width: 400, Height: 340}, groups)
-}
-
-// NeedsImageNet is what a panel that needs the ImageNet weights says where they cannot be had.
-const NeedsImageNet = "This panel needs Keras' ImageNet ResNet50 weights (resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, 94 MB), " +
-	"which this machine cannot download. Set Weights to \"imagenet\" in the settings cell (downloaded once into the cache), " +
-	"or point $FLOWERS_WEIGHTS at a copy of the file, and run this cell again."
-
 // EmbeddingMaps draws the embedding maps (method learner.EmbedPCA or EmbedTSNE) of the
 // settings' photos side by side: with random weights, and with the settings' pre-trained
 // weights. Where those are random too (offline: no ImageNet weights), the second panel says
 // what it needs. It prints each map's nearest-neighbour accuracy.
-func (e Experiments) EmbeddingMaps(s Settings, method string) (*plots.Figure, error) {
+func (e Experiments) EmbeddingMaps(s config.Run, method string) (*plots.Figure, error) {
 	s = s.Resolve(nil)
 	cfg, err := e.Config(s, "embedding")
 	if err != nil {
@@ -212,7 +127,7 @@ func (e Experiments) EmbeddingMaps(s Settings, method string) (*plots.Figure, er
 	var panels []*plots.Figure
 	for _, w := range []string{random, pretrained} {
 		if w == random && len(panels) == 1 { // the settings' weights are random too
-			panels = append(panels, plots.Placeholder(plots.Chart{Title: "ImageNet weights", Width: 400, Height: 340}, NeedsImageNet))
+			panels = append(panels, plots.Placeholder(plots.Chart{Title: "ImageNet weights", Width: 400, Height: 340}, charts.NeedsImageNet))
 			continue
 		}
 		cfg.Weights = w
@@ -221,23 +136,10 @@ func (e Experiments) EmbeddingMaps(s Settings, method string) (*plots.Figure, er
 			return nil, err
 		}
 		fmt.Fprintf(Out, "%s weights, %s of %d photos: nearest-neighbour accuracy %.0f%% in the 2048 features, %.0f%% in the map (chance about %.0f%%), %.1fs\n",
-			weightsLabel(w), method, len(em.Paths), 100*em.NeighbourAccuracy, 100*em.MapNeighbourAccuracy, 100/float64(len(em.Classes)), em.Seconds)
-		panels = append(panels, EmbeddingChart(em))
+			charts.WeightsLabel(w), method, len(em.Paths), 100*em.NeighbourAccuracy, 100*em.MapNeighbourAccuracy, 100/float64(len(em.Classes)), em.Seconds)
+		panels = append(panels, charts.Embedding(em))
 	}
 	return plots.HStack("flowers-embedding-maps", 12, panels...), nil
-}
-
-// TransferChart draws the validation accuracy of each stage's linear probe, early stages
-// (general features) on the left, with the accuracy of always answering the most frequent
-// class.
-func TransferChart(t *learner.Transfer) *plots.Figure {
-	var bars []plots.Bar
-	for _, s := range t.Stages {
-		stage, _, _ := strings.Cut(s.Layer, "_")
-		bars = append(bars, plots.Bar{Label: fmt.Sprintf("%s\n%d ch · %d×%d", stage, s.Channels, s.Grid, s.Grid), Value: 100 * s.ValAccuracy})
-	}
-	return plots.LevelBarChart(plots.Chart{Title: "a linear probe on each stage (general → specific)", YLabel: "validation accuracy (%)",
-		Width: 812, Height: 340, YMax: 100}, bars, []plots.Level{{Y: 100 * t.Chance, Label: fmt.Sprintf("most frequent class %.0f%%", 100*t.Chance)}})
 }
 
 // TransferTable lists the probes: layer, channels, grid, training and validation accuracy.
@@ -255,27 +157,6 @@ func pct(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%%", 100*v)
-}
-
-// CompareChart draws the three ways' validation accuracy and loss per epoch side by side,
-// with the epoch after which the fine-tuned way unfroze the base marked.
-func CompareChart(c *learner.Comparison) *plots.Figure {
-	var acc, loss []plots.Series
-	var markers []plots.Marker
-	for i, w := range c.Ways {
-		acc = append(acc, plots.Series{Name: w.Name, Y: w.History.Metric("val_accuracy"), Color: plots.Palette[i]})
-		loss = append(loss, plots.Series{Name: w.Name, Y: w.History.Metric("val_loss"), Color: plots.Palette[i]})
-		if w.FineTuneAfter > 0 {
-			// Between the last epoch of the head alone and the first with the base unfrozen.
-			markers = append(markers, plots.Marker{X: float64(w.FineTuneAfter) + 0.5, Label: "start fine-tuning", Color: plots.Palette[i]})
-		}
-	}
-	chart := func(title string) plots.Chart {
-		return plots.Chart{Title: title, XLabel: "epoch", Width: 400, Height: 300}
-	}
-	return plots.HStack("flowers-compare", 12,
-		plots.XYChart(chart("validation accuracy"), plots.Axes{YMin: 0, YMax: 1, Markers: markers}, acc),
-		plots.XYChart(chart("validation loss"), plots.Axes{Markers: markers}, loss))
 }
 
 // CompareTable lists the three ways: what trains, trainable parameters, validation accuracy

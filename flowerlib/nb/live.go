@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowerlib/flowers/flowerlib/charts"
 	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/janpfeifer/gonb/gonbui"
@@ -63,6 +64,11 @@ type Progress struct {
 // NewProgress returns a progress block headed by title ("" for none).
 func NewProgress(title string) *Progress {
 	return &Progress{Interval: 250 * time.Millisecond, title: title, live: NewLive()}
+}
+
+// Progress returns a Progress that draws in this block.
+func (l *Live) Progress() *Progress {
+	return &Progress{Interval: 250 * time.Millisecond, live: l}
 }
 
 // ansi matches terminal colour and cursor sequences.
@@ -119,11 +125,11 @@ func (p *Progress) Lines() (done []string, current string) {
 
 func (p *Progress) render() {
 	p.last = time.Now()
-	p.live.Update(progressText(p.title, p.done, strings.TrimSpace(ansi.ReplaceAllString(string(p.cur), ""))))
+	p.live.Update(ProgressText(p.title, p.done, strings.TrimSpace(ansi.ReplaceAllString(string(p.cur), ""))))
 }
 
-// progressText is the HTML of a progress block: a title, the last finished lines, the live one.
-func progressText(title string, done []string, cur string) string {
+// ProgressText is the HTML of a progress block: a title, the last finished lines, the live one.
+func ProgressText(title string, done []string, cur string) string {
 	const keep = 6
 	var b strings.Builder
 	b.WriteString(`<div class="flowers-progress" style="font-family:monospace;font-size:12px;white-space:pre-wrap">`)
@@ -247,13 +253,13 @@ func (m *Monitor) render(done, figures bool) {
 		b.WriteString(summaryHTML(m.history, time.Since(m.start)))
 	case m.step.Steps == 0 && len(m.history) == 0:
 		d, cur := m.text.Lines()
-		b.WriteString(progressText("", d, cur))
+		b.WriteString(ProgressText("", d, cur))
 	default:
-		b.WriteString(progressHTML(m.step, m.Epochs, len(m.history), time.Since(m.start)))
+		b.WriteString(StepProgress(m.step, m.Epochs, len(m.history), time.Since(m.start)))
 	}
 	m.progress.Update(b.String())
 	if figures && len(m.history) > 0 {
-		fig := Curves(m.history)
+		fig := charts.Curves(m.history)
 		if m.Banner != "" {
 			fig = plots.WithBanner(fig, m.Banner)
 		}
@@ -272,8 +278,8 @@ func summaryHTML(h trainer.History, elapsed time.Duration) string {
 		e.Epoch, elapsed.Round(time.Second), e.ValAccuracy, e.ValLoss)
 }
 
-// progressHTML is the progress bar over all steps of the run with the last batch's metrics.
-func progressHTML(s trainer.StepInfo, epochs, epochsDone int, elapsed time.Duration) string {
+// StepProgress is the HTML of a progress bar over all steps of the run with the last batch's metrics.
+func StepProgress(s trainer.StepInfo, epochs, epochsDone int, elapsed time.Duration) string {
 	total := max(1, epochs*max(1, s.Steps))
 	doneSteps := epochsDone * s.Steps
 	if s.Epoch > epochsDone { // inside an epoch
@@ -287,21 +293,6 @@ func progressHTML(s trainer.StepInfo, epochs, epochsDone int, elapsed time.Durat
 	return fmt.Sprintf(`<div class="flowers-progress" style="font-family:monospace;font-size:12px">`+
 		`<progress value="%d" max="%d" style="width:320px;vertical-align:middle"></progress> %s</div>`,
 		min(doneSteps, total), total, html.EscapeString(label))
-}
-
-// Curves returns the loss and accuracy charts of h side by side, as one figure (812 pixels
-// wide: it fits JupyterLab's output area beside its side bar): training solid, validation
-// dashed, one point per epoch.
-func Curves(h trainer.History) *plots.Figure {
-	loss := plots.LineChart(plots.Chart{Title: "loss", XLabel: "epoch", Width: 400, Height: 280}, []plots.Series{
-		{Name: "loss", Y: h.Metric("loss"), Color: plots.Palette[0]},
-		{Name: "val_loss", Y: h.Metric("val_loss"), Color: plots.Palette[1], Dashed: true},
-	})
-	acc := plots.LineChart(plots.Chart{Title: "accuracy", XLabel: "epoch", Width: 400, Height: 280}, []plots.Series{
-		{Name: "accuracy", Y: h.Metric("accuracy"), Color: plots.Palette[0]},
-		{Name: "val_accuracy", Y: h.Metric("val_accuracy"), Color: plots.Palette[1], Dashed: true},
-	})
-	return plots.HStack("flowers-curves", 12, loss, acc)
 }
 
 // HistoryTable returns h as an HTML table (epoch, loss, accuracy, val_loss, val_accuracy, seconds).

@@ -9,12 +9,11 @@ package nb
 import (
 	"fmt"
 	"html"
-	"image"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/charts"
 	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
@@ -118,7 +117,7 @@ func Table(header []string, rows [][]string) string {
 		fmt.Fprintf(&b, `<tr%s>`, bg)
 		for _, c := range row {
 			align := "left"
-			if isNumber(c) {
+			if charts.IsNumber(c) {
 				align = "right"
 			}
 			fmt.Fprintf(&b, `<td style="text-align:%s;padding:2px 10px">%s</td>`, align, html.EscapeString(c))
@@ -136,59 +135,7 @@ func ShowTable(header []string, rows [][]string) {
 		Sync()
 		return
 	}
-	fmt.Fprint(Out, TextTable(header, rows))
-}
-
-// TextTable formats header and rows as aligned plain text.
-func TextTable(header []string, rows [][]string) string {
-	var widths []int
-	all := append([][]string{header}, rows...)
-	for _, r := range all {
-		for i, c := range r {
-			if i >= len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], len([]rune(c)))
-		}
-	}
-	var b strings.Builder
-	for k, r := range all {
-		if k == 0 && len(header) == 0 {
-			continue
-		}
-		for i, c := range r {
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			pad := strings.Repeat(" ", widths[i]-len([]rune(c)))
-			if isNumber(c) {
-				b.WriteString(pad + c)
-			} else {
-				b.WriteString(c + pad)
-			}
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-func isNumber(s string) bool {
-	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
-	if s == "" {
-		return false
-	}
-	var f float64
-	_, err := fmt.Sscan(s, &f)
-	return err == nil && !strings.ContainsAny(s, " \t")
-}
-
-// Image converts flowerlib's 8-bit RGB image to a standard image.Image (for plots.Tile).
-func Image(rgb *images.RGB) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, rgb.Width, rgb.Height))
-	for i, j := 0, 0; i+2 < len(rgb.Pix); i, j = i+3, j+4 {
-		img.Pix[j], img.Pix[j+1], img.Pix[j+2], img.Pix[j+3] = rgb.Pix[i], rgb.Pix[i+1], rgb.Pix[i+2], 255
-	}
-	return img
+	fmt.Fprint(Out, charts.TextTable(header, rows))
 }
 
 // Must returns v, or stops the program with err (see Check).

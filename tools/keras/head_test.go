@@ -10,11 +10,11 @@ import (
 	"math"
 	"testing"
 
+	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/npy"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -36,26 +36,33 @@ const (
 // with flowerlib's weights, pooled in numpy for the avg head), the labels, and the batches of each
 // step, in order.
 type headJob struct {
-	Kind     head.Kind `json:"kind"`
-	Features string    `json:"features"`
-	Labels   []int32   `json:"labels"`
-	Batches  [][]int   `json:"batches"`
+	Kind     string  `json:"kind"`
+	Features string  `json:"features"`
+	Labels   []int32 `json:"labels"`
+	Batches  [][]int `json:"batches"`
 }
 
-// headWeights lists the head's Keras weight names per layer, in Keras' order.
+// headWeights lists the head's Keras weight names per layer, in Keras' order (none for layers
+// without weights).
 func headWeights(l head.Layer) []string {
-	if l.BN {
+	switch l.Type {
+	case "BatchNormalization":
 		return []string{"gamma", "beta", "moving_mean", "moving_variance"}
+	case "Dense":
+		return []string{"kernel", "bias"}
 	}
-	return []string{"kernel", "bias"}
+	return nil
 }
+
+// seedHead is the seed's head (head.Article) for 5 classes.
+var seedHead = head.Article(5, nil, 0)
 
 // writeHeads writes, for the pooled head, flowerlib's initial weights (head.Init) and the batch
 // order of headSteps steps.
 func (o *oracle) writeHeads() error {
 	// The seed's Flatten head (205M weights) does not fit the test's time: its first kernel alone is
 	// 822 MB to write and read back, and the float64 reference run needs ~7 GB.
-	kinds := []head.Kind{head.Avg}
+	kinds := []string{"avg"}
 	var batches [][]int
 	steps := trainer.StepsPerEpoch(o.n(), headBatch)
 	for s := range headSteps {
@@ -64,12 +71,12 @@ func (o *oracle) writeHeads() error {
 		batches = append(batches, perm[k*headBatch:min((k+1)*headBatch, o.n())])
 	}
 	for _, kind := range kinds {
-		cfg := head.Config{Kind: kind}.Defaults()
 		store := model.NewStore()
-		if err := head.Init(store.RootScope(), cfg); err != nil {
+		layers, err := head.Init(backend.MustNew("go", nil), store, seedHead, []int{head.FeatureChannels})
+		if err != nil {
 			return err
 		}
-		for _, l := range cfg.Layers() {
+		for _, l := range layers {
 			for _, w := range headWeights(l) {
 				v := store.RootScope().In("%s", l.Name).GetVariable(w)
 				data, err := tensors.CopyFlatData[float32](v.MustValue())
@@ -83,7 +90,7 @@ func (o *oracle) writeHeads() error {
 		}
 		store.Finalize()
 		features := "feat_avg.npy"
-		if kind == head.Flatten {
+		if kind == "flatten" {
 			features = "out_fl_none.npy"
 		}
 		o.heads = append(o.heads, headJob{Kind: kind, Features: features, Labels: o.labels, Batches: batches})
@@ -91,19 +98,18 @@ func (o *oracle) writeHeads() error {
 	return nil
 }
 
-// trainHead runs flowerlib's trainer (head.TrainGradients on the go backend's host step, the
-// graph step on XLA) from head.Init over the batches, and returns each step's loss and the store.
-func trainHead(t *testing.T, cfg head.Config, data trainer.Data, batches [][]int) ([]float64, *model.Store) {
+// trainHead runs flowerlib's trainer (the fused host step on the go backend, the graph step on
+// XLA) from head.Init over the batches, and returns each step's loss and the store.
+func trainHead(t *testing.T, dims []int, data trainer.Data, batches [][]int) ([]float64, *model.Store, []head.Layer) {
 	t.Helper()
+	b := testBackend(t)
 	store := model.NewStore()
-	if err := head.Init(store.RootScope(), cfg); err != nil {
+	layers, err := head.Init(b, store, seedHead, dims)
+	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := trainer.New(trainer.Config{Backend: testBackend(t), Store: store, RunDir: t.TempDir(),
-		Model: func(scope *model.Scope, x *graph.Node) *graph.Node { return head.Logits(scope, x, cfg) },
-		Grad: func(scope *model.Scope, x, labels *graph.Node) *trainer.Gradients {
-			return head.TrainGradients(scope, x, labels, cfg)
-		}, Options: trainer.Options{BatchSize: headBatch}})
+	tr, err := trainer.New(trainer.Config{Backend: b, Store: store, RunDir: t.TempDir(), Model: seedHead,
+		Options: trainer.Options{BatchSize: headBatch}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +122,7 @@ func trainHead(t *testing.T, cfg head.Config, data trainer.Data, batches [][]int
 		}
 		losses = append(losses, loss)
 	}
-	return losses, store
+	return losses, store, layers
 }
 
 // TestHeadAdamSteps: the seed's head (BN → Dense 2048 relu → BN → Dense 1024 relu → BN →
@@ -134,8 +140,7 @@ func trainHead(t *testing.T, cfg head.Config, data trainer.Data, batches [][]int
 func TestHeadAdamSteps(t *testing.T) {
 	o := runOracle(t)
 	for _, job := range o.heads {
-		t.Run(string(job.Kind), func(t *testing.T) {
-			cfg := head.Config{Kind: job.Kind}.Defaults()
+		t.Run(job.Kind, func(t *testing.T) {
 			shape, feats := o.readNPY(t, job.Features)
 			data := &trainer.ArrayData{X: feats, Dims: shape[1:], Y: job.Labels}
 			var keras struct {
@@ -145,7 +150,7 @@ func TestHeadAdamSteps(t *testing.T) {
 				Alpha    []float32          `json:"adam_step_sizes"`
 				Losses64 []float64          `json:"losses_float64"`
 			}
-			o.result(t, "head_"+string(job.Kind), &keras)
+			o.result(t, "head_"+job.Kind, &keras)
 			if len(keras.Losses) != len(job.Batches) || len(keras.Reversed) != len(job.Batches) {
 				t.Fatalf("Keras ran %d steps, want %d", len(keras.Losses), len(job.Batches))
 			}
@@ -155,13 +160,13 @@ func TestHeadAdamSteps(t *testing.T) {
 			}
 			var alphaDiff float64
 			for i, a := range keras.Alpha {
-				alphaDiff = max(alphaDiff, rel(float64(trainer.AdamStepSize(defaults.LearningRate, int64(i+1))), float64(a)))
+				alphaDiff = max(alphaDiff, rel(float64(trainer.AdamStepSize(defaults.LearningRate.Default, int64(i+1))), float64(a)))
 			}
 			t.Logf("Adam step sizes: Keras' (TensorFlow float32) vs flowerlib's: max %.2g relative", alphaDiff)
 			if alphaDiff > 2e-7 {
 				t.Errorf("flowerlib's Adam step sizes differ from Keras' by %.2g relative (more than float32 rounding)", alphaDiff)
 			}
-			losses, store := trainHead(t, cfg, data, job.Batches)
+			losses, store, layers := trainHead(t, shape[1:], data, job.Batches)
 			defer store.Finalize()
 			var worst, worstNoise, worst64 float64
 			for s, idx := range job.Batches {
@@ -177,7 +182,7 @@ func TestHeadAdamSteps(t *testing.T) {
 			}
 			t.Logf("%s head, %d steps, loss %.4g → %.4g: worst per-step relative difference %.2g (Keras vs Keras, reversed rows: %.2g; Keras float32 vs float64: %.2g)",
 				job.Kind, len(job.Batches), keras.Losses[0], keras.Losses[len(keras.Losses)-1], worst, worstNoise, worst64)
-			for _, l := range cfg.Layers() {
+			for _, l := range layers {
 				for _, w := range headWeights(l) {
 					_, want := o.readNPY(t, fmt.Sprintf("head_%s_final_%s_%s.npy", job.Kind, l.Name, w))
 					value := func(st *model.Store) []float32 {

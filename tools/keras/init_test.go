@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -23,7 +24,7 @@ func TestHeNormalStreams(t *testing.T) {
 	o.result(t, "he_normal_avg", &k)
 	store := model.NewStore()
 	defer store.Finalize()
-	if err := head.Init(store.RootScope(), head.Config{Kind: head.Avg}); err != nil {
+	if _, err := head.Init(backend.MustNew("go", nil), store, head.Article(5, nil, 0), []int{head.FeatureChannels}); err != nil {
 		t.Fatal(err)
 	}
 	k0 := tensors.MustCopyFlatData[float32](store.RootScope().In("dense").GetVariable("kernel").MustValue())
