@@ -146,18 +146,23 @@ func Confusion(r *metrics.Report, title string) (*plots.Figure, error) {
 }
 
 // PhotoPrediction shows a photo (as the model sees it, size×size) beside the bar chart of
-// its class probabilities, as one figure.
-func PhotoPrediction(path string, size int, guesses []metrics.Guess) (*plots.Figure, error) {
+// its class probabilities, as one figure; truth, when known, is its true class.
+func PhotoPrediction(path string, size int, guesses []metrics.Guess, truth string) (*plots.Figure, error) {
 	img, err := images.Load(path, size)
 	if err != nil {
 		return nil, err
 	}
+	caption, title := filepath.Base(path), "prediction"
+	if truth != "" {
+		caption += " (" + truth + ")"
+		title = "prediction; true class: " + truth
+	}
 	// At least 170 pixels wide: room for a photo's file name under it.
-	photo, err := plots.ImageGrid([]plots.Tile{{Image: Image(img), Caption: filepath.Base(path)}}, plots.GridOptions{Columns: 1, Thumb: max(size, 170), JPEG: true})
+	photo, err := plots.ImageGrid([]plots.Tile{{Image: Image(img), Caption: caption}}, plots.GridOptions{Columns: 1, Thumb: max(size, 170), JPEG: true})
 	if err != nil {
 		return nil, err
 	}
-	return plots.HStack("flowers-photo-prediction", 12, photo, TopChart("prediction", guesses)), nil
+	return plots.HStack("flowers-photo-prediction", 12, photo, TopChart(title, guesses)), nil
 }
 
 // TopChart returns a bar chart of a photo's class probabilities (in percent).
