@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
@@ -67,8 +68,9 @@ type Learner struct {
 	newRun     bool
 	fineTuneTo string // stage of the last FineTune
 	fineTune   fineTuneData
-	model      *Model    // Model's cache
-	headFn     head.Func // the head trained: Config.Head or the built-in one
+	model      *Model     // Model's cache
+	headFn     head.Func  // the head trained: Config.Head or the built-in one
+	asGiven    config.Run // the run as configured, before its data was resolved to a folder: it names the run folder
 }
 
 // New prepares a run as configured, resuming the run folder's training when it has one.
@@ -99,6 +101,7 @@ func (l *Learner) configure(cfg Config) error {
 	if l.Config, err = cfg.withDefaults(); err != nil {
 		return err
 	}
+	l.asGiven = l.Config.Run
 	data, err := l.DataDir(l.Progress)
 	if err != nil {
 		return err
@@ -114,17 +117,22 @@ func (l *Learner) configure(cfg Config) error {
 // an 80/20 split with seed 42, not stratified (as the article's train_test_split).
 func (l *Learner) scanAndSplit() error {
 	split, report, err := prepare.FromFolder(l.Data, prepare.Options{ValidFraction: l.ValidSplit, Seed: l.Seed})
-	if report != nil && len(report.Skipped) > 0 {
-		// One line: the full report is the labels step's (flowers labels, labels.Scan).
-		names := make([]string, 0, 3)
-		for _, sk := range report.Skipped[:min(3, len(report.Skipped))] {
-			names = append(names, filepath.Base(sk.Path))
+	if report != nil {
+		// One line, and none for the licence file (kept for its credits, expected): the full
+		// report is the labels step's (flowers labels, labels.Scan).
+		var skipped []string
+		for _, sk := range report.Skipped {
+			if report.License == nil || sk.Path != report.License.Path {
+				skipped = append(skipped, filepath.Base(sk.Path))
+			}
 		}
-		more := ""
-		if len(report.Skipped) > 3 {
-			more = ", …"
+		if n := len(skipped); n > 0 {
+			more := ""
+			if n > 3 {
+				skipped, more = skipped[:3], ", …"
+			}
+			logf(l.Log, "dataset: %d files skipped (%s%s; flowers labels -data lists why)\n", n, strings.Join(skipped, ", "), more)
 		}
-		logf(l.Log, "dataset: %d files skipped (%s%s; flowers labels -data lists why)\n", len(report.Skipped), strings.Join(names, ", "), more)
 	}
 	if err != nil {
 		return err
@@ -182,7 +190,7 @@ func describeHead(b compute.Backend, fn head.Func, dims []int, classes []string)
 func (l *Learner) claimRunFolder() error {
 	auto := l.RunDir == ""
 	var err error
-	if l.RunDir, err = l.RunFolder(l.HeadName + "-" + l.Head.Fingerprint[:6]); err != nil {
+	if l.RunDir, err = l.asGiven.RunFolder(l.HeadName + "-" + l.Head.Fingerprint[:6]); err != nil {
 		return err
 	}
 	if err := checkRunOutsideData(l.RunDir, l.Data); err != nil {

@@ -37,7 +37,7 @@ func checkRunOutsideData(runDir, data string) error {
 // of the same settings with another head: a changed head starts a new run, and says so.
 func (l *Learner) sayHeadChanged() {
 	const mark = "\x00"
-	prefix, suffix, _ := strings.Cut(l.Name(mark), mark)
+	prefix, suffix, _ := strings.Cut(l.asGiven.Name(mark), mark)
 	entries, err := os.ReadDir(filepath.Dir(l.RunDir))
 	if err != nil {
 		return

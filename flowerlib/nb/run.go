@@ -1,7 +1,9 @@
 package nb
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -43,9 +45,20 @@ func Learner(cfg learner.Config) (*learner.Learner, error) {
 		}
 	}
 	if cfg.Log == nil {
-		cfg.Log = Out
+		cfg.Log = saidOnce{Out}
 	}
 	return learner.New(cfg)
+}
+
+// saidOnce drops the log lines a notebook already says elsewhere: the random weights' warning
+// (the settings cell says it, every result picture carries it).
+type saidOnce struct{ w io.Writer }
+
+func (s saidOnce) Write(b []byte) (int, error) {
+	if bytes.HasPrefix(b, []byte("WARNING: random ResNet50 weights")) {
+		return len(b), nil
+	}
+	return s.w.Write(b)
 }
 
 // Fit is l.Fit (Keras' model.fit) shown live in the cell: a progress line, the loss and
@@ -55,7 +68,23 @@ func Fit(l *learner.Learner) (trainer.History, error) {
 	title := fmt.Sprintf("training the %s head on the base's %s output", l.HeadName, learner.HeadInput(l.Pooling))
 	m := NewMonitor(title, l.Epochs, l.Trainer.State.History)
 	m.Banner = Banner(l.Run)
-	l.Trainer.OnStep, l.Trainer.OnEpoch = m.OnStep, m.OnEpoch
+	// The configuration's own callbacks (Config.OnStep, OnEpoch) still run, after the monitor's.
+	// Outside a notebook the monitor only prints the epoch lines, which the trainer's Log
+	// already prints when it has one.
+	if onStep, onEpoch := l.Trainer.OnStep, l.Trainer.OnEpoch; IsNotebook() || l.Trainer.Log == nil {
+		l.Trainer.OnStep = func(s trainer.StepInfo) {
+			m.OnStep(s)
+			if onStep != nil {
+				onStep(s)
+			}
+		}
+		l.Trainer.OnEpoch = func(h trainer.History) {
+			m.OnEpoch(h)
+			if onEpoch != nil {
+				onEpoch(h)
+			}
+		}
+	}
 	if IsNotebook() { // the monitor shows the progress and the epochs: no terminal bar, no epoch lines
 		l.Trainer.Progress, l.Trainer.Log = nil, nil
 	}
