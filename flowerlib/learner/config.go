@@ -58,7 +58,11 @@ type Config struct {
 // withDefaults returns c with the defaults of the run filled in and its folders absolute.
 func (c Config) withDefaults() (Config, error) {
 	c.Run = c.Run.Defaults()
-	if err := c.Run.Validate(); err != nil {
+	check := c.Run
+	if c.Augmentation != nil && check.Augment == 0 {
+		check.Augment = 1 // an augmentation given in full: augment mode has one
+	}
+	if err := check.Validate(); err != nil {
 		return c, errors.WithMessage(err, "learner")
 	}
 	for _, p := range []*string{&c.Cache, &c.Work} {

@@ -138,7 +138,7 @@ func TestCAMFindsTheObject(t *testing.T) {
 	centres := writeBlobImages(t, data, 20, 96)
 	for _, kind := range []string{"avg", "max"} {
 		runDir := filepath.Join(dir, "run-"+kind)
-		hd := head.Article(5, []int{64}, 0)
+		hd := head.Article(3, []int{64}, 0) // the blob photos' 3 classes
 		res, err := Run(Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: runDir, Cache: filepath.Join(dir, "cache"),
 			Pooling: kind, ImageSize: 96, Backend: "go", Epochs: 25, BatchSize: 8}, Head: hd})
 		if err != nil {
