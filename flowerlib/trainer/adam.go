@@ -162,7 +162,9 @@ func adamApply(w, g, m, v []float32, lrT float32, beta1 float64) {
 func adamBeta1(beta1 float64) (b1, c1 float32) { return float32(beta1), float32(1 - beta1) }
 
 func adamKernel(w, g, m, v []float32, lrT float32, beta1 float64) {
-	const b2, eps = float32(AdamBeta2), float32(AdamEpsilon)
+	// 1−β2 rounded from the exact 0.001 (as the vector kernels, the graph and Keras), not
+	// 1 − float32(0.999) = 0.00099998713.
+	const b2, c2, eps = float32(AdamBeta2), float32(1 - AdamBeta2), float32(AdamEpsilon)
 	b1, c1 := adamBeta1(beta1)
 	g = g[:len(w)]
 	m = m[:len(w)]
@@ -170,7 +172,7 @@ func adamKernel(w, g, m, v []float32, lrT float32, beta1 float64) {
 	for i := range w {
 		gi := g[i]
 		mi := b1*m[i] + c1*gi
-		vi := b2*v[i] + (1-b2)*gi*gi
+		vi := b2*v[i] + c2*gi*gi
 		m[i], v[i] = mi, vi
 		w[i] -= lrT * mi / (float32(math.Sqrt(float64(vi))) + eps)
 	}

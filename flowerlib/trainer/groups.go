@@ -113,16 +113,19 @@ func lrScales(store *model.Store, gs Groups, vars []*model.Variable) ([]float32,
 	if len(gs) == 0 {
 		return out, nil
 	}
-	var paths []string
+	var paths, trainable []string
 	for v := range store.IterVariables() {
 		paths = append(paths, v.Path())
+		if v.Trainable {
+			trainable = append(trainable, v.Path())
+		}
 	}
 	for _, g := range gs {
 		for _, p := range g.Prefixes {
 			if !slices.ContainsFunc(paths, func(path string) bool { return strings.HasPrefix(path, p) }) {
-				sort.Strings(paths)
-				return nil, errors.Errorf("trainer: learning-rate group prefix %q matches no variable of the model (it has %d, e.g. %s)",
-					p, len(paths), strings.Join(paths[:min(len(paths), 4)], ", "))
+				sort.Strings(trainable)
+				return nil, errors.Errorf("trainer: learning-rate group prefix %q matches no variable of the model (%d trainable, e.g. %s)",
+					p, len(trainable), strings.Join(trainable[:min(len(trainable), 4)], ", "))
 			}
 		}
 	}
