@@ -38,7 +38,9 @@ var OneCycleMoms = [3]float64{0.95, 0.85, 0.95}
 // function of the global step only (At), so a run resumed from a checkpoint continues at the rate
 // it would have had. The span is the whole run: Options.Epochs × steps per epoch; asking a
 // finished run for more epochs stretches it (the rates of the new steps follow the new span).
-// Zero fields take the defaults (the kind's constants above).
+// Zero fields take the defaults (the kind's constants above). Fit sets the rate before every
+// step: with a schedule other than the constant one, Trainer.SetLearningRate's value holds only
+// until the next step of Fit.
 type Schedule struct {
 	// Kind is ScheduleConstant (""), ScheduleOneCycle or ScheduleCosine.
 	Kind string `json:"kind,omitempty"`
@@ -149,7 +151,7 @@ func CombinedCos(pct, start, middle, end, pos float64) float64 {
 	if pos < pct {
 		return SchedCos(start, middle, pos/pct)
 	}
-	if pct >= 1 { // fastai caps the segment index at the last one: pos = 1 = pct ends the rise
+	if pct >= 1 { // no annealing: pos = 1 ends the rise (fastai divides 0 by 0 there; Fit never asks)
 		return SchedCos(start, middle, pos/pct)
 	}
 	return SchedCos(middle, end, (pos-pct)/(1-pct))
