@@ -38,7 +38,21 @@ const (
 // GoMLX's learning-rate variable (optimizer.LearningRateVar), so it can change between steps.
 func Adam() optimizer.Interface { return kerasAdam{} }
 
-type kerasAdam struct{}
+// AdamOptions change Keras' Adam for the fine-tuning recipes; the zero value is Adam().
+type AdamOptions struct {
+	// Groups give variables their learning-rate multipliers (discriminative learning rates);
+	// none: 1 for every variable.
+	Groups Groups
+	// ScheduledBeta1 reads β1 each step from the Store variable Beta1Var (one-cycle's momentum
+	// schedule) instead of Keras' constant 0.9; the bias correction then uses the current β1,
+	// 1 − β1^t, as fastai's adam_step does (debias(mom, 1-mom, step), fastai/optimizer.py).
+	ScheduledBeta1 bool
+}
+
+// AdamWith returns Adam() changed by o, as an optimizer.Interface.
+func AdamWith(o AdamOptions) optimizer.Interface { return kerasAdam{o} }
+
+type kerasAdam struct{ AdamOptions }
 
 // momentVars returns the Store variables of v's moments (created as zeros when missing).
 func momentVars(store *model.Store, v *model.Variable) (m1, m2 *model.Variable) {
@@ -56,7 +70,7 @@ func stepVar(store *model.Store) *model.Variable {
 }
 
 // UpdateGraph implements optimizer.Interface.
-func (kerasAdam) UpdateGraph(scope *model.Scope, g *graph.Graph, loss *graph.Node) {
+func (a kerasAdam) UpdateGraph(scope *model.Scope, g *graph.Graph, loss *graph.Node) {
 	if !loss.Shape().IsScalar() {
 		exceptions.Panicf("trainer.Adam: the loss must be a scalar, got %s", loss.Shape())
 	}
@@ -77,21 +91,41 @@ func (kerasAdam) UpdateGraph(scope *model.Scope, g *graph.Graph, loss *graph.Nod
 	tv := stepVar(store)
 	t := graph.AddScalar(tv.NodeValue(g), 1)
 	tv.SetNodeValue(t)
+	// β1 and 1−β1 as float32 from the float64 value, as the host step rounds them; constants
+	// unless scheduled.
+	b1, c1 := graph.Scalar(g, dtypes.Float32, AdamBeta1), graph.Scalar(g, dtypes.Float32, 1-AdamBeta1)
+	if a.ScheduledBeta1 {
+		b1v := scope.Store().GetVariable(Beta1Var)
+		if b1v == nil {
+			b1v = store.Scope("/"+AdamScope).VariableWithValue("beta1", float64(AdamBeta1)).SetTrainable(false)
+		}
+		b1f64 := b1v.NodeValue(g)
+		b1 = graph.ConvertDType(b1f64, dtypes.Float32)
+		c1 = graph.ConvertDType(graph.OneMinus(b1f64), dtypes.Float32)
+	}
 	// lr_t = lr·sqrt(1-β2^t)/(1-β1^t)
 	one := graph.ScalarOne(g, dtypes.Float32)
-	pow := func(b float64) *graph.Node { return graph.Pow(graph.Scalar(g, dtypes.Float32, b), t) }
-	lrT := graph.Div(graph.Mul(lr, graph.Sqrt(graph.Sub(one, pow(AdamBeta2)))), graph.Sub(one, pow(AdamBeta1)))
+	pow := func(b *graph.Node) *graph.Node { return graph.Pow(b, t) }
+	lrT := graph.Div(graph.Mul(lr, graph.Sqrt(graph.Sub(one, pow(graph.Scalar(g, dtypes.Float32, AdamBeta2))))), graph.Sub(one, pow(b1)))
+	scales, err := lrScales(store, a.Groups, vars)
+	if err != nil {
+		panic(err)
+	}
 	for i, v := range vars {
 		grad := grads[i]
 		if grad.DType() != v.DType() {
 			grad = graph.ConvertDType(grad, v.DType())
 		}
 		m1v, m2v := momentVars(store, v)
-		m1 := graph.Add(graph.MulScalar(m1v.NodeValue(g), AdamBeta1), graph.MulScalar(grad, 1-AdamBeta1))
+		m1 := graph.Add(graph.Mul(m1v.NodeValue(g), b1), graph.Mul(grad, c1))
 		m2 := graph.Add(graph.MulScalar(m2v.NodeValue(g), AdamBeta2), graph.MulScalar(graph.Square(grad), 1-AdamBeta2))
 		m1v.SetNodeValue(m1)
 		m2v.SetNodeValue(m2)
-		step := graph.Div(graph.Mul(lrT, m1), graph.AddScalar(graph.Sqrt(m2), AdamEpsilon))
+		lrV := lrT
+		if scales[i] != 1 {
+			lrV = graph.Mul(lrT, graph.Scalar(g, dtypes.Float32, float64(scales[i])))
+		}
+		step := graph.Div(graph.Mul(lrV, m1), graph.AddScalar(graph.Sqrt(m2), AdamEpsilon))
 		v.SetNodeValue(graph.Sub(v.NodeValue(g), step))
 	}
 }
@@ -106,28 +140,39 @@ func (kerasAdam) Clear(scope *model.Scope) error {
 // optimizers/adam.py; Keras 3 alike). In float64 it would differ by 6e-6 relative at t = 1
 // (float32(0.999) is 0.99900001), enough to set 20 steps apart by 7e-3 (tools/keras). The
 // graph step computes the same in float32 on the device.
-func AdamStepSize(lr float64, t int64) float32 {
-	b1t := float32(math.Pow(float64(float32(AdamBeta1)), float64(t)))
+func AdamStepSize(lr float64, t int64) float32 { return adamStepSize(lr, AdamBeta1, t) }
+
+// adamStepSize is AdamStepSize with β1 = beta1 (one-cycle's scheduled momentum).
+func adamStepSize(lr, beta1 float64, t int64) float32 {
+	b1t := float32(math.Pow(float64(float32(beta1)), float64(t)))
 	b2t := float32(math.Pow(float64(float32(AdamBeta2)), float64(t)))
 	return float32(lr) * float32(math.Sqrt(float64(1-b2t))) / (1 - b1t)
 }
 
-// adamApply applies one Adam update with step size lrT to w given its gradient g and the
-// moments m, v, on the host, split over the cores. The go backend's fast path (see step.go):
-// one pass over memory instead of a dozen graph ops.
-func adamApply(w, g, m, v []float32, lrT float32) {
-	parallel(len(w), func(lo, hi int) { adamUpdate(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lrT) })
+// adamApply applies one Adam update with step size lrT and β1 = beta1 (AdamBeta1 unless a
+// schedule moves it) to w given its gradient g and the moments m, v, on the host, split over
+// the cores. The go backend's fast path (see step.go): one pass over memory instead of a dozen
+// graph ops.
+func adamApply(w, g, m, v []float32, lrT float32, beta1 float64) {
+	parallel(len(w), func(lo, hi int) { adamUpdate(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lrT, beta1) })
 }
 
-func adamKernel(w, g, m, v []float32, lrT float32) {
-	const b1, b2, eps = float32(AdamBeta1), float32(AdamBeta2), float32(AdamEpsilon)
+// adamBeta1 returns β1 and 1−β1 rounded to float32 from float64, as the graph step does (for
+// 0.9 these are the constants float32(0.9) and float32(0.1)).
+func adamBeta1(beta1 float64) (b1, c1 float32) { return float32(beta1), float32(1 - beta1) }
+
+func adamKernel(w, g, m, v []float32, lrT float32, beta1 float64) {
+	// 1−β2 rounded from the exact 0.001 (as the vector kernels, the graph and Keras), not
+	// 1 − float32(0.999) = 0.00099998713.
+	const b2, c2, eps = float32(AdamBeta2), float32(1 - AdamBeta2), float32(AdamEpsilon)
+	b1, c1 := adamBeta1(beta1)
 	g = g[:len(w)]
 	m = m[:len(w)]
 	v = v[:len(w)]
 	for i := range w {
 		gi := g[i]
-		mi := b1*m[i] + (1-b1)*gi
-		vi := b2*v[i] + (1-b2)*gi*gi
+		mi := b1*m[i] + c1*gi
+		vi := b2*v[i] + c2*gi*gi
 		m[i], v[i] = mi, vi
 		w[i] -= lrT * mi / (float32(math.Sqrt(float64(vi))) + eps)
 	}
@@ -154,19 +199,19 @@ func parallel(n int, fn func(lo, hi int)) {
 // outer product Aᵀ·B of its input a [k, m] and its output gradient b [k, n] (k = batch size).
 // The gradient is never stored: each row is computed in registers and applied at once, which
 // on the Flatten head saves writing and re-reading an 800 MB gradient every step.
-func adamApplyOuter(w, mo, vo, in, outGrad []float32, k, m, n int, lrT float32) {
+func adamApplyOuter(w, mo, vo, in, outGrad []float32, k, m, n int, lrT float32, beta1 float64) {
 	parallel(m*n, func(lo, hi int) {
 		// Split by whole rows.
 		rlo, rhi := (lo+n-1)/n, (hi+n-1)/n
 		if hi == m*n {
 			rhi = m
 		}
-		adamOuterRows(w, mo, vo, in, outGrad, k, m, n, rlo, rhi, lrT)
+		adamOuterRows(w, mo, vo, in, outGrad, k, m, n, rlo, rhi, lrT, beta1)
 	})
 }
 
 // adamOuterRowsScalar is the portable adamOuterRows for rows [lo, hi) and columns [j0, n).
-func adamOuterRowsScalar(w, mo, vo, in, outGrad []float32, k, m, n, lo, hi, j0 int, lrT float32) {
+func adamOuterRowsScalar(w, mo, vo, in, outGrad []float32, k, m, n, lo, hi, j0 int, lrT float32, beta1 float64) {
 	coef := make([]float32, k)
 	g := make([]float32, n)
 	for d := lo; d < hi; d++ {
@@ -181,6 +226,6 @@ func adamOuterRowsScalar(w, mo, vo, in, outGrad []float32, k, m, n, lo, hi, j0 i
 			g[j] = s
 		}
 		row := d * n
-		adamKernel(w[row+j0:row+n], g[j0:], mo[row+j0:row+n], vo[row+j0:row+n], lrT)
+		adamKernel(w[row+j0:row+n], g[j0:], mo[row+j0:row+n], vo[row+j0:row+n], lrT, beta1)
 	}
 }

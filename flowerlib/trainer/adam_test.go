@@ -53,7 +53,7 @@ func TestHostAdamKeras(t *testing.T) {
 	ref := &kerasAdam64{}
 	for step := int64(1); step <= 3; step++ {
 		g := randn(r, n, 1)
-		adamApply(w, g, m, v, AdamStepSize(0.01, step))
+		adamApply(w, g, m, v, AdamStepSize(0.01, step), AdamBeta1)
 		ref.step(want, g, 0.01)
 	}
 	for i := range w {
@@ -82,8 +82,8 @@ func TestHostAdamOuter(t *testing.T) {
 			}
 		}
 		lrT := AdamStepSize(1e-3, step)
-		adamApply(w1, g, m1, v1, lrT)
-		adamApplyOuter(w2, m2, v2, in, og, k, m, n, lrT)
+		adamApply(w1, g, m1, v1, lrT, AdamBeta1)
+		adamApplyOuter(w2, m2, v2, in, og, k, m, n, lrT, AdamBeta1)
 	}
 	for i := range w1 {
 		if math.Abs(float64(w1[i]-w2[i])) > 1e-5 {

@@ -86,7 +86,11 @@ func batchCorrect() metric.Interface {
 func newGraphStep(t *Trainer) *graphStep {
 	modelFn := func(scope *model.Scope, x *graph.Node) *graph.Node { return t.Model(scope, x) }
 	lossFn := func(labels, predictions []*graph.Node) *graph.Node { return t.Loss(predictions[0], labels[0]) }
-	tr := gomlxtrain.NewTrainer(t.Backend, t.Store, modelFn, lossFn, t.Optimizer, []metric.Interface{batchCorrect()}, nil)
+	opt := t.Optimizer
+	if _, ok := opt.(kerasAdam); ok { // Keras' Adam with the recipes' groups and β1 schedule
+		opt = AdamWith(AdamOptions{Groups: t.LRGroups, ScheduledBeta1: t.Schedule.SchedulesBeta1()})
+	}
+	tr := gomlxtrain.NewTrainer(t.Backend, t.Store, modelFn, lossFn, opt, []metric.Interface{batchCorrect()}, nil)
 	return &graphStep{t: t, trainer: tr}
 }
 
@@ -299,9 +303,15 @@ func (s *hostStep) Run(x, y *tensors.Tensor) (loss, correct float64, err error) 
 		return 0, 0, err
 	}
 	t := int64(tensors.ToScalar[float32](tv.MustValue())) + 1
-	lrT := AdamStepSize(s.lr, t)
+	b1 := s.t.beta1()
+	lrT := adamStepSize(s.lr, b1, t)
+	scales, err := lrScales(store, s.t.LRGroups, s.vars[batch])
+	if err != nil {
+		return 0, 0, err
+	}
 	next := 2
 	for i, v := range s.vars[batch] {
+		lrV := lrT * scales[i]
 		w, err := s.shared(v)
 		if err != nil {
 			return 0, 0, err
@@ -318,11 +328,11 @@ func (s *hostStep) Run(x, y *tensors.Tensor) (loss, correct float64, err error) 
 						k, m, n := a.Shape().Dimensions[0], a.Shape().Dimensions[1], b.Shape().Dimensions[1]
 						tensors.MustConstFlatData[float32](a, func(af []float32) {
 							tensors.MustConstFlatData[float32](b, func(bf []float32) {
-								adamApplyOuter(wf, mf, vf, af, bf, k, m, n, lrT)
+								adamApplyOuter(wf, mf, vf, af, bf, k, m, n, lrV, b1)
 							})
 						})
 					} else {
-						tensors.MustConstFlatData[float32](outs[next], func(gf []float32) { adamApply(wf, gf, mf, vf, lrT) })
+						tensors.MustConstFlatData[float32](outs[next], func(gf []float32) { adamApply(wf, gf, mf, vf, lrV, b1) })
 					}
 				})
 			})

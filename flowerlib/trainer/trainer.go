@@ -83,6 +83,15 @@ type Options struct {
 	// MaxSteps stops after this many optimizer steps in one Fit call (0: no limit).
 	MaxSteps int `json:"-"`
 
+	// Fine-tuning recipes (schedule.go, groups.go, loss.go). Schedule moves the learning rate
+	// (and β1) per step from LearningRate; LRGroups give layer groups their own multipliers
+	// (fastai's discriminative rates, SliceGroups); LabelSmoothing and ClassWeights are Keras'
+	// CategoricalCrossentropy(label_smoothing=…) and fit(class_weight=…) (CrossEntropy).
+	Schedule       Schedule  `json:"schedule,omitzero"`
+	LRGroups       Groups    `json:"lr_groups,omitempty"`
+	LabelSmoothing float64   `json:"label_smoothing,omitempty"`
+	ClassWeights   []float64 `json:"class_weights,omitempty"`
+
 	// Progress receives the live progress bar (nil: none); Log the epoch lines (nil: none).
 	Progress io.Writer `json:"-"`
 	Log      io.Writer `json:"-"`
@@ -125,7 +134,7 @@ func (o Options) Validate() error {
 			return errors.WithMessage(err, "trainer")
 		}
 	}
-	return nil
+	return o.validateRecipes()
 }
 
 // Config is what New needs besides Options.
@@ -150,6 +159,8 @@ type Config struct {
 	Identity      any
 	CheckIdentity func(saved json.RawMessage) error
 	Options
+
+	evalLoss LossFn // the validation loss when it differs from Loss (class weights)
 }
 
 // StepInfo is reported after each training step.
@@ -181,6 +192,9 @@ type State struct {
 	BestValue   float64         `json:"best_value"`
 	Done        bool            `json:"done"`              // Fit reached Options.Epochs (or stopped early)
 	Stopped     string          `json:"stopped,omitempty"` // why training ended early
+	// The scheduled learning rates (and β1) of the epoch in progress, per step.
+	EpochLRs    []float64 `json:"epoch_lrs,omitempty"`
+	EpochBeta1s []float64 `json:"epoch_beta1s,omitempty"`
 }
 
 // Trainer trains the variables of a Store.
@@ -207,6 +221,9 @@ func New(cfg Config) (*Trainer, error) {
 	}
 	if cfg.RunDir == "" || cfg.Store == nil || cfg.Model == nil || cfg.Backend == nil {
 		return nil, errors.New("trainer.New: Backend, Store, Model and RunDir are required")
+	}
+	if err := cfg.setRecipeLoss(); err != nil {
+		return nil, err
 	}
 	if cfg.Loss == nil {
 		cfg.Loss = SparseCrossEntropy
@@ -242,6 +259,9 @@ func New(cfg Config) (*Trainer, error) {
 		return fail(err)
 	}
 	if err := t.step.SetLearningRate(cfg.LearningRate); err != nil {
+		return fail(err)
+	}
+	if err := t.initSchedule(); err != nil {
 		return fail(err)
 	}
 	t.evalExec, err = model.NewExec(cfg.Backend, cfg.Store, t.evalGraph)
@@ -322,7 +342,7 @@ func (t *Trainer) evalGraph(scope *model.Scope, inputs []*graph.Node) []*graph.N
 	t.Store.SetTraining(x.Graph(), false)
 	logits := t.Model(scope, x)
 	n := float64(x.Shape().Dimensions[0])
-	return []*graph.Node{graph.MulScalar(t.Loss(logits, labels), n), Correct(logits, labels), graph.Softmax(logits, -1)}
+	return []*graph.Node{graph.MulScalar(t.lossForEval()(logits, labels), n), Correct(logits, labels), graph.Softmax(logits, -1)}
 }
 
 // EvalResult is the outcome of Evaluate.
@@ -423,6 +443,9 @@ func (t *Trainer) Fit(train, valid Data) (History, error) {
 			}
 			s := st.StepInEpoch
 			idx := perm[s*t.BatchSize : min((s+1)*t.BatchSize, n)]
+			if err := t.scheduleStep(steps); err != nil {
+				return st.History, err
+			}
 			start := time.Now()
 			loss, correct, err := t.TrainStep(train, idx, epoch)
 			if err != nil {
@@ -492,6 +515,7 @@ func (t *Trainer) endEpoch(epoch int, valid Data) error {
 		st.EpochSecs += time.Since(start).Seconds()
 	}
 	es.Seconds, es.Step = st.EpochSecs, st.Step
+	t.closeEpochSchedule(&es)
 	st.History = append(st.History, es)
 	t.logf("Epoch %d/%d - %s\n", epoch+1, t.Epochs, es.Line())
 	if err := t.trackBest(es); err != nil {

@@ -1,6 +1,7 @@
 """Keras itself as flowerlib's oracle: the Keras side of every check in tools/keras, in one process.
 
 usage: $FLOWERS_PYTHON oracle.py DIR
+       python3 oracle.py --fastai-one-cycle DIR/job.json   (fastai's one-cycle only; torch if installed)
 
 DIR/job.json (written by the Go tests, oracle_test.go) says which sections to run; inputs and
 outputs are files in DIR with the fixed names below; DIR/results.json gets the measurements
@@ -28,6 +29,8 @@ Outputs:
   results.json "bn_moving_variance", "he_normal_<kind>", "keras3_loads_*", "augment_same_draws_kp_tfk"
   summary_<kind>.txt              tf-keras model.summary() of ResNet50 + the seed's head
   split.json                      the seed's train/validation rows (pandas + sklearn) of job["sample"]
+  results.json "recipes"          job["recipes"]'s losses, one Adam step, balanced weights, CosineDecay and
+                                  fastai's one-cycle (recipes_test.go; needs no photo)
 
 Random weights made here are NOT ImageNet weights. Keras' own initializers give conv/dense kernels;
 BatchNorm statistics, gammas, betas and the biases (constants at Keras' init) are then drawn with
@@ -364,8 +367,136 @@ def summary():
         open(path("summary_%s.txt" % kind), "w").write("\n".join(lines) + "\n")
 
 
+def fastai_tensor_ops():
+    """The torch operations fastai's combine_scheds uses: torch's own when it is installed (Debian's
+    /usr/bin/python3 has torch 1.13), else numpy with float32, which torch's default dtype is
+    (recipes_test.go's TestOneCycleFastaiTorch compares the two paths' results)."""
+    try:
+        import torch
+        return {"name": "torch " + torch.__version__, "tensor": torch.tensor, "all": torch.all, "cumsum": torch.cumsum,
+                "nonzero_max": lambda m: m.nonzero().max(), "scalar": lambda v: v}
+    except ImportError:
+        return {"name": "numpy %s float32" % np.__version__, "tensor": lambda v: np.array(v, dtype=np.float32), "all": np.all,
+                "cumsum": lambda v, d: np.cumsum(v, d, dtype=np.float32), "nonzero_max": lambda m: np.nonzero(m)[0].max(),
+                # a Python float against a float32 array: float32 arithmetic, as torch's wrapped scalars
+                "scalar": np.float32}
+
+
+def fastai_fit_one_cycle_hps(lr_max, n_epoch, n_iter, pct_start, div, div_final, moms):
+    """The per-batch 'lr' and 'mom' fastai's fit_one_cycle sets, written as fastai's source computes
+    them. fastai is not installed here: the functions below are fastai/callback/schedule.py's
+    sched_cos, SchedCos, combine_scheds and combined_cos, its ParamScheduler.before_batch and
+    fit_one_cycle's scheds, and fastai/callback/core.py's TrainEvalCallback (pct_train), with the
+    tensor operations of fastai_tensor_ops. lr_max holds one rate per parameter group (fastai's
+    lr_max array)."""
+    import math
+    T = fastai_tensor_ops()
+
+    def sched_cos(start, end, pos): return start + (1 + math.cos(math.pi*(1-pos))) * (end-start) / 2
+    def SchedCos(start, end): return lambda pos: sched_cos(start, end, pos)
+
+    def combine_scheds(pcts, scheds):
+        assert sum(pcts) == 1.
+        pcts = T["tensor"]([0] + list(pcts))
+        assert T["all"](pcts >= 0)
+        pcts = T["cumsum"](pcts, 0)
+        pct_lim = len(pcts) - 2
+
+        def _inner(pos):
+            pos = T["scalar"](pos)
+            idx = min(T["nonzero_max"](pos >= pcts), pct_lim)
+            actual_pos = (pos-pcts[idx]) / (pcts[idx+1]-pcts[idx])
+            return scheds[idx](actual_pos.item())
+        return _inner
+
+    def combined_cos(pct, start, middle, end):
+        return combine_scheds([pct, 1-pct], [SchedCos(start, middle), SchedCos(middle, end)])
+
+    lr_max = np.array(lr_max, dtype=np.float64)
+    scheds = {'lr': combined_cos(pct_start, lr_max/div, lr_max, lr_max/div_final),
+              'mom': combined_cos(pct_start, *moms)}
+    hps = {'lr': [], 'mom': [], 'tensors': T["name"]}
+    pct_train = 0.  # TrainEvalCallback.before_fit
+    for epoch in range(n_epoch):
+        pct_train = epoch/n_epoch  # before_train
+        for _ in range(n_iter):
+            for n, f in scheds.items():  # ParamScheduler.before_batch: _update_val(self.pct_train)
+                hps[n].append(np.asarray(f(pct_train), dtype=np.float64).tolist())
+            pct_train += 1./(n_iter*n_epoch)  # after_batch
+    return hps
+
+
+def fastai_even_mults(start, stop, n):
+    """fastcore/basics.py's even_mults, which fastai's set_hyper uses for slice(start, stop)."""
+    mult = stop/start
+    step = mult**(1/(n-1))
+    return np.array([start*(step**i) for i in range(n)])
+
+
+def fastai_one_cycle_cases(cases):
+    """fit_one_cycle's hyper-parameters for each of recipes_test.go's oneCycleCase: over
+    slice(lo, hi) of `groups` parameter groups (lo = 0: one group at hi)."""
+    out = []
+    for oc in cases:
+        lr_max = fastai_even_mults(oc["lo"], oc["hi"], oc["groups"]) if oc["lo"] else [oc["hi"]]
+        hps = fastai_fit_one_cycle_hps(lr_max, oc["epochs"], oc["iters"], oc["pct_start"], oc["div"], oc["div_final"], oc["moms"])
+        out.append({"lr_max": list(map(float, lr_max)), "lr": hps["lr"], "mom": hps["mom"], "tensors": hps["tensors"]})
+    return out
+
+
+@section("recipes")
+def recipes():
+    """The fine-tuning recipes against their frameworks: Keras' label-smoothed and class-weighted
+    cross-entropy and one Adam step with them (train_on_batch), scikit-learn's balanced class
+    weights, tf-keras' CosineDecay with warm-up, and fastai's one-cycle rates and momentum."""
+    import tf_keras
+    from sklearn.utils.class_weight import compute_class_weight
+
+    job = JOB["recipes"]
+    x = np.asarray(job["x"], dtype=np.float32)
+    labels = np.asarray(job["labels"])
+    k = job["classes"]
+    onehot = np.eye(k, dtype=np.float32)[labels]
+    kernel, bias = np.asarray(job["kernel"], dtype=np.float32), np.asarray(job["bias"], dtype=np.float32)
+    out = {"losses": []}
+    for case in job["losses"]:
+        ls, cw = case["label_smoothing"], case["class_weights"]
+        tf_keras.backend.clear_session()
+        loss = tf_keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=ls)
+        model = tf_keras.Sequential([tf_keras.Input((x.shape[1],)), tf_keras.layers.Dense(k)])
+        model.set_weights([kernel, bias])
+        model.compile(loss=loss, optimizer=tf_keras.optimizers.Adam(learning_rate=job["lr"]))
+        logits = model.predict(x, verbose=0)
+        per_example = tf_keras.losses.categorical_crossentropy(onehot, logits, from_logits=True, label_smoothing=ls).numpy()
+        res = {"loss_unweighted": float(loss(onehot, logits).numpy())}
+        if cw is not None:
+            sw = np.asarray(cw, dtype=np.float32)[labels]
+            res["loss_sample_weight"] = float(loss(onehot, logits, sample_weight=sw).numpy())
+            res["sum_over_batch"] = float(np.sum(per_example.astype(np.float64)*sw)/len(labels))
+            res["sum_over_weights"] = float(np.sum(per_example.astype(np.float64)*sw)/np.sum(sw))
+        step_loss = model.train_on_batch(x, onehot, class_weight=None if cw is None else dict(enumerate(cw)))
+        res["train_on_batch_loss"] = float(step_loss)
+        res["kernel"], res["bias"] = [w.astype(np.float64).ravel().tolist() for w in model.get_weights()]
+        out["losses"].append(res)
+    out["balanced"] = compute_class_weight("balanced", classes=np.arange(k), y=labels).tolist()
+    c = job["cosine"]
+    sched = tf_keras.optimizers.schedules.CosineDecay(initial_learning_rate=c["min_lr"], decay_steps=c["total"]-c["warmup"],
+                                                      alpha=c["min_lr"]/c["lr"], warmup_target=c["lr"], warmup_steps=c["warmup"])
+    out["cosine_decay"] = [float(sched(s).numpy()) for s in range(c["total"])]
+    out["one_cycle"] = fastai_one_cycle_cases(job["one_cycle"])
+    RESULTS["recipes"] = out
+
+
+def fastai_one_cycle_main(job_path):
+    """`python oracle.py --fastai-one-cycle JOB`: only job["recipes"]["one_cycle"], printed as JSON
+    (needs numpy, and torch if installed; no TensorFlow)."""
+    print(json.dumps(fastai_one_cycle_cases(json.load(open(job_path))["recipes"]["one_cycle"])))
+
+
 def main():
     global DIR, JOB
+    if len(sys.argv) == 3 and sys.argv[1] == "--fastai-one-cycle":
+        return fastai_one_cycle_main(sys.argv[2])
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     DIR = sys.argv[1]

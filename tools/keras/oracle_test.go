@@ -164,22 +164,31 @@ func (o *oracle) run(t *testing.T, py, sample string) error {
 		return err
 	}
 	prep := time.Since(start)
-	cmd := exec.Command(py, filepath.Join(repoRoot(), "tools", "keras", "oracle.py"), o.dir)
-	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=3", "KERAS_BACKEND=tensorflow")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s oracle.py %s: %v\n%s", py, o.dir, err, tail(string(out), 4000))
-	}
-	b, err = os.ReadFile(o.file("results.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &o.results)
-	}
-	if err != nil {
-		return fmt.Errorf("oracle.py results: %v", err)
+	if o.results, err = execOracle(py, o.dir); err != nil {
+		return err
 	}
 	t.Logf("oracle: %d photos; inputs prepared in %.1fs, oracle.py ran in %.1fs; %s", o.n(), prep.Seconds(),
 		time.Since(start).Seconds()-prep.Seconds(), o.results["seconds"])
 	return nil
+}
+
+// execOracle runs oracle.py on dir (its job.json written) and returns results.json.
+func execOracle(py, dir string) (map[string]json.RawMessage, error) {
+	cmd := exec.Command(py, filepath.Join(repoRoot(), "tools", "keras", "oracle.py"), dir)
+	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=3", "KERAS_BACKEND=tensorflow")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s oracle.py %s: %v\n%s", py, dir, err, tail(string(out), 4000))
+	}
+	var results map[string]json.RawMessage
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &results)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oracle.py results: %v", err)
+	}
+	return results, nil
 }
 
 func tail(s string, n int) string {
