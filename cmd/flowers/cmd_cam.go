@@ -23,11 +23,12 @@ func runCAM(args []string) error {
 	n := fs.intFlag("n", 12, 1, 1000, "without IMAGE arguments: the first N validation photos of the run (mistakes shown first)")
 	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND or the best installed)")
 	jsonOut := fs.Bool("json", false, "print the maps as one JSON array on stdout")
+	force := fs.forceFlag()
 	fs.require("run", "out")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if err := checkFigureOutput("out", *out); err != nil {
+	if err := checkFigureOutput("out", *out, *force); err != nil {
 		return err
 	}
 	m, err := learner.Open(*runDir, *backendName, os.Stderr)
@@ -88,11 +89,13 @@ func runCAM(args []string) error {
 	return nil
 }
 
-// writeFigure writes fig as SVG or PNG by the file's extension, through a temporary file
-// renamed into place (a reader never sees half a picture).
+// writeFigure writes fig as SVG or PNG by the file's extension, marked as flowers' (see
+// markFigure), through a temporary file renamed into place (a reader never sees half a
+// picture).
 func writeFigure(path string, fig *plots.Figure) error {
 	var data []byte
-	if strings.EqualFold(filepath.Ext(path), ".svg") {
+	svg := strings.EqualFold(filepath.Ext(path), ".svg")
+	if svg {
 		data = []byte(fig.SVG())
 	} else {
 		png, err := fig.PNG()
@@ -101,13 +104,5 @@ func writeFigure(path string, fig *plots.Figure) error {
 		}
 		data = png
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("writing %q: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	return nil
+	return writeFileAtomic(path, markFigure(data, svg))
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,10 +33,11 @@ func runFeatures(args []string) error {
 	top := fs.Bool("top", false, "run the 1000-class ImageNet top instead: rows are class probabilities [n,1000] (needs with-top weights)")
 	batch := fs.intFlag("batch", defaults.BatchSize, 1, defaults.MaxBatchSize, "images per forward pass")
 	size := fs.intFlag("size", defaults.ImageSize, defaults.MinImageSize, defaults.MaxImageSize, "images are resized to size×size")
-	out := fs.String("out", "", "output .npy file (float32); a .csv next to it lists the image of each row (required)")
+	out := fs.String("out", "", "output .npy file (float32); a .csv next to it lists the image of each row: columns row,images (,labels with -data) (required)")
 	data := fs.String("data", "", "dataset folder with one sub-folder per class: rows follow its labels table (seed 42)")
 	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights are kept")
 	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else XLA when installed, else go)")
+	force := fs.forceFlag()
 	fs.require("out")
 	fs.checkBatch(batch, size)
 	if err := fs.parse(args); err != nil {
@@ -44,23 +46,21 @@ func runFeatures(args []string) error {
 	if (*data == "") == (fs.NArg() == 0) {
 		return usagef("give either -data DIR or a list of image files (not both)")
 	}
-	csvPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".csv"
+	csvPath := rowListOf(*out)
 	// Outputs never replace inputs, and a folder that cannot be written fails now, not after
 	// the long work.
 	inputs := fs.Args()
 	if *weightsFlag != "imagenet" {
 		inputs = append(inputs, *weightsFlag)
 	}
-	if err := checkOutput("out", *out, ".npy", inputs); err != nil {
+	if err := checkNotInside("out", *out, *data); err != nil {
 		return err
 	}
-	if err := checkOutput("out", csvPath, ".csv", inputs); err != nil {
-		return usagef("-out %q: its row list %s: %v", *out, csvPath, err)
+	if err := checkOutput("out", *out, featuresNPY, *force, inputs); err != nil {
+		return err
 	}
-	if *data != "" {
-		if rel, err := filepath.Rel(mustAbs(*data), mustAbs(*out)); err == nil && !strings.HasPrefix(rel, "..") {
-			return usagef("-out %q is inside the dataset folder %q: write it elsewhere (the scan would meet it as a stray file)", *out, *data)
-		}
+	if err := checkOutput("out", csvPath, rowsCSV, *force, inputs); err != nil {
+		return usagef("-out %q: its row list: %v", *out, err)
 	}
 	debug.SetMemoryLimit(featuresMemoryLimit)
 	p, err := resnet50.ParsePooling(*pooling)
@@ -155,27 +155,21 @@ func weightsLabel(spec string) string {
 	return "ResNet50"
 }
 
-// writeRowsCSV lists the image (and label, with -data) of each feature row.
+// writeRowsCSV lists the row number, image (and label, with -data) of each feature row; the
+// "row" column also tells it from a labels table (see rowListRows).
 func writeRowsCSV(path string, paths, rowLabels []string, rows []int) error {
 	var sb strings.Builder
 	cw := csv.NewWriter(&sb)
-	if rowLabels != nil {
-		cw.Write([]string{"images", "labels"})
-	} else {
-		cw.Write([]string{"images"})
-	}
-	for _, i := range rows {
+	cw.Write(rowListHeader[min(len(rowLabels), 1)])
+	for r, i := range rows {
+		rec := []string{strconv.Itoa(r), paths[i]}
 		if rowLabels != nil {
-			cw.Write([]string{paths[i], rowLabels[i]})
-		} else {
-			cw.Write([]string{paths[i]})
+			rec = append(rec, rowLabels[i])
 		}
+		cw.Write(rec)
 	}
 	cw.Flush()
-	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	return nil
+	return writeFileAtomic(path, []byte(sb.String()))
 }
 
 func mustAbs(p string) string {

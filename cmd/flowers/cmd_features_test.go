@@ -99,7 +99,7 @@ func TestFeaturesCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 4 || lines[0] != "images" || lines[1] != paths[0] || lines[2] != paths[1] || lines[3] != paths[2] {
+	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 4 || lines[0] != "row,images" || lines[1] != "0,"+paths[0] || lines[2] != "1,"+paths[1] || lines[3] != "2,"+paths[2] {
 		t.Errorf("rows CSV:\n%s", csv)
 	}
 
