@@ -83,11 +83,11 @@ type fileKey struct {
 type keyFields struct {
 	Version       string    `json:"version"`
 	Files         []fileKey `json:"files"`
-	WeightsID     string     `json:"weights"`
-	Preprocessing string     `json:"preprocessing"`
-	Size          int        `json:"image_size"`
-	Pooling       string     `json:"pooling"`
-	Transform     string     `json:"transform,omitempty"`
+	WeightsID     string    `json:"weights"`
+	Preprocessing string    `json:"preprocessing"`
+	Size          int       `json:"image_size"`
+	Pooling       string    `json:"pooling"`
+	Transform     string    `json:"transform,omitempty"`
 }
 
 type header struct {
