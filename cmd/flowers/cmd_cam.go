@@ -84,7 +84,14 @@ func runCAM(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s: %d maps\n", *out, explained)
 	if *jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(cams)
+		if err := json.NewEncoder(os.Stdout).Encode(cams); err != nil {
+			return err
+		}
+	}
+	// Photos named on the command line each had their answer; any that could not be used
+	// makes the command fail (the validation photos of -n are the run's, reported only).
+	if fs.NArg() > 0 && explained < len(cams) {
+		return fmt.Errorf("%d of the %d photos could not be explained (listed above); the others are in %s", len(cams)-explained, len(cams), *out)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
-	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 )
@@ -104,40 +104,47 @@ func runFeatures(args []string) error {
 	}
 	defer ex.Finalize()
 
+	return extractToFiles(ex, paths, rowLabels, *size, *batch, *out, weightsLabel(*weightsFlag), *data == "")
+}
+
+// extractToFiles runs ex over the photos and writes the rows of those that could be used to
+// out (.npy) and its row list. Every photo gets its answer: a bad one is named with its
+// reason, and when the photos were listed by the user (listed), any bad one makes the command
+// fail once the others are written.
+func extractToFiles(ex *resnet50.Extractor, paths, rowLabels []string, size, batch int, out, what string, listed bool) error {
 	start := time.Now()
-	it := images.NewBatches(paths, images.BatchOptions{Size: *size, BatchSize: *batch, Progress: os.Stderr, Description: "features"})
-	defer it.Close()
-	rowShape := ex.OutputShape(1, *size, *size)[1:]
+	rowShape := ex.OutputShape(1, size, size)[1:]
 	var feats []float32
 	var rows []int
-	for b := range it.All() {
-		f, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
-		if err != nil {
-			return err
-		}
-		feats = append(feats, f...)
-		rows = append(rows, b.Indices...)
-	}
-	if err := it.Err(); err != nil {
+	failures, err := features.Extract(ex, paths, features.Options{Size: size, BatchSize: batch, Progress: os.Stderr},
+		func(indices []int, f []float32) error {
+			feats = append(feats, f...)
+			rows = append(rows, indices...)
+			return nil
+		})
+	if err != nil {
 		return err
 	}
-	for _, f := range it.Failures() {
+	for _, f := range failures {
 		fmt.Fprintf(os.Stderr, "skipped %s: %s\n", f.Path, f.Reason)
 	}
 	if len(rows) == 0 {
-		return errors.Errorf("no image could be decoded (%d skipped): nothing written", len(it.Failures()))
+		return errors.Errorf("no image could be used (%d skipped, listed above): nothing written", len(failures))
 	}
 	secs := time.Since(start).Seconds()
-
 	shape := append([]int{len(rows)}, rowShape...)
-	if err := npy.WriteFloat32(*out, shape, feats); err != nil {
+	if err := npy.WriteFloat32(out, shape, feats); err != nil {
 		return err
 	}
+	csvPath := rowListOf(out)
 	if err := writeRowsCSV(csvPath, paths, rowLabels, rows); err != nil {
 		return err
 	}
 	fmt.Printf("features: wrote %s float32 %v to %s (rows listed in %s; %d skipped) in %.1fs, %.1f images/s\n",
-		weightsLabel(*weightsFlag), shape, *out, csvPath, len(it.Failures()), secs, float64(len(rows))/secs)
+		what, shape, out, csvPath, len(failures), secs, float64(len(rows))/secs)
+	if listed && len(failures) > 0 {
+		return errors.Errorf("%d of the %d images could not be used (listed above); the others were written", len(failures), len(paths))
+	}
 	return nil
 }
 

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/images/imagestest"
@@ -181,5 +184,41 @@ func TestPictureMark(t *testing.T) {
 		if (err == nil) != c.ours {
 			t.Errorf("%s as an output: %v", name, err)
 		}
+	}
+}
+
+// TestEveryInputGetsItsAnswer (BAD_INPUTS 29): predict and cam on a list of photos with a
+// missing one, a folder and a named pipe among them answer every good photo, name each bad
+// one with its reason, and only then fail (exit 1); cam still writes its picture.
+func TestEveryInputGetsItsAnswer(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	smallDataset(t, data, 4)
+	run := filepath.Join(dir, "run")
+	if out, code := flowers(t, dir, "train", "-data", data, "-weights", "random:1", "-run", run, "-size", "32", "-head", "avg",
+		"-epochs", "1", "-batch", "4", "-backend", "go"); code != 0 {
+		t.Fatalf("train: exit %d:\n%s", code, out)
+	}
+	good, _ := filepath.Glob(filepath.Join(data, "*", "*.jpg"))
+	missing, folder, pipe := filepath.Join(dir, "missing.jpg"), filepath.Join(data, "a"), filepath.Join(dir, "pipe.jpg")
+	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	list := append([]string{missing, folder, pipe}, good...)
+	out, code := flowers(t, dir, append([]string{"predict", "-run", run, "-backend", "go"}, list...)...)
+	answered := regexp.MustCompile(`(?m)^\S+\.jpg: (a|b) \d\.\d{3}, `).FindAllString(out, -1)
+	if code != 1 || len(answered) != len(good) || !strings.Contains(out, missing+": skipped: does not exist\n") ||
+		!strings.Contains(out, folder+": skipped: is a folder, not a photo\n") ||
+		!strings.Contains(out, pipe+": skipped: is not a regular file (a named pipe): only regular files are read as photos\n") ||
+		!strings.Contains(out, fmt.Sprintf("3 of the %d images could not be classified", len(list))) {
+		t.Errorf("predict: exit %d, %d answered of %d:\n%s", code, len(answered), len(good), out)
+	}
+	png := filepath.Join(dir, "cam.png")
+	out, code = flowers(t, dir, append([]string{"cam", "-run", run, "-backend", "go", "-out", png}, good[0], missing)...)
+	if code != 1 || !strings.Contains(out, good[0]+": predicted ") || !strings.Contains(out, missing+": skipped: does not exist") {
+		t.Errorf("cam: exit %d:\n%s", code, out)
+	}
+	if !isFlowersFigure(png) {
+		t.Errorf("cam did not write %s", png)
 	}
 }

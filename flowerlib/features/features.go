@@ -280,27 +280,93 @@ func (Pixels) OutputShape(n, height, width int) []int { return []int{n, height, 
 
 // Extract runs ex over the images of paths in batches of opts.BatchSize: decoded in parallel,
 // resized to opts.Size, transformed by opts.Transform when set. fn gets each batch's path
-// indices and features (flat, len(indices) rows of OutputShape); files that cannot be decoded
-// are returned, not fatal. The one decode → base → failures loop of flowerlib: the cache,
-// prediction and the features command all run it.
+// indices and features (flat, len(indices) rows of OutputShape). Every input gets its answer:
+// a path that is missing, not a regular file (a folder, a named pipe: never opened) or
+// unreadable, and a file that cannot be decoded, is returned as a Failure with its reason, in
+// input order, and the others are still extracted. The one decode → base → failures loop of
+// flowerlib: the cache, prediction and the features command all run it.
 func Extract(ex Extractor, paths []string, opts Options, fn func(indices []int, feats []float32) error) ([]Failure, error) {
 	opts = opts.defaults()
-	it := images.NewBatches(paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
-		Progress: opts.Progress, Description: "features", Transform: opts.Transform})
+	usable, failures := readable(paths)
+	list := make([]string, len(usable))
+	for k, i := range usable {
+		list[k] = paths[i]
+	}
+	it := images.NewBatches(list, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
+		Progress: opts.Progress, Description: "features", Transform: func(k int, img *images.RGB, dst []float32) {
+			if opts.Transform != nil {
+				opts.Transform(usable[k], img, dst)
+			} else {
+				img.Float32Into(dst)
+			}
+		}})
 	defer it.Close()
 	for b := range it.All() {
 		out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
 		if err != nil {
-			return nil, errors.WithMessagef(err, "running the base on %q…", paths[b.Indices[0]])
+			return nil, errors.WithMessagef(err, "running the base on %q…", list[b.Indices[0]])
 		}
-		if err := fn(b.Indices, out); err != nil {
+		indices := make([]int, len(b.Indices))
+		for k, i := range b.Indices {
+			indices[k] = usable[i]
+		}
+		if err := fn(indices, out); err != nil {
 			return nil, err
 		}
 	}
 	if err := it.Err(); err != nil {
 		return nil, errors.WithMessage(err, "decoding images")
 	}
-	return it.Failures(), nil
+	for _, f := range it.Failures() {
+		f.Index = usable[f.Index]
+		failures = append(failures, f)
+	}
+	slices.SortFunc(failures, func(a, b Failure) int { return a.Index - b.Index })
+	return failures, nil
+}
+
+// readable returns the indices of the paths that are regular files this process can open,
+// and a Failure for each of the others. Only regular files are read as photos: a named pipe
+// would block the reader, a device never end.
+func readable(paths []string) (usable []int, failures []Failure) {
+	for i, p := range paths {
+		reason := ""
+		switch st, err := os.Stat(p); {
+		case os.IsNotExist(err):
+			reason = "does not exist"
+		case err != nil:
+			reason = "cannot be read: " + err.Error()
+		case st.IsDir():
+			reason = "is a folder, not a photo"
+		case !st.Mode().IsRegular():
+			reason = "is not a regular file (" + fileType(st.Mode()) + "): only regular files are read as photos"
+		default:
+			if f, err := os.Open(p); err != nil {
+				reason = "cannot be read: " + err.Error()
+			} else {
+				f.Close()
+			}
+		}
+		if reason == "" {
+			usable = append(usable, i)
+		} else {
+			failures = append(failures, Failure{Index: i, Path: p, Reason: reason})
+		}
+	}
+	return usable, failures
+}
+
+// fileType names a file mode's type that is not a regular file nor a folder.
+func fileType(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
 }
 
 // write extracts the features batch by batch straight into a temporary file (bounded memory),

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
@@ -216,5 +217,45 @@ func TestCacheKeyedByContent(t *testing.T) {
 	defer s3.Close()
 	if s3.Rebuilt || len(s3.Failures) != 1 || s3.Failures[0].Path != paths[1] {
 		t.Errorf("a copied dataset: rebuilt=%v, failures %+v (want %s)", s3.Rebuilt, s3.Failures, paths[1])
+	}
+}
+
+// TestExtractEveryInputAnswered (BAD_INPUTS 29): a list of photos with a missing file, a
+// folder and a named pipe among them gives the good ones their features and each bad one its
+// reason, in input order; nothing aborts, and the pipe is never opened (it would block).
+func TestExtractEveryInputAnswered(t *testing.T) {
+	b := backend.MustNew("go", nil)
+	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Finalize()
+	dir := t.TempDir()
+	good1, good2 := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
+	writePNG(t, good1, color.RGBA{200, 30, 30, 255}, 40)
+	writePNG(t, good2, color.RGBA{30, 200, 30, 255}, 40)
+	fifo := filepath.Join(dir, "pipe.jpg")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{good1, filepath.Join(dir, "missing.jpg"), dir, fifo, good2}
+	var got []int
+	failures, err := Extract(ex, paths, Options{Size: 32}, func(indices []int, feats []float32) error {
+		got = append(got, indices...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int{0, 4}) {
+		t.Errorf("features for %v, want [0 4]", got)
+	}
+	want := []Failure{
+		{Index: 1, Path: paths[1], Reason: "does not exist"},
+		{Index: 2, Path: dir, Reason: "is a folder, not a photo"},
+		{Index: 3, Path: fifo, Reason: "is not a regular file (a named pipe): only regular files are read as photos"},
+	}
+	if !slices.Equal(failures, want) {
+		t.Errorf("failures:\n%+v\nwant\n%+v", failures, want)
 	}
 }
