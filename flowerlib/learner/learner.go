@@ -95,8 +95,10 @@ func (l *Learner) configure(cfg Config) error {
 		return err
 	}
 	var err error
-	l.Config, err = cfg.absolute()
-	return err
+	if l.Config, err = cfg.absolute(); err != nil {
+		return err
+	}
+	return l.Config.checkFolders()
 }
 
 // scanAndSplit is the article's generate_csv and train_test_split: classes from folder names,
@@ -118,6 +120,7 @@ func (l *Learner) scanAndSplit() error {
 	if err != nil {
 		return err
 	}
+	l.warnSplit(split)
 	l.Config.Config.Classes = len(split.Classes)
 	si := SplitInfo{Train: prepare.Paths(split.Train), TrainCodes: split.TrainCodes,
 		Valid: prepare.Paths(split.Valid), ValidCodes: split.ValidCodes}
