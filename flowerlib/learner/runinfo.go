@@ -15,15 +15,22 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/pkg/errors"
 )
 
 // RunInfoFile is the name of run.json in a run folder.
 const RunInfoFile = "run.json"
 
+// RunInfoFormat is the version of run.json's layout this flowers writes and the newest it
+// reads (run.json files without one are format 1, written before it was recorded). Bump it
+// when a field changes meaning; added fields need no bump.
+const RunInfoFormat = 1
+
 // RunInfo is run.json: what a run folder was trained on, read back by Open (evaluate, predict)
-// and checked on every resume. Paths are absolute.
+// and checked on every resume. Paths are absolute (the weights too, when a file).
 type RunInfo struct {
+	Format    int         `json:"format"` // RunInfoFormat when written
 	Data      string      `json:"data"`
 	Weights   string      `json:"weights"`
 	WeightsID string      `json:"weights_id"`
@@ -114,13 +121,29 @@ func LoadRunInfo(runDir string) (*RunInfo, error) {
 	}
 	var ri RunInfo
 	if err := json.Unmarshal(data, &ri); err != nil {
-		return nil, errors.Wrapf(err, "decoding %q (delete the run folder to start over)", path)
+		return nil, errors.Errorf("%s is damaged (%v); its checkpoints are not affected, so keep the run folder. "+
+			"Restore run.json from a copy; or move it aside (mv %s %s.damaged) and run the same flowers train command again "+
+			"(same -data, -weights, -head, -size and -seed): it resumes from the checkpoints only if their classes and split match, and writes run.json anew",
+			path, err, path, path)
+	}
+	if ri.Format > RunInfoFormat {
+		return nil, errors.Errorf("%s has format %d, written by a newer flowers (this one reads formats up to %d): use that version, or update flowers",
+			path, ri.Format, RunInfoFormat)
 	}
 	return &ri, nil
 }
 
-// save writes run.json atomically.
+// save writes run.json atomically, with the format version and a weights file's absolute
+// path (so that the run is evaluated from any folder).
 func (ri *RunInfo) save(runDir string) error {
+	ri.Format = RunInfoFormat
+	if _, isRandom, _ := resnet50.ParseRandomSpec(ri.Weights); !isRandom && ri.Weights != "" && ri.Weights != "imagenet" {
+		abs, err := filepath.Abs(ri.Weights)
+		if err != nil {
+			return errors.Wrapf(err, "weights file %q", ri.Weights)
+		}
+		ri.Weights = abs
+	}
 	b, err := json.MarshalIndent(ri, "", "  ")
 	if err != nil {
 		return errors.Wrap(err, "encoding run.json")
