@@ -38,22 +38,24 @@ type Model struct {
 	shared bool // store and extractor belong to a Learner
 }
 
-// Open loads the run in runDir (run.json and the newest checkpoint that verifies: of the
-// fine-tuning phase when it has one, else of the head) on the given backend ("" = best
-// installed). The checkpoint's class list must equal run.json's.
+// Open loads the run in runDir (run.json and the newest checkpoint: of the fine-tuning phase
+// when it has one, else of the head) on the given backend ("" = best installed). A newest
+// checkpoint that does not verify is an error naming the newest one that does (see
+// damagedNewest). The checkpoint's class list must equal run.json's. Nothing is written in
+// runDir; the cache folder is the user's (see cacheFor), so a finished run can be shared.
 func Open(runDir, backendName string, log io.Writer) (*Model, error) {
 	info, err := LoadRunInfo(runDir)
 	if err != nil {
 		return nil, err
 	}
+	info.CacheDir = cacheFor(info.CacheDir, log)
 	m := &Model{Info: info, store: model.NewStore(), log: log}
 	dirs := []string{runDir}
 	if info.FineTune != "" {
 		dirs = []string{filepath.Join(runDir, FineTuneDir), runDir}
 	}
-	var problems []string
 	for _, dir := range dirs {
-		ok, err := m.load(dir, &problems)
+		ok, err := m.load(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -63,9 +65,6 @@ func Open(runDir, backendName string, log io.Writer) (*Model, error) {
 		}
 	}
 	if m.Checkpoint == "" {
-		if len(problems) > 0 {
-			return nil, errors.Errorf("run %q: no usable checkpoint: %s", runDir, strings.Join(problems, "; "))
-		}
 		return nil, errors.Errorf("run %q has no checkpoint yet: train first (flowers train -run %s …)", runDir, runDir)
 	}
 	if m.Backend, err = backend.New(backendName, log); err != nil {
@@ -74,38 +73,34 @@ func Open(runDir, backendName string, log io.Writer) (*Model, error) {
 	return m, nil
 }
 
-// load reads the newest checkpoint of dir that verifies into m; problems collects why others
-// could not be used.
-func (m *Model) load(dir string, problems *[]string) (bool, error) {
+// load reads the newest checkpoint of dir into m; false when dir has none.
+func (m *Model) load(dir string) (bool, error) {
 	names, err := trainer.ListCheckpoints(dir)
-	if err != nil {
+	if err != nil || len(names) == 0 {
 		return false, err
 	}
-	for _, name := range names {
-		c, err := trainer.OpenCheckpoint(name)
-		if err != nil {
-			*problems = append(*problems, err.Error())
-			continue
-		}
-		var st trainer.State
-		err = json.Unmarshal(c.State, &st)
-		if err == nil {
-			var id identity
-			if err = json.Unmarshal(st.Identity, &id); err == nil {
-				err = prepare.CompareClasses(id.Classes, m.Info.Classes)
-			}
-		}
-		if err == nil {
-			err = c.Restore(m.store, func(p string) bool { return !strings.HasPrefix(p, "/"+trainer.AdamScope+"/") })
-		}
-		c.Close()
-		if err != nil {
-			return false, errors.WithMessagef(err, "checkpoint %q vs %s", name, RunInfoFile)
-		}
-		m.State, m.Checkpoint = st, name
-		return true, nil
+	name := names[0]
+	c, err := trainer.OpenCheckpoint(name)
+	if err != nil {
+		return false, damagedNewest(dir, names, err)
 	}
-	return false, nil
+	var st trainer.State
+	err = json.Unmarshal(c.State, &st)
+	if err == nil {
+		var id identity
+		if err = json.Unmarshal(st.Identity, &id); err == nil {
+			err = prepare.CompareClasses(id.Classes, m.Info.Classes)
+		}
+	}
+	if err == nil {
+		err = c.Restore(m.store, func(p string) bool { return !strings.HasPrefix(p, "/"+trainer.AdamScope+"/") })
+	}
+	c.Close()
+	if err != nil {
+		return false, errors.WithMessagef(err, "checkpoint %q vs %s", name, RunInfoFile)
+	}
+	m.State, m.Checkpoint = st, name
+	return true, nil
 }
 
 // Classes is the class list the model predicts, in label order.
