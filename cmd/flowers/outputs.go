@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/csv"
 	"fmt"
@@ -28,7 +29,7 @@ import (
 // outputKind is a kind of file a command writes.
 type outputKind struct {
 	what string   // in messages: "a labels CSV"
-	exts []string // the extensions the output may have (lower case)
+	exts []string // the extensions the output may have (lower case); nil: any
 	// ours reports whether the existing regular file at path is of this kind, written by
 	// flowers.
 	ours func(path string) bool
@@ -41,6 +42,8 @@ var (
 	featuresNPY = outputKind{"a features .npy with its row list", []string{".npy"}, isFeaturesNPY}
 	weightsH5   = outputKind{"a weights file", []string{".h5"}, isFlowersH5}
 	picture     = outputKind{"a picture", []string{".png", ".svg"}, isFlowersFigure}
+	// A pprof file cannot carry a mark: any CPU profile may be replaced.
+	profile = outputKind{"a pprof profile", nil, isProfile}
 )
 
 // forceFlag adds -force: replace existing outputs that flowers did not write.
@@ -52,7 +55,7 @@ func (fs *flagSet) forceFlag() *bool {
 // force), an existing file flowers did not write as that kind (unless force), or one whose
 // folder cannot be written.
 func checkOutput(flagName, out string, kind outputKind, force bool, inputs []string) error {
-	if !slices.Contains(kind.exts, strings.ToLower(filepath.Ext(out))) {
+	if kind.exts != nil && !slices.Contains(kind.exts, strings.ToLower(filepath.Ext(out))) {
 		return usagef("-%s %q: the output must be a %s file", flagName, out, strings.Join(kind.exts, " or "))
 	}
 	abs, err := filepath.Abs(out)
@@ -264,6 +267,41 @@ func isFlowersFigure(path string) bool {
 	mark := pngTextChunk("Software", figureSoftware)
 	return bytes.HasPrefix(head, []byte(svgMark)) ||
 		(bytes.HasPrefix(head, pngSignature) && len(head) >= 33+len(mark) && bytes.Equal(head[33:33+len(mark)], mark))
+}
+
+// isProfile: what runtime/pprof writes, a gzip stream of a profile.proto: its first KiB must
+// read as fields of a Profile message (numbers 1 to 14, varint or length-delimited).
+func isProfile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		return false
+	}
+	buf := make([]byte, 1024)
+	n, _ := io.ReadFull(z, buf)
+	buf = buf[:n]
+	fields := 0
+	for len(buf) > 0 {
+		tag, k := binary.Uvarint(buf)
+		if k <= 0 || tag>>3 < 1 || tag>>3 > 14 || (tag&7 != 0 && tag&7 != 2) {
+			return false
+		}
+		buf = buf[k:]
+		v, k := binary.Uvarint(buf)
+		if k <= 0 {
+			return fields >= 2 // cut by the 1 KiB read
+		}
+		buf = buf[k:]
+		if tag&7 == 2 {
+			buf = buf[min(uint64(len(buf)), v):]
+		}
+		fields++
+	}
+	return fields >= 2
 }
 
 // checkFigureOutput refuses a figure file that is not .png or .svg, cannot be written, or

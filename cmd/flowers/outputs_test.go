@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -220,5 +222,30 @@ func TestEveryInputGetsItsAnswer(t *testing.T) {
 	}
 	if !isFlowersFigure(png) {
 		t.Errorf("cam did not write %s", png)
+	}
+}
+
+// TestProfileOutput: bench -cpuprofile replaces a CPU profile (runtime/pprof's) but not another
+// file, gzip'd or not.
+func TestProfileOutput(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "cpu.prof")
+	f, _ := os.Create(prof)
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	pprof.StopCPUProfile()
+	f.Close()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("hello, a tarball"))
+	zw.Close()
+	other := filepath.Join(dir, "notes.gz")
+	os.WriteFile(other, gz.Bytes(), 0o644)
+	if err := checkOutput("cpuprofile", prof, profile, false, nil); err != nil {
+		t.Errorf("a CPU profile: %v", err)
+	}
+	if err := checkOutput("cpuprofile", other, profile, false, nil); err == nil || !strings.Contains(err.Error(), "-force") {
+		t.Errorf("a gzip file: %v", err)
 	}
 }
