@@ -17,7 +17,7 @@ func init() {
 }
 
 func runCAM(args []string) error {
-	fs := newFlags("cam", "-run DIR -out FILE.png|.svg [-n N] [IMAGE…]", "IMAGE…")
+	fs := newFlags("cam", "-run DIR -out FILE.png|.svg [-force] [-n N] [IMAGE…]", "IMAGE…")
 	runDir := fs.String("run", "", "run folder written by flowers train (required)")
 	out := fs.String("out", "", "write the gallery of maps over the photos to this .png or .svg file (required)")
 	n := fs.intFlag("n", 12, 1, 1000, "without IMAGE arguments: the first N validation photos of the run (mistakes shown first)")

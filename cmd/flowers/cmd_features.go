@@ -27,7 +27,7 @@ func init() {
 }
 
 func runFeatures(args []string) error {
-	fs := newFlags("features", "-weights imagenet|FILE.h5|random[:SEED] [-pooling avg|max|none] [-top] [-batch 32] [-size 224] -out F.npy (-data DIR | IMAGE…)", "IMAGE…")
+	fs := newFlags("features", "-weights imagenet|FILE.h5|random[:SEED] [-pooling avg|max|none] [-top] [-batch 32] [-size 224] -out F.npy [-force] (-data DIR | IMAGE…)", "IMAGE…")
 	weightsFlag := fs.String("weights", "imagenet", "imagenet (download the Keras file, cached), a Keras .h5 weights file, or random[:SEED] (offline demo, NOT ImageNet)")
 	pooling := fs.choiceFlag("pooling", "avg", []string{"none", "avg", "max"}, "none ([n,7,7,2048]), avg or max ([n,2048])")
 	top := fs.Bool("top", false, "run the 1000-class ImageNet top instead: rows are class probabilities [n,1000] (needs with-top weights)")

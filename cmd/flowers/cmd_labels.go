@@ -15,7 +15,7 @@ func init() {
 }
 
 func runLabels(args []string) error {
-	fs := newFlags("labels", "[-data DIR] [-out FILE] [-seed N] [-verify] [-strict] [-cache DIR]", "")
+	fs := newFlags("labels", "[-data DIR] [-out FILE.csv [-force]] [-seed N] [-verify] [-strict] [-cache DIR]", "")
 	data := fs.String("data", "", "dataset folder whose sub-folders are the classes (default $"+download.DataEnv+", else download flower_photos into -cache)")
 	out := fs.String("out", "", "write the table as CSV (columns images,labels) to FILE.csv (an existing file only if flowers wrote it, or with -force)")
 	seed := fs.Int64("seed", labels.DefaultSeed, "shuffle seed (negative: keep the sorted order)")

@@ -18,7 +18,7 @@ func init() {
 }
 
 func runWeights(args []string) error {
-	fs := newFlags("weights", "(-download | -random [-seed 1] -out F.h5 | -inspect F.h5) [-top] [-cache DIR]", "")
+	fs := newFlags("weights", "(-download | -random [-seed 1] -out F.h5 [-force] | -inspect F.h5) [-top] [-cache DIR]", "")
 	download := fs.Bool("download", false, "download the official Keras ResNet50 ImageNet weights into -cache (md5-checked; no-op when present)")
 	random := fs.Bool("random", false, "write seeded RANDOM weights in the exact Keras layout (NOT ImageNet: for offline demos and tests)")
 	seed := fs.Int64("seed", 1, "seed for -random")
