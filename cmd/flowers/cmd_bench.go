@@ -110,7 +110,8 @@ func runBench(args []string) error {
 	convMode := fs.String("conv", os.Getenv(envConv), "convolution path: auto (fast on go, native on XLA), fast, native (graph.Convolve: very slow on go); default $"+envConv)
 	bf16 := fs.Bool("bf16", os.Getenv(envConvBF16) == "1", "fast path: multiply in bfloat16 (float32 accumulation); default $"+envConvBF16)
 	memLimit := fs.Int("memlimit-mib", 1792, "Go soft memory limit in MiB while benchmarking (runtime/debug.SetMemoryLimit; 0 or $GOMEMLIMIT set: Go's default): the go backend's peak RSS at batch 32 then stays under 2 GiB (2.2 GiB with 2048, 3.2 GiB without)")
-	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run (the Go side) to this file (implies -in-process)")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the run (the Go side) to this file (implies -in-process; an existing file only if it is a CPU profile, or with -force)")
+	force := fs.forceFlag()
 	inProcess := fs.Bool("in-process", false, "measure every flowerlib backend in this process (default: each in a child process of its own when there is more than one implementation, so that peak RSS and CPU figures are each one's alone)")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -119,6 +120,9 @@ func runBench(args []string) error {
 		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout, memLimit: *memLimit}
 	if *cpuProfile != "" {
 		*inProcess = true
+		if err := checkOutput("cpuprofile", *cpuProfile, profile, *force, nil); err != nil {
+			return err
+		}
 	}
 	tasks, err := parseTasks(*taskList)
 	if err != nil {

@@ -17,17 +17,18 @@ func init() {
 }
 
 func runCAM(args []string) error {
-	fs := newFlags("cam", "-run DIR -out FILE.png|.svg [-n N] [IMAGE…]", "IMAGE…")
+	fs := newFlags("cam", "-run DIR -out FILE.png|.svg [-force] [-n N] [IMAGE…]", "IMAGE…")
 	runDir := fs.String("run", "", "run folder written by flowers train (required)")
 	out := fs.String("out", "", "write the gallery of maps over the photos to this .png or .svg file (required)")
 	n := fs.intFlag("n", 12, 1, 1000, "without IMAGE arguments: the first N validation photos of the run (mistakes shown first)")
 	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND or the best installed)")
 	jsonOut := fs.Bool("json", false, "print the maps as one JSON array on stdout")
+	force := fs.forceFlag()
 	fs.require("run", "out")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if err := checkFigureOutput("out", *out); err != nil {
+	if err := checkFigureOutput("out", *out, *force); err != nil {
 		return err
 	}
 	m, err := learner.Open(*runDir, learner.OpenOptions{Backend: *backendName, Log: os.Stderr})
@@ -83,16 +84,25 @@ func runCAM(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s: %d maps\n", *out, explained)
 	if *jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(cams)
+		if err := json.NewEncoder(os.Stdout).Encode(cams); err != nil {
+			return err
+		}
+	}
+	// Photos named on the command line each had their answer; any that could not be used
+	// makes the command fail (the validation photos of -n are the run's, reported only).
+	if fs.NArg() > 0 && explained < len(cams) {
+		return fmt.Errorf("%d of the %d photos could not be explained (listed above); the others are in %s", len(cams)-explained, len(cams), *out)
 	}
 	return nil
 }
 
-// writeFigure writes fig as SVG or PNG by the file's extension, through a temporary file
-// renamed into place (a reader never sees half a picture).
+// writeFigure writes fig as SVG or PNG by the file's extension, marked as flowers' (see
+// markFigure), through a temporary file renamed into place (a reader never sees half a
+// picture).
 func writeFigure(path string, fig *plots.Figure) error {
 	var data []byte
-	if strings.EqualFold(filepath.Ext(path), ".svg") {
+	svg := strings.EqualFold(filepath.Ext(path), ".svg")
+	if svg {
 		data = []byte(fig.SVG())
 	} else {
 		png, err := fig.PNG()
@@ -101,13 +111,5 @@ func writeFigure(path string, fig *plots.Figure) error {
 		}
 		data = png
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("writing %q: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	return nil
+	return writeFileAtomic(path, markFigure(data, svg))
 }

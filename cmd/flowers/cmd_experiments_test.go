@@ -80,7 +80,8 @@ func TestLRFindAndCAMCommands(t *testing.T) {
 	bad := filepath.Join(dir, "notes.jpg")
 	_ = os.WriteFile(bad, []byte("not a photo"), 0o644)
 	out, code = flowers(t, dir, "cam", "-run", run, "-out", filepath.Join(dir, "one.svg"), "-backend", "go", one, bad)
-	if code != 0 || !strings.Contains(out, one+": predicted ") || !strings.Contains(out, bad+": skipped: ") {
+	if code != 1 || !strings.Contains(out, one+": predicted ") || !strings.Contains(out, bad+": skipped: ") ||
+		!strings.Contains(out, "1 of the 2 photos could not be explained") {
 		t.Fatalf("cam of two files: exit %d:\n%s", code, out)
 	}
 }

@@ -57,11 +57,14 @@ func TestFeaturesCommand(t *testing.T) {
 	fromFile := filepath.Join(dir, "file.npy")
 	fromRandom := filepath.Join(dir, "random.npy")
 	common := []string{"-size", "32", "-pooling", "avg", "-backend", "go", "-cache", filepath.Join(dir, "cache")}
-	if err := runFeatures(append(append([]string{"-weights", h5, "-out", fromFile}, common...), listed...)); err != nil {
-		t.Fatal(err)
+	// Every listed image gets its answer; the bad one makes the command fail once the others
+	// are written (BAD_INPUTS 29).
+	const partly = "1 of the 4 images could not be used (listed above); the others were written"
+	if err := runFeatures(append(append([]string{"-weights", h5, "-out", fromFile}, common...), listed...)); err == nil || err.Error() != partly {
+		t.Fatalf("want %q, got %v", partly, err)
 	}
-	if err := runFeatures(append(append([]string{"-weights", "random:3", "-out", fromRandom}, common...), listed...)); err != nil {
-		t.Fatal(err)
+	if err := runFeatures(append(append([]string{"-weights", "random:3", "-out", fromRandom}, common...), listed...)); err == nil || err.Error() != partly {
+		t.Fatalf("want %q, got %v", partly, err)
 	}
 	shape, got := readNPY(t, fromFile)
 	if !slices.Equal(shape, []int{3, 2048}) {
@@ -99,7 +102,7 @@ func TestFeaturesCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 4 || lines[0] != "images" || lines[1] != paths[0] || lines[2] != paths[1] || lines[3] != paths[2] {
+	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 4 || lines[0] != "row,images" || lines[1] != "0,"+paths[0] || lines[2] != "1,"+paths[1] || lines[3] != "2,"+paths[2] {
 		t.Errorf("rows CSV:\n%s", csv)
 	}
 

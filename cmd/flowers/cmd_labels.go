@@ -15,22 +15,36 @@ func init() {
 }
 
 func runLabels(args []string) error {
-	fs := newFlags("labels", "[-data DIR] [-out FILE] [-seed N] [-verify] [-strict] [-cache DIR]", "")
+	fs := newFlags("labels", "[-data DIR] [-out FILE.csv [-force]] [-seed N] [-verify] [-strict] [-cache DIR]", "")
 	data := fs.String("data", "", "dataset folder whose sub-folders are the classes (default $"+download.DataEnv+", else download flower_photos into -cache)")
-	out := fs.String("out", "", "write the table as CSV (columns images,labels) to FILE")
+	out := fs.String("out", "", "write the table as CSV (columns images,labels) to FILE.csv (an existing file only if flowers wrote it, or with -force)")
 	seed := fs.Int64("seed", labels.DefaultSeed, "shuffle seed (negative: keep the sorted order)")
 	verify := fs.Bool("verify", false, "decode every image fully (slower; catches truncated files)")
 	strict := fs.Bool("strict", false, "unusable images are errors, not skips")
 	cache := fs.String("cache", "", "cache folder for the downloaded dataset (default "+defaults.CacheDir()+")")
+	force := fs.forceFlag()
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *seed == 0 {
 		return usagef("-seed 0 is reserved for the default; use another value")
 	}
+	if *out != "" {
+		if err := checkNotInside("out", *out, *data); err != nil {
+			return err
+		}
+		if err := checkOutput("out", *out, labelsCSV, *force, nil); err != nil {
+			return err
+		}
+	}
 	root, err := download.ResolveData(*data, *cache, os.Stderr)
 	if err != nil {
 		return err
+	}
+	if *out != "" && *data == "" {
+		if err := checkNotInside("out", *out, root); err != nil {
+			return err
+		}
 	}
 	opts := labels.Options{Seed: *seed, Verify: *verify, Strict: *strict}
 	if *verify {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/flowerlib/flowers/flowerlib/charts"
 	"github.com/flowerlib/flowers/flowerlib/learner"
@@ -23,6 +22,7 @@ func runLRFind(args []string) error {
 	end := fs.floatFlag("end", 10, 0, 1000, true, "learning rate of the last step")
 	steps := fs.intFlag("steps", 100, 2, 100_000, "steps of the sweep (it stops early once the loss diverges)")
 	plot := fs.String("plot", "", "write the loss-vs-rate chart to this .png or .svg file")
+	force := fs.forceFlag()
 	jsonOut := fs.Bool("json", false, "print the curve and the suggestions as one JSON object on stdout")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -31,7 +31,7 @@ func runLRFind(args []string) error {
 		return usagef("-end %g must be greater than -start %g", *end, *start)
 	}
 	if *plot != "" {
-		if err := checkFigureOutput("plot", *plot); err != nil {
+		if err := checkFigureOutput("plot", *plot, *force); err != nil {
 			return err
 		}
 	}
@@ -84,13 +84,4 @@ func runLRFind(args []string) error {
 		fmt.Printf("train with it: flowers train -run %s -lr %.1e (with the same -data, -weights, -head, -size, -batch, -seed)\n", runDir, r.Steep)
 	}
 	return nil
-}
-
-// checkFigureOutput refuses a figure file that is not .png or .svg, or cannot be written.
-func checkFigureOutput(flagName, path string) error {
-	ext := strings.ToLower(filepath.Ext(path))
-	if ext != ".png" && ext != ".svg" {
-		return usagef("-%s %q: the picture must be a .png or .svg file", flagName, path)
-	}
-	return checkOutput(flagName, path, ext, nil)
 }

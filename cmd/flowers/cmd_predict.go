@@ -46,21 +46,32 @@ func runPredict(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(preds)
-	}
 	failed := 0
 	for _, p := range preds {
 		if p.Err != "" {
 			failed++
-			fmt.Printf("%s: skipped: %s\n", p.Path, p.Err)
-			continue
 		}
-		fmt.Printf("%s: %s\n", p.Path, metrics.FormatTopK(p.Top))
 	}
-	fmt.Printf("predicted %d images (%d skipped) with %s\n", len(preds)-failed, failed, *runDir)
-	if failed == len(preds) {
+	if *jsonOut {
+		if err := json.NewEncoder(os.Stdout).Encode(preds); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range preds {
+			if p.Err != "" {
+				fmt.Printf("%s: skipped: %s\n", p.Path, p.Err)
+				continue
+			}
+			fmt.Printf("%s: %s\n", p.Path, metrics.FormatTopK(p.Top))
+		}
+		fmt.Printf("predicted %d images (%d skipped) with %s\n", len(preds)-failed, failed, *runDir)
+	}
+	// Every image got its answer above; the command fails when any could not be classified.
+	switch {
+	case failed == len(preds):
 		return fmt.Errorf("no image could be classified")
+	case failed > 0:
+		return fmt.Errorf("%d of the %d images could not be classified (their reasons are listed); the others were", failed, len(preds))
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ func init() {
 }
 
 func runWeights(args []string) error {
-	fs := newFlags("weights", "(-download | -random [-seed 1] -out F.h5 | -inspect F.h5) [-top] [-cache DIR]", "")
+	fs := newFlags("weights", "(-download | -random [-seed 1] -out F.h5 [-force] | -inspect F.h5) [-top] [-cache DIR]", "")
 	download := fs.Bool("download", false, "download the official Keras ResNet50 ImageNet weights into -cache (md5-checked; no-op when present)")
 	random := fs.Bool("random", false, "write seeded RANDOM weights in the exact Keras layout (NOT ImageNet: for offline demos and tests)")
 	seed := fs.Int64("seed", 1, "seed for -random")
@@ -26,6 +26,7 @@ func runWeights(args []string) error {
 	inspect := fs.String("inspect", "", "list the layers, weight shapes and totals of a Keras weights .h5")
 	top := fs.Bool("top", false, "the with-top variant (1000-class predictions layer)")
 	cacheDir := fs.String("cache", defaultCacheDir(), "where downloaded weights and their converted cache are kept")
+	force := fs.forceFlag()
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func runWeights(args []string) error {
 		if !strings.HasSuffix(strings.ToLower(*out), ".h5") {
 			return usagef("-out %q: a weights file ends in .h5 (or .weights.h5)", *out)
 		}
-		if err := checkOutput("out", *out, "", nil); err != nil {
+		if err := checkOutput("out", *out, weightsH5, *force, nil); err != nil {
 			return err
 		}
 		start := time.Now()
@@ -117,10 +118,10 @@ func inspectWeights(path string) error {
 	// With the top if it loads with the top (whatever the top layer's name), else without.
 	verdict := "matches Keras ResNet50 (with top)"
 	var mismatch error
-	_, rep, err := resnet50.MapWeights(w, true)
+	mapped, rep, err := resnet50.MapWeights(w, true)
 	if err != nil {
 		verdict = "matches Keras ResNet50 (no top)"
-		if _, rep, mismatch = resnet50.MapWeights(w, false); mismatch != nil {
+		if mapped, rep, mismatch = resnet50.MapWeights(w, false); mismatch != nil {
 			verdict = "does NOT match Keras ResNet50: " + mismatch.Error()
 		}
 	}
@@ -134,6 +135,14 @@ func inspectWeights(path string) error {
 	if mismatch != nil {
 		return fmt.Errorf("%s cannot be used as ResNet50 weights (see above)", path)
 	}
+	if w.Integrity.Verified {
+		fmt.Printf("verified: %s\n", w.Integrity.How)
+		return nil
+	}
+	if err := resnet50.CheckStatistics(mapped); err != nil {
+		return fmt.Errorf("%s cannot be used as ResNet50 weights: unverified (%s), and %v", path, w.Integrity.How, err)
+	}
+	fmt.Printf("UNVERIFIED: %s; its statistics are sane (finite, BatchNorm variances positive)\n", w.Integrity.How)
 	return nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -152,43 +150,4 @@ func rangeText(lo, hi float64) string {
 		return fmt.Sprintf("≥ %g", lo)
 	}
 	return fmt.Sprintf("%g to %g", lo, hi)
-}
-
-// checkOutput refuses an output file that is one of the inputs or whose folder cannot be
-// written, before any long work starts; ext, when set, is the extension it must have.
-func checkOutput(flagName, out, ext string, inputs []string) error {
-	if ext != "" && !strings.EqualFold(filepath.Ext(out), ext) {
-		return usagef("-%s %q: the output must be a %s file", flagName, out, ext)
-	}
-	abs, err := filepath.Abs(out)
-	if err != nil {
-		return usagef("-%s %q: %v", flagName, out, err)
-	}
-	outInfo, outErr := os.Stat(abs)
-	for _, in := range inputs {
-		inAbs, err := filepath.Abs(in)
-		if err != nil {
-			continue
-		}
-		same := inAbs == abs
-		if !same && outErr == nil {
-			if inInfo, err := os.Stat(inAbs); err == nil {
-				same = os.SameFile(inInfo, outInfo)
-			}
-		}
-		if same {
-			return usagef("-%s %q is also an input: it would be overwritten; write the output elsewhere", flagName, out)
-		}
-	}
-	dir := filepath.Dir(abs)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return usagef("-%s %q: its folder %q does not exist", flagName, out, dir)
-	}
-	probe, err := os.CreateTemp(dir, ".flowers-write-check-*")
-	if err != nil {
-		return fmt.Errorf("-%s %q: cannot write in %q: %w", flagName, out, dir, err)
-	}
-	probe.Close()
-	os.Remove(probe.Name())
-	return nil
 }

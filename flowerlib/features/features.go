@@ -3,10 +3,11 @@
 // features instead of re-running the base: [N, 7, 7, 2048] float32 for the seed's Flatten head
 // (2936 images ≈ 1.2 GB), [N, 2048] with global pooling.
 //
-// A cache file is keyed by everything its values depend on: the image files (path, size,
-// modification time), the weights' checksum, preprocessing, image size, pooling, any
-// augmentation, and this package's Version. A change to any of them gives another key, so the
-// features are rebuilt, never reused. Files are written atomically (temporary file, fsync,
+// A cache file is keyed by everything its values depend on: the content of the image files,
+// in order (each one's SHA-256: a photo replaced by another of the same size and time is
+// seen, and a copied dataset reuses its features), the weights' checksum, preprocessing, image
+// size, pooling, any augmentation, and this package's Version. A change to any of them gives
+// another key, so the features are rebuilt, never reused. Files are written atomically (temporary file, fsync,
 // rename) in flowerlib's one container format (internal/container: sizes, CRC-32C and header
 // ranges are checked when opened): a corrupt file is rebuilt.
 // Opened files are memory-mapped, so memory stays bounded however large the cache.
@@ -20,7 +21,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/flowerlib/flowers/flowerlib/defaults"
@@ -34,7 +37,7 @@ import (
 )
 
 // Version is part of every cache key: bump it when the extraction changes.
-const Version = "flowerlib-features-2"
+const Version = "flowerlib-features-3"
 
 // Preprocessing names the input convention the cached features were computed with.
 const Preprocessing = "images.Load bilinear RGB 0..255 → resnet50.Preprocess caffe (BGR, mean-subtracted)"
@@ -71,20 +74,20 @@ type Options struct {
 // Failure is an image the base could not be run on (undecodable file): it has no row.
 type Failure = images.Failure
 
-type fileStat struct {
-	Path    string `json:"path"`
-	Size    int64  `json:"size"`
-	ModTime int64  `json:"mtime_ns"`
+// fileKey is what the key holds of one image file: its content, not its name or time.
+type fileKey struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 type keyFields struct {
-	Version       string     `json:"version"`
-	Files         []fileStat `json:"files"`
-	WeightsID     string     `json:"weights"`
-	Preprocessing string     `json:"preprocessing"`
-	Size          int        `json:"image_size"`
-	Pooling       string     `json:"pooling"`
-	Transform     string     `json:"transform,omitempty"`
+	Version       string    `json:"version"`
+	Files         []fileKey `json:"files"`
+	WeightsID     string    `json:"weights"`
+	Preprocessing string    `json:"preprocessing"`
+	Size          int       `json:"image_size"`
+	Pooling       string    `json:"pooling"`
+	Transform     string    `json:"transform,omitempty"`
 }
 
 type header struct {
@@ -110,22 +113,35 @@ func (o Options) defaults() Options {
 	return o
 }
 
-// Key returns the cache key of opts (a hex SHA-256 of the key fields): it stats every file.
+// check reports options that cannot key a cache.
+func (o Options) check() error {
+	if o.WeightsID == "" {
+		return errors.New("features: Options.WeightsID is required (the weights' checksum)")
+	}
+	if o.Transform != nil && o.TransformID == "" {
+		return errors.New("features: Options.TransformID must identify the Transform")
+	}
+	return nil
+}
+
+// Key returns the cache key of opts (a hex SHA-256 of the key fields): it reads every file
+// (in parallel; a file that cannot be read is an error naming it).
 func Key(opts Options) (string, error) {
 	opts = opts.defaults()
-	if opts.WeightsID == "" {
-		return "", errors.New("features: Options.WeightsID is required (the weights' checksum)")
-	}
-	if opts.Transform != nil && opts.TransformID == "" {
-		return "", errors.New("features: Options.TransformID must identify the Transform")
+	if err := opts.check(); err != nil {
+		return "", err
 	}
 	f, err := keyFieldsOf(opts)
 	if err != nil {
-		return "", errors.Wrap(err, "features: image")
+		return "", err
 	}
+	return f.key(), nil
+}
+
+func (f keyFields) key() string {
 	b, _ := json.Marshal(f)
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return hex.EncodeToString(sum[:])
 }
 
 // CachePath returns the cache file for a key.
@@ -202,16 +218,24 @@ func Build(ex Extractor, opts Options) (*Set, error) {
 	if opts.CacheDir == "" {
 		return nil, errors.New("features: Options.CacheDir is required")
 	}
-	key, err := Key(opts)
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	fields, err := keyFieldsOf(opts)
 	if err != nil {
 		return nil, err
 	}
+	key := fields.key()
 	path := CachePath(opts.CacheDir, opts.Pooling, key)
 	if _, statErr := os.Stat(path); statErr == nil {
 		s, err := Open(path, key)
-		if err == nil {
+		if err == nil && s.namesFrom(opts.Paths) {
 			logf(opts.Log, "features: reusing %s (%d×%v)\n", path, s.N, s.Dims)
 			return s, nil
+		}
+		if err == nil {
+			s.Close()
+			err = &container.CorruptError{Path: path, Reason: "image indices beyond the photos"}
 		}
 		logf(opts.Log, "features: %v: rebuilding\n", err)
 	}
@@ -222,7 +246,7 @@ func Build(ex Extractor, opts Options) (*Set, error) {
 		logf(opts.Log, "features: removed %d temporary files of interrupted extractions from %s\n", len(removed), opts.CacheDir)
 	}
 	start := time.Now()
-	if err := write(ex, opts, key, path); err != nil {
+	if err := write(ex, opts, fields, path); err != nil {
 		return nil, err
 	}
 	s, err := Open(path, key)
@@ -256,34 +280,100 @@ func (Pixels) OutputShape(n, height, width int) []int { return []int{n, height, 
 
 // Extract runs ex over the images of paths in batches of opts.BatchSize: decoded in parallel,
 // resized to opts.Size, transformed by opts.Transform when set. fn gets each batch's path
-// indices and features (flat, len(indices) rows of OutputShape); files that cannot be decoded
-// are returned, not fatal. The one decode → base → failures loop of flowerlib: the cache,
-// prediction and the features command all run it.
+// indices and features (flat, len(indices) rows of OutputShape). Every input gets its answer:
+// a path that is missing, not a regular file (a folder, a named pipe: never opened) or
+// unreadable, and a file that cannot be decoded, is returned as a Failure with its reason, in
+// input order, and the others are still extracted. The one decode → base → failures loop of
+// flowerlib: the cache, prediction and the features command all run it.
 func Extract(ex Extractor, paths []string, opts Options, fn func(indices []int, feats []float32) error) ([]Failure, error) {
 	opts = opts.defaults()
-	it := images.NewBatches(paths, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
-		Progress: opts.Progress, Description: "features", Transform: opts.Transform})
+	usable, failures := readable(paths)
+	list := make([]string, len(usable))
+	for k, i := range usable {
+		list[k] = paths[i]
+	}
+	it := images.NewBatches(list, images.BatchOptions{Size: opts.Size, BatchSize: opts.BatchSize,
+		Progress: opts.Progress, Description: "features", Transform: func(k int, img *images.RGB, dst []float32) {
+			if opts.Transform != nil {
+				opts.Transform(usable[k], img, dst)
+			} else {
+				img.Float32Into(dst)
+			}
+		}})
 	defer it.Close()
 	for b := range it.All() {
 		out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
 		if err != nil {
-			return nil, errors.WithMessagef(err, "running the base on %q…", paths[b.Indices[0]])
+			return nil, errors.WithMessagef(err, "running the base on %q…", list[b.Indices[0]])
 		}
-		if err := fn(b.Indices, out); err != nil {
+		indices := make([]int, len(b.Indices))
+		for k, i := range b.Indices {
+			indices[k] = usable[i]
+		}
+		if err := fn(indices, out); err != nil {
 			return nil, err
 		}
 	}
 	if err := it.Err(); err != nil {
 		return nil, errors.WithMessage(err, "decoding images")
 	}
-	return it.Failures(), nil
+	for _, f := range it.Failures() {
+		f.Index = usable[f.Index]
+		failures = append(failures, f)
+	}
+	slices.SortFunc(failures, func(a, b Failure) int { return a.Index - b.Index })
+	return failures, nil
+}
+
+// readable returns the indices of the paths that are regular files this process can open,
+// and a Failure for each of the others. Only regular files are read as photos: a named pipe
+// would block the reader, a device never end.
+func readable(paths []string) (usable []int, failures []Failure) {
+	for i, p := range paths {
+		reason := ""
+		switch st, err := os.Stat(p); {
+		case os.IsNotExist(err):
+			reason = "does not exist"
+		case err != nil:
+			reason = "cannot be read: " + err.Error()
+		case st.IsDir():
+			reason = "is a folder, not a photo"
+		case !st.Mode().IsRegular():
+			reason = "is not a regular file (" + fileType(st.Mode()) + "): only regular files are read as photos"
+		default:
+			if f, err := os.Open(p); err != nil {
+				reason = "cannot be read: " + err.Error()
+			} else {
+				f.Close()
+			}
+		}
+		if reason == "" {
+			usable = append(usable, i)
+		} else {
+			failures = append(failures, Failure{Index: i, Path: p, Reason: reason})
+		}
+	}
+	return usable, failures
+}
+
+// fileType names a file mode's type that is not a regular file nor a folder.
+func fileType(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
 }
 
 // write extracts the features batch by batch straight into a temporary file (bounded memory),
 // then syncs and renames it into place.
-func write(ex Extractor, opts Options, key, path string) error {
+func write(ex Extractor, opts Options, fields keyFields, path string) error {
 	err := container.Write(path, Magic, 0o644, func(w *container.Writer) error {
-		h := header{Key: key, Created: time.Now().UTC().Format(time.RFC3339), Dims: ex.OutputShape(1, opts.Size, opts.Size)[1:]}
+		h := header{Key: fields.key(), Fields: fields, Created: time.Now().UTC().Format(time.RFC3339), Dims: ex.OutputShape(1, opts.Size, opts.Size)[1:]}
 		failures, err := Extract(ex, opts.Paths, opts, func(indices []int, feats []float32) error {
 			h.Indices = append(h.Indices, indices...)
 			return w.Stream(container.Float32Bytes(feats))
@@ -299,7 +389,6 @@ func write(ex Extractor, opts Options, key, path string) error {
 		if err := w.Declare("features", "float32", append([]int{h.N}, h.Dims...), 0); err != nil {
 			return err
 		}
-		h.Fields, _ = keyFieldsOf(opts)
 		return w.SetMeta(h)
 	})
 	return errors.WithMessage(err, "features")
@@ -312,21 +401,74 @@ func firstFailure(f []Failure) any {
 	return fmt.Sprintf("%s: %s", f[0].Path, f[0].Reason)
 }
 
+// keyFieldsOf returns the key fields of opts (after defaults), hashing every image file in
+// parallel.
 func keyFieldsOf(opts Options) (keyFields, error) {
 	f := keyFields{Version: Version, WeightsID: opts.WeightsID, Preprocessing: Preprocessing,
-		Size: opts.Size, Pooling: opts.Pooling, Transform: opts.TransformID}
-	for _, p := range opts.Paths {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return f, err
+		Size: opts.Size, Pooling: opts.Pooling, Transform: opts.TransformID, Files: make([]fileKey, len(opts.Paths))}
+	errs := make([]error, len(opts.Paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.NumCPU(), len(opts.Paths)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f.Files[i], errs[i] = hashFile(opts.Paths[i])
+			}
+		}()
+	}
+	for i := range opts.Paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return f, errors.WithMessage(e, "features: image")
 		}
-		st, err := os.Stat(p)
-		if err != nil {
-			return f, err
-		}
-		f.Files = append(f.Files, fileStat{Path: abs, Size: st.Size(), ModTime: st.ModTime().UnixNano()})
 	}
 	return f, nil
+}
+
+// hashFile returns the size and SHA-256 of a regular file.
+func hashFile(path string) (fileKey, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileKey{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return fileKey{}, errors.Errorf("%q is not a regular file", path)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return fileKey{}, err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, fh)
+	if err != nil {
+		return fileKey{}, errors.Wrapf(err, "reading %q", path)
+	}
+	return fileKey{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// namesFrom names the failures of a Set by the paths it is used with (the key holds contents,
+// not names, so a reused file may come from a copy of the photos elsewhere); false when an
+// index is beyond them.
+func (s *Set) namesFrom(paths []string) bool {
+	for _, i := range s.Indices {
+		if i >= len(paths) {
+			return false
+		}
+	}
+	for k, f := range s.Failures {
+		if f.Index < 0 || f.Index >= len(paths) {
+			return false
+		}
+		s.Failures[k].Path = paths[f.Index]
+	}
+	return true
 }
 
 // Open maps a cache file and verifies it (internal/container: sizes, checksums, header

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
@@ -138,5 +139,123 @@ func TestCraftedHeaderRebuilt(t *testing.T) {
 			}
 			t.Errorf("%s: want a corrupt-file error, got %v", name, err)
 		}
+	}
+}
+
+// sameSize pads the shorter of two PNG files with bytes after IEND (which decoders ignore)
+// so that both have the same size.
+func sameSize(t *testing.T, a, b string) {
+	t.Helper()
+	ba, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	for _, f := range []struct {
+		path string
+		data []byte
+		n    int
+	}{{a, ba, len(bb)}, {b, bb, len(ba)}} {
+		if len(f.data) < f.n {
+			os.WriteFile(f.path, append(f.data, make([]byte, f.n-len(f.data))...), 0o644)
+		}
+	}
+}
+
+// TestCacheKeyedByContent (BAD_INPUTS 27): a photo replaced by another of the same size with
+// the same modification time (touch -r, cp -p, rsync -t, an archive) gets new features; the
+// same photos under other names (a copied dataset) reuse the cache, their failures named by
+// their new paths.
+func TestCacheKeyedByContent(t *testing.T) {
+	b := backend.MustNew("go", nil)
+	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Finalize()
+	dir := t.TempDir()
+	a, other, bad := filepath.Join(dir, "a.png"), filepath.Join(dir, "other.png"), filepath.Join(dir, "bad.png")
+	writePNG(t, a, color.RGBA{200, 30, 30, 255}, 40)
+	writePNG(t, other, color.RGBA{30, 30, 200, 255}, 40)
+	os.WriteFile(bad, []byte("not a picture"), 0o644)
+	sameSize(t, a, other)
+	opts := Options{CacheDir: filepath.Join(dir, "cache"), Paths: []string{a, bad}, Size: 32, Pooling: "avg", WeightsID: "random:1"}
+	s1, err := Build(ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := slices.Clone(s1.Row(0))
+	s1.Close()
+
+	st, _ := os.Stat(a)
+	replacement, _ := os.ReadFile(other)
+	os.WriteFile(a, replacement, 0o644)
+	os.Chtimes(a, st.ModTime(), st.ModTime())
+	if now, _ := os.Stat(a); now.Size() != st.Size() || !now.ModTime().Equal(st.ModTime()) {
+		t.Fatalf("the replacement differs in size or time: %d %v, was %d %v", now.Size(), now.ModTime(), st.Size(), st.ModTime())
+	}
+	s2, err := Build(ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s2.Rebuilt || slices.Equal(s2.Row(0), row) {
+		t.Errorf("a replaced photo of the same size and time: rebuilt=%v, features unchanged=%v", s2.Rebuilt, slices.Equal(s2.Row(0), row))
+	}
+	s2.Close()
+
+	copied := filepath.Join(dir, "copy")
+	os.Mkdir(copied, 0o755)
+	var paths []string
+	for _, p := range opts.Paths {
+		data, _ := os.ReadFile(p)
+		q := filepath.Join(copied, filepath.Base(p))
+		os.WriteFile(q, data, 0o644)
+		paths = append(paths, q)
+	}
+	opts.Paths = paths
+	s3, err := Build(ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if s3.Rebuilt || len(s3.Failures) != 1 || s3.Failures[0].Path != paths[1] {
+		t.Errorf("a copied dataset: rebuilt=%v, failures %+v (want %s)", s3.Rebuilt, s3.Failures, paths[1])
+	}
+}
+
+// TestExtractEveryInputAnswered (BAD_INPUTS 29): a list of photos with a missing file, a
+// folder and a named pipe among them gives the good ones their features and each bad one its
+// reason, in input order; nothing aborts, and the pipe is never opened (it would block).
+func TestExtractEveryInputAnswered(t *testing.T) {
+	b := backend.MustNew("go", nil)
+	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Finalize()
+	dir := t.TempDir()
+	good1, good2 := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
+	writePNG(t, good1, color.RGBA{200, 30, 30, 255}, 40)
+	writePNG(t, good2, color.RGBA{30, 200, 30, 255}, 40)
+	fifo := filepath.Join(dir, "pipe.jpg")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{good1, filepath.Join(dir, "missing.jpg"), dir, fifo, good2}
+	var got []int
+	failures, err := Extract(ex, paths, Options{Size: 32}, func(indices []int, feats []float32) error {
+		got = append(got, indices...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int{0, 4}) {
+		t.Errorf("features for %v, want [0 4]", got)
+	}
+	want := []Failure{
+		{Index: 1, Path: paths[1], Reason: "does not exist"},
+		{Index: 2, Path: dir, Reason: "is a folder, not a photo"},
+		{Index: 3, Path: fifo, Reason: "is not a regular file (a named pipe): only regular files are read as photos"},
+	}
+	if !slices.Equal(failures, want) {
+		t.Errorf("failures:\n%+v\nwant\n%+v", failures, want)
 	}
 }

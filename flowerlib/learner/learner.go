@@ -137,6 +137,7 @@ func (l *Learner) scanAndSplit() error {
 	if err != nil {
 		return err
 	}
+	l.warnSplit(split)
 	si := SplitInfo{Train: prepare.Paths(split.Train), TrainCodes: split.TrainCodes,
 		Valid: prepare.Paths(split.Valid), ValidCodes: split.ValidCodes}
 	l.Info = &RunInfo{Data: l.Data, Weights: l.Weights, CacheDir: l.Cache, Mode: l.Mode, ImageSize: l.ImageSize,
@@ -193,7 +194,7 @@ func (l *Learner) claimRunFolder() error {
 	if l.RunDir, err = l.asGiven.RunFolder(l.HeadName + "-" + l.Head.Fingerprint[:6]); err != nil {
 		return err
 	}
-	if err := checkRunOutsideData(l.RunDir, l.Data); err != nil {
+	if err := l.Config.checkFolders(); err != nil {
 		return err
 	}
 	if _, err := os.Stat(l.RunDir); os.IsNotExist(err) {

@@ -47,22 +47,25 @@ type OpenOptions struct {
 	Log     io.Writer
 }
 
-// Open loads the run in runDir (run.json and the newest checkpoint that verifies: of the
-// fine-tuning phase when it has one, else of the head). The checkpoint's class list must equal
-// run.json's, and a head given must be the one the run trained (same fingerprint).
+// Open loads the run in runDir (run.json and the newest checkpoint: of the fine-tuning phase
+// when it has one, else of the head). A newest checkpoint that does not verify is an error
+// naming the newest one that does (see damagedNewest). The checkpoint's class list must equal
+// run.json's, and a head given must be the one the run trained (same fingerprint). Nothing is
+// written in runDir; the cache folder is the user's (see cacheFor), so a finished run can be
+// shared.
 func Open(runDir string, opts OpenOptions) (*Model, error) {
 	info, err := LoadRunInfo(runDir)
 	if err != nil {
 		return nil, err
 	}
+	info.CacheDir = cacheFor(info.CacheDir, opts.Log)
 	m := &Model{Info: info, store: model.NewStore(), log: opts.Log, headFn: opts.Head}
 	dirs := []string{runDir}
 	if info.FineTune != "" {
 		dirs = []string{filepath.Join(runDir, FineTuneDir), runDir}
 	}
-	var problems []string
 	for _, dir := range dirs {
-		ok, err := m.load(dir, &problems)
+		ok, err := m.load(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -72,9 +75,6 @@ func Open(runDir string, opts OpenOptions) (*Model, error) {
 		}
 	}
 	if m.Checkpoint == "" {
-		if len(problems) > 0 {
-			return nil, errors.Errorf("run %q: no usable checkpoint: %s", runDir, strings.Join(problems, "; "))
-		}
 		return nil, errors.Errorf("run %q has no checkpoint yet: train first (flowers train -run %s …)", runDir, runDir)
 	}
 	if m.Backend, err = backend.New(opts.Backend, opts.Log); err != nil {
@@ -143,7 +143,7 @@ func (m *Model) checkHead() error {
 	if err != nil {
 		return err
 	}
-	if d.Fingerprint != hi.Fingerprint {
+	if hi.Fingerprint != "" && d.Fingerprint != hi.Fingerprint { // "": format 1 (legacyHead)
 		return errors.Errorf("the head given is not the one run %q trained (%s, fingerprint %s; the head given has %s): "+
 			"give the head the run was trained with, or train it in a new run", m.Info.RunDir, hi.Name, hi.Fingerprint, d.Fingerprint)
 	}
@@ -153,38 +153,34 @@ func (m *Model) checkHead() error {
 // HeadFunc is the head the model uses (the built-in one, or the one given to Open).
 func (m *Model) HeadFunc() head.Func { return m.headFn }
 
-// load reads the newest checkpoint of dir that verifies into m; problems collects why others
-// could not be used.
-func (m *Model) load(dir string, problems *[]string) (bool, error) {
+// load reads the newest checkpoint of dir into m; false when dir has none.
+func (m *Model) load(dir string) (bool, error) {
 	names, err := trainer.ListCheckpoints(dir)
-	if err != nil {
+	if err != nil || len(names) == 0 {
 		return false, err
 	}
-	for _, name := range names {
-		c, err := trainer.OpenCheckpoint(name)
-		if err != nil {
-			*problems = append(*problems, err.Error())
-			continue
-		}
-		var st trainer.State
-		err = json.Unmarshal(c.State, &st)
-		if err == nil {
-			var id identity
-			if err = json.Unmarshal(st.Identity, &id); err == nil {
-				err = prepare.CompareClasses(id.Classes, m.Info.Classes)
-			}
-		}
-		if err == nil {
-			err = c.Restore(m.store, func(p string) bool { return !strings.HasPrefix(p, "/"+trainer.AdamScope+"/") })
-		}
-		c.Close()
-		if err != nil {
-			return false, errors.WithMessagef(err, "checkpoint %q vs %s", name, RunInfoFile)
-		}
-		m.State, m.Checkpoint = st, name
-		return true, nil
+	name := names[0]
+	c, err := trainer.OpenCheckpoint(name)
+	if err != nil {
+		return false, damagedNewest(dir, names, err)
 	}
-	return false, nil
+	var st trainer.State
+	err = json.Unmarshal(c.State, &st)
+	if err == nil {
+		var id identity
+		if err = json.Unmarshal(st.Identity, &id); err == nil {
+			err = prepare.CompareClasses(id.Classes, m.Info.Classes)
+		}
+	}
+	if err == nil {
+		err = c.Restore(m.store, func(p string) bool { return !strings.HasPrefix(p, "/"+trainer.AdamScope+"/") })
+	}
+	c.Close()
+	if err != nil {
+		return false, errors.WithMessagef(err, "checkpoint %q vs %s", name, RunInfoFile)
+	}
+	m.State, m.Checkpoint = st, name
+	return true, nil
 }
 
 // Classes is the class list the model predicts, in label order.

@@ -9,13 +9,13 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/config"
-	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
-// smallConfig is a quick run: avg head, 32×32, random weights, the go backend.
+// smallConfig is a quick run: the built-in head on avg-pooled features, 32×32, random weights,
+// the go backend.
 func smallConfig(dir, data string, epochs int, log *bytes.Buffer) Config {
-	return Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 32, Backend: "go", Epochs: epochs, BatchSize: 8}, Head: head.Article(5, []int{16, 8}, 0), Log: log}
+	return Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 32, Backend: "go", Epochs: epochs, BatchSize: 8}, Log: log}
 }
 
 // TestRefusedResumeKeepsRunJSON: a resume with other photos, or another image size, is refused

@@ -9,7 +9,6 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
-	"github.com/pkg/errors"
 )
 
 // HeadInput says what the head sees for a pooling: the base's 7×7×2048 map or its pooled values.
@@ -21,16 +20,6 @@ func HeadInput(pooling string) string {
 		return "max-pooled 2048"
 	}
 	return "7×7×2048 feature map"
-}
-
-// checkRunOutsideData refuses a run folder inside the dataset folder: its files would be
-// scanned as photos (or as a class folder) the next time.
-func checkRunOutsideData(runDir, data string) error {
-	rel, err := filepath.Rel(data, runDir)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return nil
-	}
-	return errors.Errorf("run folder %q is inside the dataset folder %q: its files would be read as photos; put the run elsewhere", runDir, data)
 }
 
 // sayHeadChanged logs, for a run folder named after the settings (config.Run.Name), the runs

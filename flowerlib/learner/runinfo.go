@@ -15,15 +15,24 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/pkg/errors"
 )
 
 // RunInfoFile is the name of run.json in a run folder.
 const RunInfoFile = "run.json"
 
+// RunInfoFormat is the version of run.json's layout this flowers writes and the newest it
+// reads (run.json files without one are format 1, written before it was recorded). Bump it
+// when a field changes meaning; added fields need no bump. Format 2: the head is described by
+// HeadInfo (a head written in code has a name and a fingerprint); format 1's head (the built-in
+// one, by kind) is read as HeadInfo (legacyHead).
+const RunInfoFormat = 2
+
 // RunInfo is run.json: what a run folder was trained on, read back by Open (evaluate, predict)
-// and checked on every resume. Paths are absolute.
+// and checked on every resume. Paths are absolute (the weights too, when a file).
 type RunInfo struct {
+	Format    int       `json:"format"` // RunInfoFormat when written
 	Data      string    `json:"data"`
 	Weights   string    `json:"weights"`
 	WeightsID string    `json:"weights_id"`
@@ -128,14 +137,35 @@ func LoadRunInfo(runDir string) (*RunInfo, error) {
 	}
 	var ri RunInfo
 	if err := json.Unmarshal(data, &ri); err != nil {
-		return nil, errors.Wrapf(err, "decoding %q (delete the run folder to start over)", path)
+		return nil, errors.Errorf("%s is damaged (%v); its checkpoints are not affected, so keep the run folder. "+
+			"Restore run.json from a copy; or move it aside (mv %s %s.damaged) and run the same flowers train command again "+
+			"(same -data, -weights, -head, -size and -seed): it resumes from the checkpoints only if their classes and split match, and writes run.json anew",
+			path, err, path, path)
+	}
+	if ri.Format > RunInfoFormat {
+		return nil, errors.Errorf("%s has format %d, written by a newer flowers (this one reads formats up to %d): use that version, or update flowers",
+			path, ri.Format, RunInfoFormat)
+	}
+	if ri.Format < 2 {
+		if err := ri.legacyHead(data); err != nil {
+			return nil, errors.WithMessagef(err, "%s (format 1)", path)
+		}
 	}
 	ri.RunDir = runDir
 	return &ri, nil
 }
 
-// save writes run.json atomically.
+// save writes run.json atomically, with the format version and a weights file's absolute
+// path (so that the run is evaluated from any folder).
 func (ri *RunInfo) save(runDir string) error {
+	ri.Format = RunInfoFormat
+	if _, isRandom, _ := resnet50.ParseRandomSpec(ri.Weights); !isRandom && ri.Weights != "" && ri.Weights != "imagenet" {
+		abs, err := filepath.Abs(ri.Weights)
+		if err != nil {
+			return errors.Wrapf(err, "weights file %q", ri.Weights)
+		}
+		ri.Weights = abs
+	}
 	b, err := json.MarshalIndent(ri, "", "  ")
 	if err != nil {
 		return errors.Wrap(err, "encoding run.json")
@@ -164,7 +194,8 @@ func (ri *RunInfo) Changes(old *RunInfo) []string {
 			out = append(out, "the training/validation split changed")
 		}
 	}
-	if old.Head.Fingerprint != ri.Head.Fingerprint || old.Head.Pooling != ri.Head.Pooling {
+	legacy := old.Head.Fingerprint == "" && old.Head.BuiltIn && ri.Head.BuiltIn // format 1: no fingerprint recorded
+	if (!legacy && old.Head.Fingerprint != ri.Head.Fingerprint) || old.Head.Pooling != ri.Head.Pooling {
 		out = append(out, fmt.Sprintf("the head changed: %s on the %s output (fingerprint %s), now %s on the %s output (fingerprint %s)",
 			old.Head.Name, HeadInput(old.Head.Pooling), old.Head.Fingerprint, ri.Head.Name, HeadInput(ri.Head.Pooling), ri.Head.Fingerprint))
 	}
@@ -233,5 +264,35 @@ func (id identity) check(saved json.RawMessage) error {
 		return errors.Errorf("the training/validation split differs from the one this run was started with (data key %q, now %q): use a new run folder, or the same data",
 			old.DataKey, id.DataKey)
 	}
+	return nil
+}
+
+// legacyHead reads format 1's head, the built-in one by kind ("flatten", "avg", "max"), into
+// HeadInfo: the article's head on the map or on pooled features. Its fingerprint was not
+// recorded: Open rebuilds the head without comparing one, and a resume compares the pooling.
+func (ri *RunInfo) legacyHead(data []byte) error {
+	var old struct {
+		Head struct {
+			Kind    string  `json:"kind"`
+			Dropout float64 `json:"dropout"`
+			Grid    int     `json:"grid"`
+		} `json:"head"`
+	}
+	if err := json.Unmarshal(data, &old); err != nil {
+		return err
+	}
+	pooling := map[string]string{"flatten": "none", "avg": "avg", "max": "max"}[old.Head.Kind]
+	if pooling == "" {
+		return errors.Errorf("unknown head kind %q", old.Head.Kind)
+	}
+	input := []int{head.FeatureChannels}
+	if pooling == "none" {
+		g := old.Head.Grid
+		if g == 0 {
+			g = (ri.ImageSize + 31) / 32
+		}
+		input = []int{g, g, head.FeatureChannels}
+	}
+	ri.Head = HeadInfo{Name: BuiltInHead, BuiltIn: true, Dropout: old.Head.Dropout, Pooling: pooling, Input: input}
 	return nil
 }

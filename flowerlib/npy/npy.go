@@ -135,61 +135,58 @@ var (
 	reShape   = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
 )
 
-func read(path string) (descr string, shape []int, raw []byte, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", nil, nil, errors.Wrapf(err, "npy: opening %q", path)
-	}
-	defer f.Close()
+// readHeader reads the header of the .npy file f (named path in messages): dtype, shape and
+// the number of elements.
+func readHeader(f *os.File, path string) (descr string, shape []int, count int64, err error) {
 	st, err := f.Stat()
 	if err != nil {
-		return "", nil, nil, errors.Wrapf(err, "npy: %q", path)
+		return "", nil, 0, errors.Wrapf(err, "npy: %q", path)
 	}
 	bad := func(format string, args ...any) error {
 		return errors.Errorf("npy: %q is not a valid .npy file: %s", path, fmt.Sprintf(format, args...))
 	}
 	pre := make([]byte, 8)
 	if _, err := io.ReadFull(f, pre); err != nil || !bytes.Equal(pre[:6], magic) {
-		return "", nil, nil, bad("missing \\x93NUMPY magic")
+		return "", nil, 0, bad("missing \\x93NUMPY magic")
 	}
 	var hlen int
 	switch pre[6] {
 	case 1:
 		var b [2]byte
 		if _, err := io.ReadFull(f, b[:]); err != nil {
-			return "", nil, nil, bad("truncated header")
+			return "", nil, 0, bad("truncated header")
 		}
 		hlen = int(binary.LittleEndian.Uint16(b[:]))
 	case 2, 3:
 		var b [4]byte
 		if _, err := io.ReadFull(f, b[:]); err != nil {
-			return "", nil, nil, bad("truncated header")
+			return "", nil, 0, bad("truncated header")
 		}
 		hlen = int(binary.LittleEndian.Uint32(b[:]))
 	default:
-		return "", nil, nil, bad("unknown format version %d.%d", pre[6], pre[7])
+		return "", nil, 0, bad("unknown format version %d.%d", pre[6], pre[7])
 	}
 	if int64(hlen) > st.Size() {
-		return "", nil, nil, bad("header length %d beyond file size %d", hlen, st.Size())
+		return "", nil, 0, bad("header length %d beyond file size %d", hlen, st.Size())
 	}
 	hb := make([]byte, hlen)
 	if _, err := io.ReadFull(f, hb); err != nil {
-		return "", nil, nil, bad("truncated header")
+		return "", nil, 0, bad("truncated header")
 	}
 	h := string(hb)
 	m := reDescr.FindStringSubmatch(h)
 	if m == nil {
-		return "", nil, nil, bad("no 'descr' in header %q", h)
+		return "", nil, 0, bad("no 'descr' in header %q", h)
 	}
 	descr = m[1]
 	if m := reFortran.FindStringSubmatch(h); m == nil || m[1] == "True" {
-		return "", nil, nil, bad("only C-order (fortran_order False) arrays are supported")
+		return "", nil, 0, bad("only C-order (fortran_order False) arrays are supported")
 	}
 	m = reShape.FindStringSubmatch(h)
 	if m == nil {
-		return "", nil, nil, bad("no 'shape' in header %q", h)
+		return "", nil, 0, bad("no 'shape' in header %q", h)
 	}
-	count := int64(1)
+	count = 1
 	for _, s := range strings.Split(m[1], ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
@@ -197,13 +194,44 @@ func read(path string) (descr string, shape []int, raw []byte, err error) {
 		}
 		d, err := strconv.Atoi(s)
 		if err != nil || d < 0 {
-			return "", nil, nil, bad("bad dimension %q", s)
+			return "", nil, 0, bad("bad dimension %q", s)
 		}
 		shape = append(shape, d)
 		count *= int64(d)
 		if count > st.Size() {
-			return "", nil, nil, bad("shape %v larger than the file", shape)
+			return "", nil, 0, bad("shape %v larger than the file", shape)
 		}
+	}
+	if shape == nil {
+		shape = []int{}
+	}
+	return descr, shape, count, nil
+}
+
+// Header returns the dtype and shape of the .npy file at path, reading only its header (the
+// data is not checked).
+func Header(path string) (descr string, shape []int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil, errors.Wrapf(err, "npy: opening %q", path)
+	}
+	defer f.Close()
+	descr, shape, _, err = readHeader(f, path)
+	return descr, shape, err
+}
+
+func read(path string) (descr string, shape []int, raw []byte, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil, nil, errors.Wrapf(err, "npy: opening %q", path)
+	}
+	defer f.Close()
+	descr, shape, count, err := readHeader(f, path)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	bad := func(format string, args ...any) error {
+		return errors.Errorf("npy: %q is not a valid .npy file: %s", path, fmt.Sprintf(format, args...))
 	}
 	var size int64
 	switch descr {
@@ -220,9 +248,6 @@ func read(path string) (descr string, shape []int, raw []byte, err error) {
 	raw = make([]byte, want)
 	if _, err := io.ReadFull(f, raw); err != nil {
 		return "", nil, nil, bad("data truncated: shape %v needs %d bytes", shape, want)
-	}
-	if shape == nil {
-		shape = []int{}
 	}
 	return descr, shape, raw, nil
 }

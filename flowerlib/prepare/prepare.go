@@ -192,6 +192,10 @@ func Split(t *labels.Table, opts Options) (*Data, error) {
 		classes = labels.NewClassList(t.Rows)
 	}
 	enc := NewEncoder(classes)
+	if len(enc.Classes) < 2 {
+		return nil, errors.Errorf("prepare.Split: only one class (%s): a classifier needs at least 2 classes (one sub-folder of photos per class)",
+			strings.Trim(quoteAll(enc.Classes), "[]"))
+	}
 	d := &Data{Classes: enc.Classes, Seed: seed, ValidFraction: frac, Stratified: opts.Stratify}
 	var validIdx, trainIdx []int
 	if !opts.Stratify {
@@ -286,6 +290,39 @@ func allocate(byClass map[string][]int, classes []string, nValid, n int) (map[st
 		}
 	}
 	return alloc, nil
+}
+
+// Warnings returns one line for each class missing from one side of the split (it had only a
+// photo or two): a class without validation photos cannot be measured, one without training
+// photos cannot be learnt. Nil when every class is on both sides.
+func (d *Data) Warnings() []string {
+	train, valid := make([]int, len(d.Classes)), make([]int, len(d.Classes))
+	for _, c := range d.TrainCodes {
+		train[c]++
+	}
+	for _, c := range d.ValidCodes {
+		valid[c]++
+	}
+	var out []string
+	for i, c := range d.Classes {
+		all := count(train[i]+valid[i], "photo")
+		switch {
+		case valid[i] == 0:
+			out = append(out, fmt.Sprintf("class %s has no validation photo (%s in all): its precision and recall cannot be measured and validation accuracy leaves it out; add photos, or use a stratified split",
+				labels.Quote(c), all))
+		case train[i] == 0:
+			out = append(out, fmt.Sprintf("class %s has no training photo (%s in all, in validation): the model cannot learn it; add photos",
+				labels.Quote(c), all))
+		}
+	}
+	return out
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Summary returns a one-line description: sizes and per-class validation counts.

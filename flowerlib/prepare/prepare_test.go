@@ -195,3 +195,40 @@ func TestSaveLoad(t *testing.T) {
 		t.Errorf("label outside classes: %v", err)
 	}
 }
+
+// TestOneClassRefused (BAD_INPUTS 30): a dataset with one class is refused by the split, before
+// any feature is extracted, naming the class and what to do.
+func TestOneClassRefused(t *testing.T) {
+	_, err := Split(table(map[string]int{"daisy": 10}), Options{})
+	want := `prepare.Split: only one class (daisy): a classifier needs at least 2 classes (one sub-folder of photos per class)`
+	if err == nil || err.Error() != want {
+		t.Errorf("one class: %v, want %q", err, want)
+	}
+}
+
+// TestSplitWarnings (BAD_INPUTS 30): a class with 1–2 photos ends up missing from validation
+// (or from training): the split says so, naming the class, for whichever side lacks it.
+func TestSplitWarnings(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := int64(1); seed <= 20; seed++ {
+		d, err := Split(table(map[string]int{"daisy": 20, "roses": 20, "tulips": 1}), Options{Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		side := "validation"
+		if slices.ContainsFunc(d.Valid, func(r labels.Row) bool { return r.Label == "tulips" }) {
+			side = "training"
+		}
+		want := "class tulips has no " + side + " photo (1 photo in all"
+		if w := d.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], want) {
+			t.Errorf("seed %d: warnings %q, want %q…", seed, w, want)
+		}
+		seen[side] = true
+	}
+	if !seen["training"] || !seen["validation"] {
+		t.Errorf("20 seeds put the lone photo only in %v", seen)
+	}
+	if d, _ := Split(table(map[string]int{"daisy": 20, "roses": 20}), Options{}); len(d.Warnings()) != 0 {
+		t.Errorf("warnings for a fine split: %q", d.Warnings())
+	}
+}

@@ -3,6 +3,7 @@ package resnet50
 import (
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -442,6 +443,45 @@ func shortWeightName(name string) string {
 		name = name[:i]
 	}
 	return name
+}
+
+// CheckStatistics reports the first value of w (mapped onto ResNet50, see MapWeights) that
+// weights nobody vouches for (weights.Integrity not verified) must not hold: NaN or ±Inf
+// (checkFinite), or a BatchNorm moving variance that is not positive. A sign or exponent bit
+// flipped in a variance shows here; a variance of exactly 0 can come from a channel that died
+// in training, so verified files are only held to checkFinite.
+func CheckStatistics(w *weights.File) error {
+	if err := checkFinite(w); err != nil {
+		return err
+	}
+	for _, l := range w.Layers {
+		for _, t := range l.Weights {
+			if shortWeightName(t.Name) != "moving_variance" {
+				continue
+			}
+			for i, v := range t.Data {
+				if v <= 0 {
+					return errors.Errorf("tensor %s holds %v at index %d: a BatchNorm variance must be positive", t.Name, v, i)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkFinite reports the first tensor holding NaN or ±Inf: such weights make every feature
+// NaN, which would otherwise surface as a "NaN loss" far from its cause.
+func checkFinite(w *weights.File) error {
+	for _, l := range w.Layers {
+		for _, t := range l.Weights {
+			for i, v := range t.Data {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return errors.Errorf("tensor %s/%s holds %v at index %d", l.Name, t.Name, v, i)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // weightsByName maps "layer/weight" (ResNet50's names) to the file's tensors, by Keras' rules

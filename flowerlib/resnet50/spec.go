@@ -3,7 +3,6 @@ package resnet50
 import (
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 
@@ -32,6 +31,8 @@ type Pretrained struct {
 	Spec string        // as asked: "imagenet", a file, "random:SEED"
 	ID   string        // "sha256:<hex>" of the weights file, or "random:SEED"
 	File *weights.File // the tensors, checked against ResNet50
+	// Integrity is how the file was verified (weights.Integrity; zero for random weights).
+	Integrity weights.Integrity
 }
 
 // LoadPretrained returns the weights named by spec, checked against ResNet50 (with or
@@ -44,7 +45,9 @@ type Pretrained struct {
 //     MapWeights (Keras' rules: by layer order, names as a cross-check).
 //
 // Files are read through weights.Load's converted cache in cacheDir ("" reads the file
-// directly); MapWeights' notes go to log.
+// directly), which verifies them (weights.Integrity). A file that could not be verified must
+// pass CheckStatistics and is said to be unverified on log (verified ones must hold finite
+// values); MapWeights' notes go to log too.
 func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained, error) {
 	seed, isRandom, err := ParseRandomSpec(spec)
 	if err != nil {
@@ -77,10 +80,17 @@ func LoadPretrained(spec, cacheDir string, top bool, log io.Writer) (*Pretrained
 			fmt.Fprintf(log, "weights %s: %s\n", path, n)
 		}
 	}
-	if err := checkFinite(w); err != nil {
+	check := checkFinite
+	if !raw.Integrity.Verified {
+		check = CheckStatistics
+	}
+	if err := check(w); err != nil {
 		return nil, errors.WithMessagef(err, "weights file %q is damaged (download it again, or check how it was written)", path)
 	}
-	return &Pretrained{Spec: spec, ID: "sha256:" + sum, File: w}, nil
+	if !raw.Integrity.Verified && log != nil {
+		fmt.Fprintf(log, "weights %s are unverified (%s): their statistics are sane (finite, BatchNorm variances positive)\n", path, raw.Integrity.How)
+	}
+	return &Pretrained{Spec: spec, ID: "sha256:" + sum, File: w, Integrity: raw.Integrity}, nil
 }
 
 // Weights returns the tensors (nil for a nil Pretrained: a model whose variables all come from
@@ -90,21 +100,6 @@ func (p *Pretrained) Weights() *weights.File {
 		return nil
 	}
 	return p.File
-}
-
-// checkFinite reports the first tensor holding NaN or ±Inf: such weights make every feature
-// NaN, which would otherwise surface as a "NaN loss" far from its cause.
-func checkFinite(w *weights.File) error {
-	for _, l := range w.Layers {
-		for _, t := range l.Weights {
-			for i, v := range t.Data {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return errors.Errorf("tensor %s/%s holds %v at index %d", l.Name, t.Name, v, i)
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // SetConvolutions chooses how every convolution of the process's ResNet50 graphs is computed

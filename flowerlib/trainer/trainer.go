@@ -255,6 +255,9 @@ func New(cfg Config) (*Trainer, error) {
 	if err := t.resume(); err != nil {
 		return fail(err)
 	}
+	if err := t.checkEpochs(); err != nil {
+		return fail(err)
+	}
 	if t.step, err = newStep(t); err != nil {
 		return fail(err)
 	}
@@ -276,6 +279,24 @@ func New(cfg Config) (*Trainer, error) {
 func (t *Trainer) Finished() bool {
 	st := t.State
 	return st.Done && !(st.Epoch < t.Epochs && st.Stopped == "")
+}
+
+// checkEpochs refuses a resumed run that has already trained more epochs than Options.Epochs:
+// Fit would train nothing and return them all, so the progress would say "epoch 3/3" and the
+// result "9 epochs". (Keras' fit with initial_epoch past epochs silently does nothing; fastai
+// trains the number asked again: neither is what the run folder holds.)
+func (t *Trainer) checkEpochs() error {
+	if done := t.State.Epoch; done > t.Epochs {
+		epochs := func(n int) string {
+			if n == 1 {
+				return "1 epoch"
+			}
+			return fmt.Sprintf("%d epochs", n)
+		}
+		return errors.Errorf("trainer: the run in %s has already trained %s, more than the %d asked: it would train nothing and report %s. "+
+			"Ask for %s or more to go on with it, or train %s in a new run folder", t.RunDir, epochs(done), t.Epochs, epochs(done), epochs(done), epochs(t.Epochs))
+	}
+	return nil
 }
 
 // Close releases the run folder and the compiled graphs (the Store stays usable).

@@ -220,6 +220,31 @@ func TestMoreEpochsOnFinishedRun(t *testing.T) {
 	}
 }
 
+// TestFewerEpochsOnFinishedRun (BAD_INPUTS 35): a run that has trained 3 epochs, asked for 1,
+// is refused, saying how many it has and both ways on, instead of printing "epoch 1/1" and
+// then reporting its 3 epochs; asked for 3 it is finished as it was.
+func TestFewerEpochsOnFinishedRun(t *testing.T) {
+	dir := t.TempDir()
+	cfg := headCfg{Hidden: []int{16, 8}}
+	data := syntheticFeatures(32, 1)
+	tr := newHeadTrainer(t, dir, cfg, trainer.Options{Epochs: 3, BatchSize: 16})
+	if _, err := tr.Fit(data, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	_, err := trainer.New(headConfig(t, "go", dir, cfg, trainer.Options{Epochs: 1, BatchSize: 16}))
+	want := "trainer: the run in " + dir + " has already trained 3 epochs, more than the 1 asked: it would train nothing and report 3 epochs. " +
+		"Ask for 3 epochs or more to go on with it, or train 1 epoch in a new run folder"
+	if err == nil || err.Error() != want {
+		t.Fatalf("fewer epochs:\n%v\nwant\n%s", err, want)
+	}
+	tr = newHeadTrainer(t, dir, cfg, trainer.Options{Epochs: 3, BatchSize: 16})
+	defer tr.Close()
+	if h, err := tr.Fit(data, nil); err != nil || len(h) != 3 || !tr.Finished() {
+		t.Fatalf("the same epochs again: %d epochs, %v", len(h), err)
+	}
+}
+
 // TestStopMidEpochResumes: Stop from OnStep checkpoints the position; the next Fit continues
 // to the same result as an uninterrupted run.
 func TestStopMidEpochResumes(t *testing.T) {

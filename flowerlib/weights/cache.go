@@ -17,7 +17,7 @@ import (
 )
 
 // cacheMagic starts every converted-weights cache file; bump the digit when the format changes.
-const cacheMagic = "FLWGHT02"
+const cacheMagic = "FLWGHT03"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -25,7 +25,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // the first call parses the HDF5 file and writes cacheDir/weights-<sha256>.bin (keyed
 // by the source file's SHA-256), later calls read that simple binary form instead.
 // A cache file that fails its checksum or does not parse is reported on stderr and
-// rebuilt. With cacheDir "" it is ReadH5.
+// rebuilt. The cache keeps the Integrity that ReadH5 found (a damaged file is never cached).
+// With cacheDir "" it is ReadH5.
 func Load(path, cacheDir string) (*File, error) {
 	if cacheDir == "" {
 		return ReadH5(path)
@@ -77,7 +78,8 @@ func fileSHA256(path string) (string, error) {
 }
 
 // writeCache writes: magic, source sha256 (32 bytes), payload length (u64), payload,
-// CRC-32C of the payload (u32). Payload: u32 Format, u32 layer count; per layer its name,
+// CRC-32C of the payload (u32). Payload: u32 Format, the Integrity (u32 verified, string how)
+// ReadH5 found, u32 layer count; per layer its name,
 // Keras 3 key, u32 weight count; per weight its name, u32 rank, u64 dims, float32 values.
 // Strings are u32 length + bytes; all little-endian.
 func writeCache(path, sum string, f *File) error {
@@ -85,6 +87,12 @@ func writeCache(path, sum string, f *File) error {
 	putU32 := func(v uint32) { binary.Write(&p, binary.LittleEndian, v) }
 	putStr := func(s string) { putU32(uint32(len(s))); p.WriteString(s) }
 	putU32(uint32(f.Format))
+	verified := uint32(0)
+	if f.Integrity.Verified {
+		verified = 1
+	}
+	putU32(verified)
+	putStr(f.Integrity.How)
 	putU32(uint32(len(f.Layers)))
 	for _, l := range f.Layers {
 		putStr(l.Name)
@@ -135,6 +143,8 @@ func readCache(path, sum string) (*File, error) {
 	if f.Format != FormatKeras2 && f.Format != FormatKeras3 {
 		d.fail()
 	}
+	f.Integrity.Verified = d.u32() == 1
+	f.Integrity.How = d.str()
 	f.Layers = make([]Layer, d.count(12))
 	for i := range f.Layers {
 		l := &f.Layers[i]

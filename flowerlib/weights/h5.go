@@ -26,7 +26,8 @@ const KerasVersion = "2.2.4"
 //   - Keras 3 (`model.save_weights("x.weights.h5")`): see FormatKeras3.
 //
 // A Keras 3 `.keras` archive (a zip holding model.weights.h5) is refused with a message that
-// says so.
+// says so. The content is verified (File.Integrity, see verify): a file whose tensors do not
+// match the checksum flowers wrote into it is refused as damaged.
 func ReadH5(path string) (*File, error) {
 	if isZip(path) {
 		return nil, errors.Errorf("%q is a zip archive, not HDF5: a Keras 3 .keras model file holds its weights in "+
@@ -37,6 +38,18 @@ func ReadH5(path string) (*File, error) {
 		return nil, err
 	}
 	defer h.Close()
+	f, err := readLayers(h, path)
+	if err != nil {
+		return nil, err
+	}
+	if f.Integrity, err = verify(path, h.Root(), f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// readLayers reads the layers of an opened Keras weights file (see ReadH5).
+func readLayers(h *hdf5.File, path string) (*File, error) {
 	root := h.Root()
 	if root.Attr("layer_names") == nil && root.Attr("layer_names0") == nil {
 		if c, ok := root.Lookup("model_weights"); ok && c.Group != nil {
@@ -217,7 +230,8 @@ type Attr struct{ Name, Value string }
 
 // WriteH5 writes f as a Keras 2 weights file that Keras's `model.load_weights`, h5py
 // and h5dump read: root attributes layer_names, backend="tensorflow", keras_version,
-// plus any extra string attributes; one group per layer with its weight_names
+// plus any extra string attributes and the checksum of the tensors (ChecksumAttr, verified
+// by ReadH5); one group per layer with its weight_names
 // (an empty float64 array for layers without weights, as Keras writes it); float32
 // datasets at /<layer>/<weight name>. The file is written to a temporary name,
 // synced and renamed.
@@ -239,9 +253,7 @@ func WriteH5(path string, f *File, extra ...Attr) error {
 	root.SetAttrStrings("layer_names", names)
 	root.SetAttrString("backend", "tensorflow")
 	root.SetAttrString("keras_version", KerasVersion)
-	for _, a := range extra {
-		root.SetAttrString(a.Name, a.Value)
-	}
+	setAttrs(root, f, extra)
 	for _, l := range f.Layers {
 		g, err := root.Group(l.Name)
 		if err != nil {
@@ -400,15 +412,14 @@ func RootAttrs(path string) (map[string]string, error) {
 // /layers/<key>/vars with attribute name (the layer's name) and float32 datasets "0", "1", … in
 // the layer's weight order, and an empty /vars group for the model itself. Keras 3 pairs the
 // keys with its layers by class and position, so the keys must come from the model (e.g.
-// resnet50.ToKeras3). The file is written to a temporary name, synced and renamed.
+// resnet50.ToKeras3). Root attributes: the extra ones and ChecksumAttr. The file is written to
+// a temporary name, synced and renamed.
 func WriteKeras3(path string, f *File, extra ...Attr) error {
 	if err := Validate(f); err != nil {
 		return errors.WithMessagef(err, "writing %q", path)
 	}
 	root := hdf5.NewRoot()
-	for _, a := range extra {
-		root.SetAttrString(a.Name, a.Value)
-	}
+	setAttrs(root, f, extra)
 	if _, err := root.Group("vars"); err != nil {
 		return errors.WithMessagef(err, "writing %q", path)
 	}

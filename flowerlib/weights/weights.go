@@ -57,6 +57,9 @@ type Layer struct {
 type File struct {
 	Format Format
 	Layers []Layer
+	// Integrity says how the content was verified when it was read from a file (zero for
+	// content made in memory).
+	Integrity Integrity
 }
 
 // Layer returns the layer with the given name, or nil.
