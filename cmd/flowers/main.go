@@ -41,6 +41,7 @@ func usage() {
 }
 
 func main() {
+	runEmbeddedModel()
 	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
 		usage()
 		if len(os.Args) < 2 {

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flowerlib/flowers/flowerlib/export"
+	"github.com/flowerlib/flowers/flowerlib/export/runner"
+	"github.com/flowerlib/flowers/flowerlib/learner"
+)
+
+func init() {
+	register("export", "write a trained run as one executable (-format go), a Keras .h5 or an ONNX model", runExport)
+}
+
+// exportFormats: the executable, the Keras full-model file, the ONNX model.
+var exportFormats = []string{"go", "keras", "onnx"}
+
+// runEmbeddedModel runs the model appended to this executable by `flowers export -format go`,
+// when there is one, and exits: the executable is then the model's program, not flowers.
+func runEmbeddedModel() {
+	if code, ok := runner.RunEmbedded(); ok {
+		os.Exit(code)
+	}
+}
+
+func runExport(args []string) error {
+	fs := newFlags("export", "-run DIR -format go|keras|onnx -out PATH", "")
+	runDir := fs.String("run", "", "run folder written by flowers train (required)")
+	format := fs.choiceFlag("format", "go", exportFormats,
+		"go: one executable that classifies and serves photos; keras: a .h5 model for tf-keras/Keras 3 load_model; onnx: an ONNX model")
+	out := fs.String("out", "", "output file (required); an existing file is replaced only with -force")
+	force := fs.Bool("force", false, "replace -out if it exists")
+	fs.require("run", "out")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	ext := map[string]string{"keras": ".h5", "onnx": ".onnx"}[*format]
+	if err := checkOutput("out", *out, ext, nil); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*out); err == nil && !*force {
+		return usagef("-out %q exists: give -force to replace it, or another path", *out)
+	}
+	start := time.Now()
+	// The run is opened on the pure-Go backend: exporting runs no graph, and it must not need
+	// a plugin.
+	m, err := learner.Open(*runDir, "go", os.Stderr)
+	if err != nil {
+		return err
+	}
+	desc, err := export.FromRun(m, os.Stderr)
+	m.Close()
+	if err != nil {
+		return err
+	}
+	desc.Source = fmt.Sprintf("flowers run %s, %s", *runDir, desc.Source)
+	switch *format {
+	case "go":
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding this program's executable (the exported program is a copy of it): %w", err)
+		}
+		err = export.WriteExecutable(exe, *out, desc)
+	case "keras":
+		err = export.WriteKeras(*out, desc)
+	case "onnx":
+		err = export.WriteONNX(*out, desc)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(*out)
+	if err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(*out)
+	fmt.Fprintf(os.Stderr, "exported %s (%d classes, %d×%d photos, %d head layers) as %s: %s, %.1f MB in %.1fs\n",
+		*runDir, len(desc.Classes), desc.ImageSize, desc.ImageSize, len(desc.Head), *format, abs, float64(st.Size())/1e6, time.Since(start).Seconds())
+	if *format == "go" {
+		fmt.Fprintf(os.Stderr, "run it: %s photo.jpg … | %s -json photo.jpg … | %s serve -addr 127.0.0.1:8080\n", *out, *out, *out)
+	}
+	return nil
+}
