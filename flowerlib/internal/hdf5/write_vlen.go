@@ -16,7 +16,7 @@ func (g *WGroup) SetAttrVarString(name, value string) {
 // terminated), whose base type is the 1-byte unsigned integer HDF5 uses for strings.
 func vlenStringType() []byte {
 	b := []byte{0x19, 0x01, 0x01, 0x00, 0, 0, 0, 0} // version 1 class 9; string; UTF-8
-	binary.LittleEndian.PutUint32(b[4:], 4+8+4)       // length, collection address, object index
+	binary.LittleEndian.PutUint32(b[4:], 4+8+4)     // length, collection address, object index
 	base := []byte{0x10, 0, 0, 0, 1, 0, 0, 0, 0, 0, 8, 0}
 	return append(b, base...)
 }
