@@ -316,3 +316,32 @@ func TestExportServe(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestExportFlags: bad command lines are refused (status 2) before any work, with the flag
+// named; an existing output is not replaced without -force; a folder that is no run is named.
+func TestExportFlags(t *testing.T) {
+	dir := t.TempDir()
+	exists := filepath.Join(dir, "exists.onnx")
+	os.WriteFile(exists, []byte("someone's file"), 0o644)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"export", "-format", "go", "-out", "m"}, 2, "-run is required"},
+		{[]string{"export", "-run", dir, "-format", "go"}, 2, "-out is required"},
+		{[]string{"export", "-run", dir, "-format", "tflite", "-out", "m"}, 2, `-format "tflite": must be one of go, keras, onnx`},
+		{[]string{"export", "-run", dir, "-format", "keras", "-out", "m.onnx"}, 2, `-out "m.onnx": the output must be a .h5 file`},
+		{[]string{"export", "-run", dir, "-format", "onnx", "-out", exists}, 2, "exists: give -force to replace it, or another path"},
+		{[]string{"export", "-run", dir, "-format", "onnx", "-out", filepath.Join(dir, "m.onnx")}, 1, "is not a run folder of `flowers train`"},
+	}
+	for _, c := range cases {
+		out, code := flowers(t, dir, c.args...)
+		if code != c.code || !strings.Contains(out, c.want) || strings.Contains(out, "panic") {
+			t.Errorf("flowers %v: status %d, want %d with %q:\n%s", c.args, code, c.code, c.want, out)
+		}
+	}
+	if b, _ := os.ReadFile(exists); string(b) != "someone's file" {
+		t.Errorf("%s was changed", exists)
+	}
+}
