@@ -158,7 +158,11 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pixels, err := s.decode(ctx, data)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		fail(w, http.StatusServiceUnavailable, "no answer within %s: the server is overloaded; retry later", s.opts.Timeout)
+		return
+	case err != nil:
 		fail(w, http.StatusBadRequest, "%s", images.Reason(err))
 		return
 	}
