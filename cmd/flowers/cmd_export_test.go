@@ -345,3 +345,56 @@ func TestExportFlags(t *testing.T) {
 		t.Errorf("%s was changed", exists)
 	}
 }
+
+// TestExportFineTuned: a fine-tuned run's checkpoint holds the whole base; the executable
+// exported from it answers as flowers predict does on that run (not as the run's original
+// weights would: its answers moved by more than the tolerance).
+func TestExportFineTuned(t *testing.T) {
+	f := exportSetup(t)
+	run := filepath.Join(f.dir, "run-finetuned")
+	if out, err := exec.Command("cp", "-a", f.run, run).CombinedOutput(); err != nil {
+		t.Fatalf("copying the run: %v %s", err, out)
+	}
+	data := filepath.Dir(filepath.Dir(f.photos[0]))
+	if _, _, err := runProgram(f.flowers, "train", "-data", data, "-weights", "random:7", "-run", run, "-head", "avg",
+		"-epochs", "30", "-batch", "8", "-size", "64", "-cache", filepath.Join(f.dir, "cache"),
+		"-fine-tune", "conv5", "-fine-tune-epochs", "1", "-fine-tune-lr", "1e-4"); err != nil {
+		t.Fatal(err)
+	}
+	photos := f.photos[:40]
+	out, _, err := runProgram(f.flowers, append([]string{"predict", "-run", run, "-top", "5", "-json", "-backend", "go"}, photos...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var preds []learner.Prediction
+	if err := json.Unmarshal(out, &preds); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(f.dir, "finetuned-model")
+	if _, _, err := runProgram(f.flowers, "export", "-run", run, "-format", "go", "-out", model); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runProgram(model, append([]string{"-json", "-top", "5", "-backend", "go"}, photos...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	worst, moved := 0.0, 0.0
+	for i, p := range preds {
+		var r struct {
+			Path string          `json:"path"`
+			Top  []metrics.Guess `json:"top"`
+		}
+		if err := dec.Decode(&r); err != nil || r.Path != p.Path {
+			t.Fatalf("answer %d: %v %q", i, err, r.Path)
+		}
+		worst = max(worst, compareTop(t, "fine-tuned export", r.Path, r.Top, p, 1e-5))
+		for k, pr := range p.Probs {
+			moved = max(moved, math.Abs(float64(pr-f.predict[p.Path].Probs[k])))
+		}
+	}
+	t.Logf("fine-tuned run: max |Δp| exported vs flowers predict %.2g on 40 photos; fine-tuning moved the probabilities by up to %.2g", worst, moved)
+	if moved < 1e-4 {
+		t.Errorf("fine-tuning moved the probabilities by %.2g only: the test cannot tell the fine-tuned base from the original", moved)
+	}
+}
