@@ -18,14 +18,6 @@ func init() {
 // exportFormats: the executable, the Keras full-model file, the ONNX model.
 var exportFormats = []string{"go", "keras", "onnx"}
 
-// runEmbeddedModel runs the model appended to this executable by `flowers export -format go`,
-// when there is one, and exits: the executable is then the model's program, not flowers.
-func runEmbeddedModel() {
-	if code, ok := runner.RunEmbedded(); ok {
-		os.Exit(code)
-	}
-}
-
 func runExport(args []string) error {
 	fs := newFlags("export", "-run DIR -format go|keras|onnx -out PATH", "")
 	runDir := fs.String("run", "", "run folder written by flowers train (required)")
@@ -59,11 +51,8 @@ func runExport(args []string) error {
 	desc.Source = fmt.Sprintf("flowers run %s, %s", *runDir, desc.Source)
 	switch *format {
 	case "go":
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding this program's executable (the exported program is a copy of it): %w", err)
-		}
-		err = export.WriteExecutable(exe, *out, desc)
+		// A copy of this binary: runner's init runs the model appended to it instead of flowers.
+		err = runner.WriteExecutable(*out, desc)
 	case "keras":
 		err = export.WriteKeras(*out, desc)
 	case "onnx":

@@ -41,7 +41,6 @@ func usage() {
 }
 
 func main() {
-	runEmbeddedModel()
 	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
 		usage()
 		if len(os.Args) < 2 {

@@ -23,6 +23,26 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 )
 
+// init makes every program that links this package a runner: started as an exported model
+// (the program with a model appended, see WriteExecutable), it runs the model's command line and
+// exits before main. That is what lets the flowers binary, or a notebook cell's program, copy
+// itself into an exported model. A program without a model pays one read of its last 24 bytes.
+func init() {
+	if code, ok := RunEmbedded(); ok {
+		os.Exit(code)
+	}
+}
+
+// WriteExecutable writes out, the running program with m appended (export.WriteExecutable):
+// started, it is m's program (Main), needing nothing beside it.
+func WriteExecutable(out string, m *export.Model) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program's executable (the exported program is a copy of it): %w", err)
+	}
+	return export.WriteExecutable(exe, out, m)
+}
+
 // RunEmbedded runs Main when the running executable carries a model, and returns its exit
 // status with ok true; otherwise (a plain flowers binary) it returns ok false at the cost of
 // reading the executable's last 24 bytes.
