@@ -24,8 +24,9 @@ type ServeOptions struct {
 	// MaxBody is the largest request body accepted, in bytes (default 20 MiB): larger ones get
 	// 413 without being read.
 	MaxBody int64
-	// MaxBatch is the most photos run through the model at once (default 16): concurrent
-	// requests waiting for the model are batched, up to this; 1 turns batching off.
+	// MaxBatch is the most photos run through the model at once (default 1: no batching; the
+	// serve command picks 16 on a GPU backend): concurrent requests waiting for the model are
+	// batched, up to this.
 	MaxBatch int
 	// MaxQueue bounds the decoded photos waiting for the model (default 256): a request that
 	// finds the queue full gets 503 at once, instead of piling up memory.
@@ -40,7 +41,7 @@ func (o ServeOptions) withDefaults() ServeOptions {
 		o.MaxBody = 20 << 20
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 16
+		o.MaxBatch = 1
 	}
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 256

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,7 +24,8 @@ type serveFlags struct {
 
 func (f *serveFlags) add(fs *flag.FlagSet) {
 	fs.Int64Var(&f.opts.MaxBody, "max-body", 20<<20, "largest request body in bytes (larger: 413)")
-	fs.IntVar(&f.opts.MaxBatch, "max-batch", 16, "most photos run at once: waiting requests are batched (1 to 256; 1: no batching)")
+	fs.IntVar(&f.opts.MaxBatch, "max-batch", 0, "most photos run at once: waiting requests are batched (1 to 256; 1: no batching; "+
+		"0: 16 on a GPU backend, 1 on CPU, where batching did not pay: docs/BENCHMARKS.md)")
 	fs.IntVar(&f.opts.MaxQueue, "max-queue", 256, "most decoded photos waiting for the model (more: 503 at once)")
 	fs.DurationVar(&f.opts.Timeout, "timeout", 2*time.Minute, "longest a request may take, from arrival to answer (then 503)")
 	fs.StringVar(&f.backendName, "backend", "", "GoMLX backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or the best installed)")
@@ -33,8 +35,8 @@ func (f *serveFlags) check() error {
 	switch {
 	case f.opts.MaxBody < 1:
 		return usagef("-max-body %d: must be at least 1", f.opts.MaxBody)
-	case f.opts.MaxBatch < 1 || f.opts.MaxBatch > 256:
-		return usagef("-max-batch %d: must be 1 to 256", f.opts.MaxBatch)
+	case f.opts.MaxBatch < 0 || f.opts.MaxBatch > 256:
+		return usagef("-max-batch %d: must be 0 (by backend) to 256", f.opts.MaxBatch)
 	case f.opts.MaxQueue < 1:
 		return usagef("-max-queue %d: must be at least 1", f.opts.MaxQueue)
 	case f.opts.Timeout <= 0:
@@ -54,12 +56,25 @@ func (f *serveFlags) predictor(m *export.Model, log io.Writer) (*Predictor, erro
 	if err != nil {
 		return nil, err
 	}
+	if f.opts.MaxBatch == 0 {
+		f.opts.MaxBatch = defaultMaxBatch(b.Name())
+	}
 	s := m.ImageSize
 	if _, err := p.ExtractFloats(make([]float32, s*s*3), 1, s, s); err != nil {
 		p.Finalize()
 		return nil, err
 	}
 	return p, nil
+}
+
+// defaultMaxBatch is 16 on a GPU backend, where a batch costs little more than one photo, and 1
+// on the CPU backends: on 2 cores one photo keeps both busy, and serve's paired benchmark found
+// no gain from batching (docs/BENCHMARKS.md).
+func defaultMaxBatch(backendName string) int {
+	if strings.Contains(strings.ToLower(backendName), "cuda") || strings.Contains(strings.ToLower(backendName), "gpu") {
+		return 16
+	}
+	return 1
 }
 
 func serveMain(m *export.Model, name string, args []string, stderr io.Writer) error {
