@@ -40,6 +40,14 @@ var (
 	theExport  *exportFixture
 )
 
+// removeExportFixture deletes the fixture's folder (binaries, runs, exported files: ~1 GB);
+// TestMain calls it once the tests are done.
+func removeExportFixture() {
+	if theExport != nil && theExport.dir != "" {
+		os.RemoveAll(theExport.dir)
+	}
+}
+
 // requireExportSample returns the 200 sample photos, or skips (fails under CI=true).
 func requireExportSample(t *testing.T) []string {
 	t.Helper()
