@@ -17,7 +17,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeExportFixture()
+	os.Exit(code)
 }
 
 // flowers runs the command and returns its combined output and exit status.

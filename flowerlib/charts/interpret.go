@@ -47,7 +47,7 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 		method = c.Method
 	}
 	if len(tiles) == 0 {
-		return nil, errors.New("nb.CAMGallery: no photo could be explained")
+		return nil, errors.New("charts.CAMGallery: no photo could be explained")
 	}
 	title := fmt.Sprintf("%s of the predicted class: %d photos, %d mistakes first (red)", method, len(tiles), mistakes)
 	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 128, JPEG: true})
@@ -59,7 +59,7 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 func TopLossesGallery(in *learner.Interpretation, n, size int) (*plots.Figure, error) {
 	top := in.TopLosses(n)
 	if len(top) == 0 {
-		return nil, errors.New("nb.TopLossesGallery: no predictions")
+		return nil, errors.New("charts.TopLossesGallery: no predictions")
 	}
 	var tiles []plots.Tile
 	for _, l := range top {

@@ -58,7 +58,7 @@ func SampleGrid(t *labels.Table, n, size int) (*plots.Figure, error) {
 		}
 	}
 	if len(tiles) == 0 {
-		return nil, errors.New("nb.SampleGrid: the table has no rows")
+		return nil, errors.New("charts.SampleGrid: the table has no rows")
 	}
 	return plots.ImageGrid(tiles, plots.GridOptions{Title: fmt.Sprintf("%d samples (%d×%d)", len(tiles), size, size), Columns: len(t.Classes), Thumb: 128, JPEG: true})
 }
@@ -134,7 +134,7 @@ func PredictionGallery(preds []Prediction, n, size int) (*plots.Figure, error) {
 		tiles = append(tiles, t)
 	}
 	if len(tiles) == 0 {
-		return nil, errors.New("nb.PredictionGallery: no predictions")
+		return nil, errors.New("charts.PredictionGallery: no predictions")
 	}
 	title := fmt.Sprintf("%d predictions, %d mistakes (red)", len(tiles), mistakes)
 	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 112, JPEG: true})

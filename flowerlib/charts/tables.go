@@ -1,7 +1,7 @@
 package charts
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -38,12 +38,10 @@ func TextTable(header []string, rows [][]string) string {
 	return b.String()
 }
 
+// IsNumber reports whether a table cell is a number, or a percentage ("3.5", "-7", "1e-3",
+// "12%"): tables right-align those. A cell that only starts with one ("2nd", "3 photos") is text.
 func IsNumber(s string) bool {
 	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
-	if s == "" {
-		return false
-	}
-	var f float64
-	_, err := fmt.Sscan(s, &f)
-	return err == nil && !strings.ContainsAny(s, " \t")
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }

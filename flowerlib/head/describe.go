@@ -8,8 +8,12 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
 )
 
 // Layer is one layer of a head as Describe finds it: a Keras-like row of its summary.
@@ -20,6 +24,11 @@ type Layer struct {
 	Trainable    int            `json:"trainable_params"` // parameters trained
 	NonTrainable int            `json:"non_trainable_params"`
 	Config       map[string]any `json:"config,omitempty"` // Keras' arguments: units, kernel_initializer, …
+	// Activation is the activation that follows the layer in inference ("relu", or "" for
+	// none), as Keras' Dense(activation=…) says it; Unsupported lists other ops around the
+	// layer that a layer list (Keras, ONNX, the exported executable) cannot express.
+	Activation  string   `json:"activation,omitempty"`
+	Unsupported []string `json:"unsupported,omitempty"`
 	// In and Out are the layer's input and output in the graph it was built in (nil for
 	// variables of other code: see Describe).
 	In, Out *graph.Node `json:"-"`
@@ -45,7 +54,31 @@ func Describe(b compute.Backend, fn Func, dims []int) (*Description, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := activations(b, fn, dims, layers); err != nil {
+		return nil, err
+	}
 	return &Description{Input: dims, Layers: layers, Fingerprint: fp}, nil
+}
+
+// activations builds fn in inference mode and marks, on layers (the same layers built in
+// training mode), the activation after each and what a layer list cannot express.
+func activations(b compute.Backend, fn Func, dims []int, layers []Layer) error {
+	store := model.NewStore()
+	store.SetParam("/"+describingParam, true)
+	g := graph.NewGraph(b, "head-inference")
+	defer g.Finalize()
+	return errors.WithMessage(exceptions.TryCatch[error](func() {
+		store.SetTraining(g, false)
+		x := graph.Parameter(g, "features", shapes.Make(dtypes.Float32, append([]int{1}, dims...)...))
+		logits := fn(store.RootScope(), x)
+		inference := graphRecord(g)
+		markActivations(inference, x, logits)
+		for i := range inference {
+			if i < len(layers) && layers[i].Name == inference[i].Name && layers[i].Type == inference[i].Type {
+				layers[i].Activation, layers[i].Unsupported = inference[i].Activation, inference[i].Unsupported
+			}
+		}
+	}), "head (inference)")
 }
 
 // Classes is the number of logits the head gives.

@@ -175,3 +175,34 @@ func TestBadHead(t *testing.T) {
 		}
 	}
 }
+
+// TestActivations: Describe notes the ReLU after each hidden Dense of the article's head (none
+// after the logits), and names code a layer list cannot express.
+func TestActivations(t *testing.T) {
+	b := backend.MustNew("go", nil)
+	d, err := Describe(b, Article(5, []int{32, 16}, 0.5), []int{2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range d.Layers {
+		got = append(got, l.Name+":"+l.Activation)
+		if len(l.Unsupported) > 0 {
+			t.Errorf("%s: unsupported %v", l.Name, l.Unsupported)
+		}
+	}
+	if want := "batch_normalization: dense:relu batch_normalization_1: dense_1:relu batch_normalization_2: dense_2:"; strings.Join(got, " ") != want {
+		t.Errorf("activations %q\nwant        %q", strings.Join(got, " "), want)
+	}
+	odd := func(scope *model.Scope, x *graph.Node) *graph.Node {
+		x = graph.Tanh(Dense(scope, x, 8))
+		return Dense(scope, x, 3)
+	}
+	d, err = Describe(b, odd, []int{16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := d.Layers[1].Unsupported; len(u) != 1 || !strings.Contains(u[0], "Tanh") {
+		t.Errorf("tanh between two Dense layers: %+v", d.Layers)
+	}
+}

@@ -71,13 +71,15 @@ func BatchNorm(scope *model.Scope, x *graph.Node) *graph.Node {
 	return out
 }
 
-// Flatten is Keras' Flatten(): [batch, …] → [batch, product of the rest].
+// Flatten is Keras' Flatten(): [batch, …] → [batch, product of the rest]; x itself when it is
+// already [batch, features] (pooled features).
 func Flatten(x *graph.Node) *graph.Node {
+	if x.Rank() <= 2 {
+		return x
+	}
 	dims := x.Shape().Dimensions
 	out := graph.Reshape(x, dims[0], x.Shape().Size()/max(dims[0], 1))
-	if x.Rank() > 2 {
-		recordOf(x.Graph()).add(Layer{Type: "Flatten", In: x, Out: out})
-	}
+	recordOf(x.Graph()).add(Layer{Type: "Flatten", In: x, Out: out})
 	return out
 }
 

@@ -84,10 +84,16 @@ func (e Experiments) String() string {
 }
 
 // Dir is the folder of the experiments of the settings: <Work>/experiments/<the settings'
-// run name>, so other data, weights, head or training settings get other folders.
+// run name>, so other data, weights, head or training settings get other folders. The name
+// carries the built-in head's fingerprint (its dropout, the classes), as learner.New's run
+// folders do: the experiments' run folders are named ones, which refuse another head.
 func (e Experiments) Dir(s config.Run) (string, error) {
+	info, err := learner.DescribeHead(learner.Config{Run: s, Progress: os.Stderr}) // a first download shows its bar
+	if err != nil {
+		return "", err
+	}
 	work, err := s.WorkDir()
-	return filepath.Join(work, "experiments", s.Name(learner.BuiltInHead)), err
+	return filepath.Join(work, "experiments", s.Name(info.Name+"-"+info.Fingerprint[:6])), err
 }
 
 // Config is the learner configuration of the settings (the built-in head) for the experiment

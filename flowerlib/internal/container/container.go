@@ -236,7 +236,11 @@ type File struct {
 
 // Open maps path and verifies it completely (see the package comment); magic must be the
 // file kind's. The payload stays mapped until Close.
-func Open(path, magic string) (*File, error) {
+func Open(path, magic string) (*File, error) { return OpenSection(path, 0, -1, magic) }
+
+// OpenSection is Open for a container stored as size bytes at offset inside path (size < 0:
+// up to the end of the file), e.g. a model appended to an executable by flowerlib/export.
+func OpenSection(path string, offset, size int64, magic string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, errors.Wrapf(err, "opening %q", path)
@@ -246,30 +250,36 @@ func Open(path, magic string) (*File, error) {
 	if err != nil {
 		return nil, errors.Wrapf(err, "reading %q", path)
 	}
-	size := st.Size()
 	bad := func(format string, args ...any) error {
 		return &CorruptError{Path: path, Reason: fmt.Sprintf(format, args...)}
+	}
+	if size < 0 {
+		size = st.Size() - offset
+	}
+	if offset < 0 || size < 0 || offset > st.Size() || size > st.Size()-offset {
+		return nil, bad("section of %d bytes at offset %d outside the %d-byte file", size, offset, st.Size())
 	}
 	if size < prefixLen+trailerLen {
 		return nil, bad("%d bytes: too short", size)
 	}
-	if size > math.MaxInt {
+	// mmap wants a page-aligned offset: map from the page the section starts in.
+	start := offset &^ int64(os.Getpagesize()-1)
+	if size+offset-start > math.MaxInt {
 		return nil, bad("too large to map")
 	}
-	mapped, err := syscall.Mmap(int(fh.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	mapped, err := syscall.Mmap(int(fh.Fd()), start, int(size+offset-start), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, errors.Wrapf(err, "mapping %q", path)
 	}
 	f := &File{Path: path, mapped: mapped}
-	if err := f.verify(magic, bad); err != nil {
+	if err := f.verify(mapped[offset-start:], magic, bad); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-func (f *File) verify(magic string, bad func(string, ...any) error) error {
-	m := f.mapped
+func (f *File) verify(m []byte, magic string, bad func(string, ...any) error) error {
 	size := int64(len(m))
 	if string(m[:MagicLen]) != magic || string(m[size-MagicLen:]) != magic {
 		return bad("not a %s file", magic)

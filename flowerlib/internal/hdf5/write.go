@@ -35,6 +35,7 @@ type wAttr struct {
 	name         string
 	dtype, space []byte
 	data         []byte
+	vlen         []string // variable-length strings: data is written by encoder.attr
 }
 
 // NewRoot returns an empty root group.
@@ -273,7 +274,7 @@ func (e *encoder) dataset(ds *wDataset) (int, error) {
 		{typ: msgLayout, data: layout},
 	}
 	for _, a := range ds.attrs {
-		msgs = append(msgs, attrMessage(a))
+		msgs = append(msgs, e.attr(a))
 	}
 	return e.header(msgs)
 }
@@ -391,7 +392,7 @@ func (e *encoder) group(g *WGroup, depth int) (hdr, btree, heap int, err error) 
 	}
 	msgs := []wMsg{{typ: msgSymbolTable, data: append(u64(uint64(btree)), u64(uint64(heap))...)}}
 	for _, a := range g.attrs {
-		msgs = append(msgs, attrMessage(a))
+		msgs = append(msgs, e.attr(a))
 	}
 	hdr, err = e.header(msgs)
 	return hdr, btree, heap, err
