@@ -95,11 +95,17 @@ func ResolveData(dataFlag, cacheDir string, progress io.Writer) (string, error) 
 	if dataFlag != "" {
 		return dataFlag, nil
 	}
-	if env := os.Getenv(DataEnv); env != "" {
+	if env := os.Getenv(DataEnv); env != "" && !isDataKeyword(env) {
 		return env, nil
 	}
 	if cacheDir == "" {
 		cacheDir = defaults.CacheDir()
 	}
 	return FlowerPhotos.Fetch(cacheDir, progress)
+}
+
+// isDataKeyword reports a data setting that names no folder ("auto", "embedded", "sample",
+// "download"): $FLOWERS_DATA holds one when it sets the notebooks' setting (flowerlib/config).
+func isDataKeyword(s string) bool {
+	return s == "auto" || s == "embedded" || s == "sample" || s == "download"
 }

@@ -50,6 +50,17 @@ func Learner(cfg learner.Config) (*learner.Learner, error) {
 	return learner.New(cfg)
 }
 
+// noEpochLines drops the trainer's "Epoch 3/30 - …" lines (a Monitor's table shows them) and
+// keeps its other lines: early stopping, restore-best, checkpoint warnings.
+type noEpochLines struct{ w io.Writer }
+
+func (n noEpochLines) Write(b []byte) (int, error) {
+	if bytes.HasPrefix(b, []byte("Epoch ")) {
+		return len(b), nil
+	}
+	return n.w.Write(b)
+}
+
 // saidOnce drops the log lines a notebook already says elsewhere: the random weights' warning
 // (the settings cell says it, every result picture carries it).
 type saidOnce struct{ w io.Writer }
@@ -86,7 +97,10 @@ func Fit(l *learner.Learner) (trainer.History, error) {
 		}
 	}
 	if IsNotebook() { // the monitor shows the progress and the epochs: no terminal bar, no epoch lines
-		l.Trainer.Progress, l.Trainer.Log = nil, nil
+		l.Trainer.Progress = nil
+		if l.Trainer.Log != nil {
+			l.Trainer.Log = noEpochLines{l.Trainer.Log}
+		}
 	}
 	h, err := l.Fit()
 	if err != nil {

@@ -70,8 +70,14 @@ func DownloadURL(cacheDir, url, fileName, md5sum string, progress io.Writer) (st
 		err, fileName, md5sum, cacheDir, EnvWeights)
 }
 
+// isKeyword reports a weights setting that names no file ("auto", "imagenet", "random[:SEED]"):
+// $FLOWERS_WEIGHTS holds one when it sets the notebooks' setting (flowerlib/config).
+func isKeyword(s string) bool {
+	return s == "auto" || s == "imagenet" || s == "random" || strings.HasPrefix(s, "random:")
+}
+
 // Resolve picks the weights file: the explicit path (a -weights flag) when given and
-// not "imagenet"; else $FLOWERS_WEIGHTS when set; else the official file under
+// not "imagenet"; else $FLOWERS_WEIGHTS when it names a file; else the official file under
 // cacheDir, downloaded if needed (a progress bar on progress; nil: none).
 func Resolve(path, cacheDir string, top bool, progress io.Writer) (string, error) {
 	if path != "" && path != "imagenet" {
@@ -80,7 +86,7 @@ func Resolve(path, cacheDir string, top bool, progress io.Writer) (string, error
 		}
 		return path, nil
 	}
-	if env := os.Getenv(EnvWeights); env != "" {
+	if env := os.Getenv(EnvWeights); env != "" && !isKeyword(env) {
 		if _, err := os.Stat(env); err != nil {
 			return "", errors.Wrapf(err, "weights file %q from $%s", env, EnvWeights)
 		}
