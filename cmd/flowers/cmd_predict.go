@@ -20,6 +20,7 @@ func runPredict(args []string) error {
 	top := fs.intFlag("top", 3, 1, 1000, "how many classes to print per image")
 	data := fs.String("data", "", "optional dataset root: its class folders must be the model's classes")
 	backendName := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND or the best installed)")
+	tta := fs.Bool("tta", false, "with test-time augmentation: the flip and five crops, combined as fastai's learn.tta() (7 passes)")
 	jsonOut := fs.Bool("json", false, "print the predictions as one JSON array on stdout")
 	fs.require("run")
 	if err := fs.parse(args); err != nil {
@@ -42,7 +43,11 @@ func runPredict(args []string) error {
 			return fmt.Errorf("%s: %w", *data, err)
 		}
 	}
-	preds, err := m.Predict(fs.Args(), *top)
+	predict := m.Predict
+	if *tta {
+		predict = m.PredictTTA
+	}
+	preds, err := predict(fs.Args(), *top)
 	if err != nil {
 		return err
 	}

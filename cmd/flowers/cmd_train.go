@@ -14,8 +14,9 @@ func init() {
 
 // trainSettings are the run settings flowers train takes as flags (config.Run's names).
 var trainSettings = []string{"data", "weights", "run", "cache", "epochs", "batch", "head", "dropout", "mode", "augment",
-	"augment-copies", "lr", "seed", "size", "valid", "per-class", "fine-tune", "fine-tune-lr", "fine-tune-epochs",
-	"checkpoint-steps", "early-stopping", "keep-checkpoints", "monitor", "restore-best", "backend"}
+	"augment-copies", "lr", "schedule", "warmup-steps", "label-smoothing", "class-weight", "tta", "seed", "size", "valid",
+	"per-class", "fine-tune", "fine-tune-lr", "fine-tune-epochs", "lr-mult", "checkpoint-steps", "early-stopping",
+	"keep-checkpoints", "monitor", "restore-best", "backend"}
 
 func runTrain(args []string) error {
 	fs := newFlags("train", "-run DIR [-data auto|embedded|download|DIR] [-weights auto|imagenet|FILE|random[:SEED]] [flags]", "")
@@ -31,6 +32,9 @@ func runTrain(args []string) error {
 	}
 	if res.Eval != nil {
 		fmt.Fprintf(os.Stderr, "\n%s", res.Eval.String())
+	}
+	if res.EvalTTA != nil {
+		fmt.Fprintf(os.Stderr, "with test-time augmentation (the flip and five crops): accuracy %.4f (plain %.4f)\n", res.EvalTTA.Accuracy, res.Eval.Accuracy)
 	}
 	f := res.Final
 	fmt.Fprintf(os.Stderr, "trained the %s head on the base's %s output: %d epochs, %d steps in %.0fs: val_accuracy %.4f, val_loss %.4f (run %s)\n",

@@ -11,6 +11,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"sort"
@@ -60,12 +61,26 @@ type Run struct {
 	Epochs       int     `json:"epochs"`
 	BatchSize    int     `json:"batch_size"`
 	LearningRate float64 `json:"learning_rate"`
+	// Schedule moves the rate each step ("constant", "one-cycle", "cosine" with WarmupSteps).
+	Schedule    string `json:"schedule,omitempty"`
+	WarmupSteps int    `json:"warmup_steps,omitempty"`
+	// LabelSmoothing and ClassWeight are the loss's: Keras' label_smoothing, and its
+	// class_weight, "" (none), "balanced" (scikit-learn's, from the training photos' counts) or
+	// the weights in class order, "1,2.5,1,1,1".
+	LabelSmoothing float64 `json:"label_smoothing,omitempty"`
+	ClassWeight    string  `json:"class_weight,omitempty"`
+	// TTA also evaluates (and predicts) with test-time augmentation: the flip and five crops,
+	// combined as fastai's learn.tta().
+	TTA bool `json:"tta,omitempty"`
 
 	// FineTune, when set, names the first layer (a stage like "conv5") that fine-tuning
 	// unfreezes after the head has trained, for FineTuneEpochs at FineTuneLR.
 	FineTune       string  `json:"fine_tune,omitempty"`
 	FineTuneLR     float64 `json:"fine_tune_lr"`
 	FineTuneEpochs int     `json:"fine_tune_epochs"`
+	// LRMult gives the unfrozen stages rates from FineTuneLR/LRMult up to FineTuneLR for the
+	// head (fastai's slice(lr/lr_mult, lr)); 1: one rate.
+	LRMult float64 `json:"lr_mult,omitempty"`
 
 	CheckpointSteps int    `json:"checkpoint_steps,omitempty"`
 	EarlyStopping   int    `json:"early_stopping,omitempty"`
@@ -127,9 +142,16 @@ func (r *Run) fields() []field {
 		intField(&r.Epochs, defaults.Epochs),
 		intField(&r.BatchSize, defaults.BatchSize),
 		floatField(&r.LearningRate, defaults.LearningRate),
+		choiceField(&r.Schedule, defaults.Schedule),
+		intField(&r.WarmupSteps, defaults.WarmupSteps),
+		floatField(&r.LabelSmoothing, defaults.LabelSmoothing),
+		{"class-weight", "Keras' class_weight: balanced (from the training photos' counts) or the weights in class order, e.g. 1,2.5,1,1,1", &r.ClassWeight, "",
+			func() error { _, err := ParseClassWeight(r.ClassWeight); return err }},
+		{"tta", "also evaluate with test-time augmentation (the flip and five crops, as fastai's learn.tta)", &r.TTA, false, nil},
 		{"fine-tune", "after the head, unfreeze the base from this layer (e.g. conv5) and train both on the photos", &r.FineTune, "", nil},
 		floatField(&r.FineTuneLR, defaults.FineTuneLearningRate),
 		intField(&r.FineTuneEpochs, defaults.FineTuneEpochs),
+		floatField(&r.LRMult, defaults.LRMult),
 		intField(&r.CheckpointSteps, defaults.CheckpointSteps),
 		intField(&r.EarlyStopping, defaults.EarlyStopping),
 		intField(&r.KeepCheckpoints, defaults.KeepCheckpoints),
@@ -271,4 +293,21 @@ func (r Run) String() string {
 		fmt.Fprintf(&b, "%-17s %s\n", "(auto)", r.Auto)
 	}
 	return b.String()
+}
+
+// ParseClassWeight reads a ClassWeight: nil for none or "balanced" (computed from the data),
+// else the weights, each a finite number ≥ 0.
+func ParseClassWeight(s string) ([]float64, error) {
+	if s == "" || s == "balanced" {
+		return nil, nil
+	}
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		w, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || w < 0 || math.IsInf(w, 0) || math.IsNaN(w) {
+			return nil, errors.Errorf("class-weight %q: want balanced, or one weight ≥ 0 per class in class order (e.g. 1,2.5,1,1,1)", s)
+		}
+		out = append(out, w)
+	}
+	return out, nil
 }

@@ -42,6 +42,18 @@ func (s Run) Name(head string) string {
 	if s.Mode == "augment" {
 		name += fmt.Sprintf("-aug%g", s.Augment)
 	}
+	if s.Schedule != "" && s.Schedule != "constant" {
+		name += "-" + s.Schedule
+		if s.WarmupSteps > 0 {
+			name += fmt.Sprintf("%d", s.WarmupSteps)
+		}
+	}
+	if s.LabelSmoothing > 0 {
+		name += fmt.Sprintf("-ls%g", s.LabelSmoothing)
+	}
+	if s.ClassWeight != "" {
+		name += "-cw" + strings.ReplaceAll(s.ClassWeight, ",", "_")
+	}
 	if s.ImageSize != defaults.ImageSize.Default {
 		name += fmt.Sprintf("-s%d", s.ImageSize)
 	}

@@ -134,6 +134,20 @@ var (
 	// Mode: the frozen base run once with its outputs cached, or the article's way.
 	Mode = Choice{Name: "mode", Default: "cached", Values: []string{"cached", "augment"},
 		Help: "cached (the base runs once, its outputs cached) or augment (augmented photos through the base every epoch: the article's way)"}
+	// Schedule moves the learning rate each step: constant (the article's), fastai's one-cycle
+	// (fit_one_cycle), or a cosine with a linear warm-up (Keras' CosineDecay, GoMLX's
+	// cosineschedule). WarmupSteps is the cosine's warm-up.
+	Schedule = Choice{Name: "schedule", Default: "constant", Values: []string{"constant", "one-cycle", "cosine"},
+		Help: "learning-rate schedule: constant (the article's), one-cycle (fastai's fit_one_cycle) or cosine (with -warmup-steps)"}
+	WarmupSteps = Int{Name: "warmup-steps", Default: 0, Min: 0, Max: math.MaxInt32, Help: "cosine schedule: steps of linear warm-up"}
+	// LabelSmoothing is Keras' CategoricalCrossentropy(label_smoothing=…).
+	LabelSmoothing = Float{Name: "label-smoothing", Default: 0, Min: 0, Max: 1, OpenMax: true,
+		Help: "Keras' label_smoothing: targets y·(1−ls) + ls/classes"}
+	// LRMult spreads fine-tuning's rates over the unfrozen stages, fastai's lr_mult: the first
+	// unfrozen stage at fine-tune-lr/lr-mult, geometrically up to fine-tune-lr for the head
+	// (fastai's slice(lr/lr_mult, lr)); 1: one rate for all.
+	LRMult = Float{Name: "lr-mult", Default: 1, Min: 1, Max: 1e6,
+		Help: "fine-tuning's discriminative rates: the first unfrozen stage at fine-tune-lr/lr-mult, geometric up to the head (fastai's slice; 100 in its fine_tune)"}
 	// Pooling is what the base gives the head: its 7×7×2048 map (Keras' pooling=None, the
 	// article's: the head flattens it) or its global average or max (2048 values, ~50× less work).
 	Pooling = Choice{Name: "pooling", Default: "none", Values: []string{"none", "avg", "max"},

@@ -214,7 +214,7 @@ func (l *Learner) fromScratch(dir string) (*Way, error) {
 	init := &resnet50.Pretrained{Spec: fmt.Sprintf("random:%d", l.Seed), File: resnet50.RandomWeights(l.Seed, false)}
 	id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey, Stage: "scratch"}
 	tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir, Model: fullModel(init, "conv1", l.Pooling, l.headFn),
-		Loss: l.Loss, Optimizer: l.Optimizer, Identity: id, CheckIdentity: id.check, Options: l.options()})
+		Loss: l.Loss, Optimizer: l.Optimizer, Identity: id, CheckIdentity: id.check, Options: l.options(l.weights)})
 	if err != nil {
 		return nil, err
 	}

@@ -83,6 +83,9 @@ func (c Config) withDefaults() (Config, error) {
 			return c, errors.WithMessage(err, "learner")
 		}
 	}
+	if c.Loss != nil && (c.LabelSmoothing > 0 || c.ClassWeight != "") {
+		return c, errors.New("learner: label smoothing and class weights belong to the loss: give them in the Loss (trainer.CrossEntropy(smoothing, weights)), or leave Loss nil to use the settings'")
+	}
 	return c, nil
 }
 
@@ -107,12 +110,44 @@ func funcName(fn head.Func) string {
 	return name
 }
 
-// options are the trainer's options of the head's training.
-func (c Config) options() trainer.Options {
+// options are the trainer's options of the head's training; classWeights are the loss's
+// (resolved from Run.ClassWeight: classWeights).
+func (c Config) options(classWeights []float64) trainer.Options {
 	return trainer.Options{Epochs: c.Epochs, BatchSize: c.BatchSize, LearningRate: c.LearningRate, Seed: c.Seed,
 		CheckpointSteps: c.CheckpointSteps, KeepCheckpoints: c.KeepCheckpoints, EarlyStopping: c.EarlyStopping,
 		Monitor: c.Monitor, RestoreBest: c.RestoreBest, MaxSteps: c.MaxSteps,
+		Schedule: c.schedule(), LabelSmoothing: c.LabelSmoothing, ClassWeights: classWeights,
 		Progress: c.Progress, Log: c.Log, OnStep: c.OnStep, OnEpoch: c.OnEpoch}
+}
+
+// schedule is the trainer's schedule of Run.Schedule.
+func (c Config) schedule() trainer.Schedule {
+	switch c.Schedule {
+	case "one-cycle":
+		return trainer.Schedule{Kind: trainer.ScheduleOneCycle}
+	case "cosine":
+		return trainer.Schedule{Kind: trainer.ScheduleCosine, WarmupSteps: c.WarmupSteps}
+	}
+	return trainer.Schedule{}
+}
+
+// classWeights resolves Run.ClassWeight against the classes and the training labels: nil for
+// none, scikit-learn's balanced weights, or the weights given (one per class).
+func (c Config) classWeights(classes []string, trainCodes []int) ([]float64, error) {
+	w, err := config.ParseClassWeight(c.ClassWeight)
+	switch {
+	case err != nil:
+		return nil, err
+	case c.ClassWeight == "balanced":
+		labels := make([]int32, len(trainCodes))
+		for i, code := range trainCodes {
+			labels[i] = int32(code)
+		}
+		return trainer.BalancedClassWeights(trainer.ClassCounts(labels, len(classes)))
+	case w != nil && len(w) != len(classes):
+		return nil, errors.Errorf("class-weight %q: %d weights for %d classes (%s)", c.ClassWeight, len(w), len(classes), strings.Join(classes, ", "))
+	}
+	return w, nil
 }
 
 // headFunc is the head the run trains on classes outputs: Config.Head, or the built-in one.

@@ -115,11 +115,21 @@ func (l *Learner) newFineTuner(stage string) error {
 		}
 		modelFn = modelFrom(l.base, data.cut, l.ImageSize, stage, l.Pooling, l.headFn)
 	}
-	opts := l.options()
+	opts := l.options(l.weights)
 	opts.Epochs, opts.LearningRate = l.FineTuneEpochs, l.FineTuneLR
+	if l.LRMult > 1 {
+		var err error
+		if opts.LRGroups, err = fineTuneGroups(stage, l.FineTuneLR/l.LRMult, l.FineTuneLR); err != nil {
+			return err
+		}
+	}
 	id := identity{Classes: l.Info.Classes, DataKey: l.Info.DataKey, Stage: stage}
 	dir := filepath.Join(l.RunDir, FineTuneDir)
-	logf(l.Log, "fine-tuning the base from %q with the head, lr %g, %d epochs, in %s\n", stage, opts.LearningRate, opts.Epochs, dir)
+	logf(l.Log, "fine-tuning the base from %q with the head, lr %g, %d epochs, in %s; BatchNorm: the unfrozen layers' in training mode (batch statistics), the frozen ones' in inference mode (their moving statistics)\n",
+		stage, opts.LearningRate, opts.Epochs, dir)
+	for _, g := range opts.LRGroups {
+		logf(l.Log, "  discriminative rate: %v at %.3g (×%.3g)\n", g.Prefixes, opts.LearningRate*g.Scale, g.Scale)
+	}
 	tr, err := trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: dir,
 		Model: modelFn, Loss: l.Loss, Optimizer: l.Optimizer, Identity: id, CheckIdentity: id.check, Options: opts})
 	if err != nil {
@@ -176,4 +186,26 @@ func copyVariables(dst, src *model.Store, keep func(v *model.Variable) bool) err
 		nv.SetTrainable(v.Trainable)
 	}
 	return nil
+}
+
+// fineTuneGroups are fastai's discriminative rates for fine-tuning from stage: one layer group
+// per ResNet50 stage from stage's on (the first holding stage's own layers), then the head,
+// at rates spread geometrically from lo to hi (trainer.SliceGroups).
+func fineTuneGroups(stage string, lo, hi float64) (trainer.Groups, error) {
+	first := strings.SplitN(stage, "_", 2)[0] // "conv4_block6" → "conv4"
+	var body [][]string
+	for _, s := range []string{"conv1", "conv2", "conv3", "conv4", "conv5"} {
+		if len(body) == 0 && s != first {
+			continue
+		}
+		prefix := "/" + BaseScope + "/" + s + "_"
+		if s == first && stage != first {
+			prefix = "/" + BaseScope + "/" + stage
+		}
+		body = append(body, []string{prefix})
+	}
+	if len(body) == 0 {
+		return nil, errors.Errorf("learner.FineTune: %q is not in a ResNet50 stage (conv1 … conv5)", stage)
+	}
+	return trainer.SliceGroups(lo, hi, body...)
 }

@@ -70,6 +70,7 @@ type Learner struct {
 	fineTune   fineTuneData
 	model      *Model     // Model's cache
 	headFn     head.Func  // the head trained: Config.Head or the built-in one
+	weights    []float64  // the loss's class weights (Run.ClassWeight resolved), nil: none
 	asGiven    config.Run // the run as configured, before its data was resolved to a folder: it names the run folder
 }
 
@@ -138,6 +139,12 @@ func (l *Learner) scanAndSplit() error {
 		return err
 	}
 	l.warnSplit(split)
+	if msg := trainer.ImbalanceWarning(split.Classes, classCounts(split.TrainCodes, len(split.Classes))); msg != "" {
+		logf(l.Log, "warning: %s%s\n", msg, map[bool]string{true: "", false: " (class_weight: -class-weight balanced)"}[l.ClassWeight != ""])
+	}
+	if l.weights, err = l.classWeights(split.Classes, split.TrainCodes); err != nil {
+		return err
+	}
 	si := SplitInfo{Train: prepare.Paths(split.Train), TrainCodes: split.TrainCodes,
 		Valid: prepare.Paths(split.Valid), ValidCodes: split.ValidCodes}
 	l.Info = &RunInfo{Data: l.Data, Weights: l.Weights, CacheDir: l.Cache, Mode: l.Mode, ImageSize: l.ImageSize,
@@ -293,7 +300,7 @@ func (l *Learner) prepareHead() error {
 	var err error
 	l.Trainer, err = trainer.New(trainer.Config{Backend: l.Backend, Store: store, RunDir: l.RunDir,
 		Model: l.headFn, Loss: l.Loss, Optimizer: l.Optimizer,
-		Identity: id, CheckIdentity: id.check, Options: l.options()})
+		Identity: id, CheckIdentity: id.check, Options: l.options(l.weights)})
 	if err != nil {
 		return err
 	}
@@ -402,6 +409,17 @@ func toInt32(x []int) []int32 {
 	out := make([]int32, len(x))
 	for i, v := range x {
 		out[i] = int32(v)
+	}
+	return out
+}
+
+// classCounts counts the codes of each of k classes.
+func classCounts(codes []int, k int) []int {
+	out := make([]int, k)
+	for _, c := range codes {
+		if c >= 0 && c < k {
+			out[c]++
+		}
 	}
 	return out
 }

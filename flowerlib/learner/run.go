@@ -17,6 +17,7 @@ type Result struct {
 	History  trainer.History    `json:"history"`
 	Final    trainer.EpochStats `json:"final"`
 	Eval     *metrics.Report    `json:"eval,omitempty"`
+	EvalTTA  *metrics.Report    `json:"eval_tta,omitempty"` // with test-time augmentation (Run.TTA)
 	Seconds  float64            `json:"seconds"`
 	Backend  string             `json:"backend"`
 	Step     string             `json:"step"` // trainer.StepGraph or StepHost
@@ -65,6 +66,13 @@ func Run(cfg Config) (*Result, error) {
 	}
 	if res.Eval, err = l.Evaluate(); err != nil {
 		return nil, err
+	}
+	if l.TTA {
+		r, err := l.Model().EvaluateTTA(l.Progress)
+		if err != nil {
+			return nil, err
+		}
+		res.EvalTTA = r.TTA
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil

@@ -105,7 +105,7 @@ func Transferability(cfg Config, layers []string) (*Transfer, error) {
 		}
 		return out
 	}
-	opts := l.options()
+	opts := l.options(l.weights)
 	opts.Progress, opts.Log, opts.OnStep, opts.OnEpoch = nil, nil, nil, nil // a probe epoch takes milliseconds: one line per probe
 	dirs := make([]string, len(layers))
 	for i, name := range layers {
