@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/config"
@@ -13,9 +14,19 @@ import (
 
 // goldenHeadFile holds what the article's head (and its avg-pooled variant) gave before the
 // head became a GoMLX function (commit 1f687b9's head.Config): History, evaluation and
-// predictions on the embedded photos, on each backend. The head written as a function must
-// give the same within 1e-6 (FLOWERS_WRITE_GOLDEN=1 rewrites it).
+// predictions on the embedded photos, on each backend. The head written as a function gave the
+// same within 1e-6 on both backends (commit 3eaa5c7 onwards). Since then one deliberate change
+// moved the go backend's numbers: the host Adam's scalar path (all of it on a CPU without
+// AVX-512) now uses float32(0.001) for 1−β2 and float32(0.1) for 1−β1, as its vector paths, the
+// graph and Keras do (it used 1 − float32(0.999) and 1 − float32(0.9)), which moves the go figures
+// by up to 1.1e-5 relative after two epochs. With the old two constants restored in adam.go the
+// go figures match within 1e-6 again (checked on 2026-12-07); so the go backend is held to
+// goldenGoTolerance, xla:cpu still to 1e-6 (FLOWERS_WRITE_GOLDEN=1 rewrites the file).
 const goldenHeadFile = "testdata/golden_head.json"
+
+// goldenGoTolerance bounds the go backend's relative difference to the golden figures: the
+// host Adam's 1−β2 fix (see goldenHeadFile).
+const goldenGoTolerance = 2e-5
 
 type goldenRun struct {
 	History  []goldenEpoch `json:"history"`
@@ -108,8 +119,12 @@ func compareGolden(t *testing.T, key string, got, want goldenRun) {
 	if len(want.History) == 0 {
 		t.Fatalf("%s: not in %s", key, goldenHeadFile)
 	}
+	tol := 1e-6
+	if strings.HasPrefix(key, "go/") {
+		tol = goldenGoTolerance
+	}
 	near := func(what string, a, b float64) {
-		if math.Abs(a-b) > 1e-6*math.Max(1, math.Abs(b)) {
+		if math.Abs(a-b) > tol*math.Max(1, math.Abs(b)) {
 			t.Errorf("%s: %s %.9g, before %.9g", key, what, a, b)
 		}
 	}

@@ -3,6 +3,7 @@ package learner
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,10 +34,27 @@ func TestRunInfoFormat(t *testing.T) {
 		t.Errorf("run.json format %v, want %d", fields["format"], RunInfoFormat)
 	}
 
-	newer := bytes.Replace(raw, []byte(`"format": 1,`), []byte(`"format": 7,`), 1)
+	newer := bytes.Replace(raw, []byte(fmt.Sprintf(`"format": %d,`, RunInfoFormat)), []byte(`"format": 7,`), 1)
 	os.WriteFile(path, newer, 0o644)
 	if _, err := LoadRunInfo(cfg.RunDir); err == nil || !strings.Contains(err.Error(), "format 7") || !strings.Contains(err.Error(), "newer flowers") {
 		t.Errorf("a newer format: %v", err)
+	}
+
+	// Format 1 (the head by kind, before heads were functions) opens as the built-in head.
+	fields["format"] = 1
+	fields["head"] = map[string]any{"kind": "avg", "classes": 5, "hidden": []int{2048, 1024}, "init_seed": 42}
+	old, _ := json.Marshal(fields)
+	os.WriteFile(path, old, 0o644)
+	if m, err := Open(cfg.RunDir, OpenOptions{Backend: "go"}); err != nil {
+		t.Errorf("a format 1 run.json: %v", err)
+	} else {
+		if h := m.Info.Head; !h.BuiltIn || h.Pooling != "avg" || len(h.Input) != 1 || h.Input[0] != 2048 {
+			t.Errorf("format 1's head read as %+v", h)
+		}
+		if _, err := m.Evaluate(nil); err != nil {
+			t.Errorf("evaluating a format 1 run: %v", err)
+		}
+		m.Close()
 	}
 
 	os.WriteFile(path, raw[:len(raw)/2], 0o644)
