@@ -96,13 +96,22 @@ type Knobs struct {
 	Augment float64
 	Dropout float64
 	Head    string
+	// Schedule is the rate's schedule (constant, one-cycle, cosine), LabelSmoothing the loss's,
+	// and TTA evaluates each finished run with test-time augmentation too.
+	Schedule       string
+	LabelSmoothing float64
+	TTA            bool
 }
+
+// Schedules are the schedule selector's options.
+var Schedules = []string{"constant", "one-cycle", "cosine"}
 
 // KnobsOf returns the knobs of a run: what the training cell trains. In cached mode the
 // training cell does not augment, so Augment is 0 there whatever the settings say.
 func KnobsOf(cfg learner.Config) Knobs {
 	s := cfg.Run.Defaults()
-	k := Knobs{LearningRate: s.LearningRate, Epochs: s.Epochs, BatchSize: s.BatchSize, Dropout: s.Dropout, Head: config.HeadName(s.Pooling)}
+	k := Knobs{LearningRate: s.LearningRate, Epochs: s.Epochs, BatchSize: s.BatchSize, Dropout: s.Dropout, Head: config.HeadName(s.Pooling),
+		Schedule: s.Schedule, LabelSmoothing: s.LabelSmoothing, TTA: s.TTA}
 	if s.Mode == learner.ModeAugment {
 		k.Augment = s.Augment
 	}
@@ -119,6 +128,12 @@ func (k Knobs) Label() string {
 	if k.Augment > 0 {
 		s += fmt.Sprintf(" · aug %g", k.Augment)
 	}
+	if k.Schedule != "" && k.Schedule != "constant" {
+		s += " · " + k.Schedule
+	}
+	if k.LabelSmoothing > 0 {
+		s += fmt.Sprintf(" · ls %g", k.LabelSmoothing)
+	}
 	return s
 }
 
@@ -127,6 +142,10 @@ func (k Knobs) Label() string {
 func (k Knobs) apply(cfg learner.Config) learner.Config {
 	s := &cfg.Run
 	s.LearningRate, s.Epochs, s.BatchSize, s.Dropout = k.LearningRate, k.Epochs, k.BatchSize, k.Dropout
+	s.Schedule, s.LabelSmoothing, s.TTA = k.Schedule, k.LabelSmoothing, k.TTA
+	if s.Schedule == "cosine" && s.WarmupSteps == 0 {
+		s.WarmupSteps = 3 // a short warm-up: the cosine's first step would not move the weights
+	}
 	s.Pooling = config.PoolingOf(k.Head)
 	s.Mode, s.Augment = learner.ModeCached, 0
 	if k.Augment > 0 {

@@ -19,6 +19,8 @@ type PlayRun struct {
 	// from the cache, or computed when new).
 	Seconds, SetupSeconds float64
 	Status                string // "training", "done", "stopped", "loaded" (finished before), "failed: …"
+	// TTAAccuracy is the validation accuracy with test-time augmentation (Knobs.TTA; NaN before).
+	TTAAccuracy float64
 	Resumed               bool   // continued a stopped run with the same knobs
 }
 
@@ -99,10 +101,14 @@ func (o *Overlay) Table() string {
 			last, lastLoss = r.History[n-1].ValAccuracy, r.History[n-1].ValLoss
 		}
 		k := r.Knobs
+		schedule := k.Schedule
+		if schedule == "" {
+			schedule = "constant"
+		}
 		rows = append(rows, []string{fmt.Sprintf("#%d", r.N), FormatLR(k.LearningRate), fmt.Sprint(k.Epochs), fmt.Sprint(k.BatchSize),
-			k.Head, fmt.Sprint(k.Dropout), fmt.Sprint(k.Augment), fmt.Sprint(len(r.History)), f(last), f(r.Best()), f(lastLoss),
-			fmt.Sprintf("%.1f", r.Seconds), r.Status})
+			k.Head, fmt.Sprint(k.Dropout), fmt.Sprint(k.Augment), schedule, fmt.Sprint(k.LabelSmoothing), fmt.Sprint(len(r.History)),
+			f(last), f(r.TTAAccuracy), f(r.Best()), f(lastLoss), fmt.Sprintf("%.1f", r.Seconds), r.Status})
 	}
-	return nb.Table([]string{"run", "learning rate", "epochs", "batch", "head", "dropout", "augment", "epochs run",
-		"val_accuracy", "best", "val_loss", "seconds", "status"}, rows)
+	return nb.Table([]string{"run", "learning rate", "epochs", "batch", "head", "dropout", "augment", "schedule", "label smoothing",
+		"epochs run", "val_accuracy", "with TTA", "best", "val_loss", "seconds", "status"}, rows)
 }

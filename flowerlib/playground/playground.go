@@ -3,6 +3,7 @@ package playground
 import (
 	"fmt"
 	"html"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,7 +124,7 @@ func (p *Playground) Train(k Knobs) (*PlayRun, error) {
 	p.stop.Store(false)
 	start := time.Now()
 	p.mu.Lock()
-	r := &PlayRun{N: len(p.overlay.all) + 1, Knobs: k, Status: "training"}
+	r := &PlayRun{N: len(p.overlay.all) + 1, Knobs: k, Status: "training", TTAAccuracy: math.NaN()}
 	p.overlay.Add(r)
 	p.mu.Unlock()
 	st := &runStatus{live: p.status, run: r, start: start, text: p.status.Progress()}
@@ -200,11 +201,27 @@ func (p *Playground) train(r *PlayRun, st *runStatus) error {
 	h, err := l.Fit()
 	p.mu.Lock()
 	r.History = append(trainer.History(nil), h...)
-	if err == nil && !l.Trainer.State.Done || p.stop.Load() && len(h) < r.Knobs.Epochs {
+	stopped := err == nil && !l.Trainer.State.Done || p.stop.Load() && len(h) < r.Knobs.Epochs
+	if stopped {
 		r.Status = "stopped"
 	}
 	p.mu.Unlock()
-	return err
+	if err != nil || stopped || !r.Knobs.TTA {
+		return err
+	}
+	return p.evaluateTTA(l, r, st)
+}
+
+// evaluateTTA scores a finished run with test-time augmentation too (learner.Model.EvaluateTTA).
+func (p *Playground) evaluateTTA(l *learner.Learner, r *PlayRun, st *runStatus) error {
+	rep, err := l.Model().EvaluateTTA(st.text)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	r.TTAAccuracy = rep.TTA.Accuracy
+	p.mu.Unlock()
+	return nil
 }
 
 // draw redraws the figures and the table (at most every 300 ms unless final).

@@ -49,6 +49,9 @@ const (
 	augmentMax  = 4
 	dropoutStep = 0.1
 	dropoutMax  = 8
+	// label smoothing in steps of 0.05 up to 0.3
+	smoothingStep = 0.05
+	smoothingMax  = 6
 )
 
 // knobRows are the controls, in display order.
@@ -65,6 +68,13 @@ func knobRows() []*knobWidget {
 	augPos := func(k Knobs) int { return int(math.Round(min(k.Augment, 1) / augmentStep)) }
 	dropPos := func(k Knobs) int { return int(math.Round(k.Dropout / dropoutStep)) }
 	headPos := func(k Knobs) int { return max(0, slices.Index(Heads, k.Head)) }
+	lsPos := func(k Knobs) int { return int(math.Round(k.LabelSmoothing / smoothingStep)) }
+	ttaPos := func(k Knobs) int {
+		if k.TTA {
+			return 1
+		}
+		return 0
+	}
 	return []*knobWidget{
 		{name: "lr", label: "learning rate", position: lrPos, showValue: true,
 			build: slider(c(0), c(LearningRates.Positions()-1), lrPos),
@@ -81,6 +91,21 @@ func knobRows() []*knobWidget {
 		{name: "drop", label: "dropout", position: dropPos, showValue: true, builtInHeadOnly: true,
 			build: slider(c(0), c(dropoutMax), dropPos),
 			set:   func(k *Knobs, v int) { k.Dropout = math.Round(float64(min(max(v, 0), dropoutMax))*dropoutStep*10) / 10 }},
+		{name: "schedule", label: "schedule", position: func(k Knobs) int { return max(0, slices.Index(Schedules, k.Schedule)) },
+			build: func(k Knobs, id, parent string) widgetBuilder {
+				return widgets.Select(Schedules).SetDefault(max(0, slices.Index(Schedules, k.Schedule))).WithHtmlId(id).AppendTo(parent).Done()
+			},
+			set: func(k *Knobs, v int) { k.Schedule = Schedules[min(max(v, 0), len(Schedules)-1)] }},
+		{name: "ls", label: "label smoothing", position: lsPos, showValue: true,
+			build: slider(c(0), c(smoothingMax), lsPos),
+			set: func(k *Knobs, v int) {
+				k.LabelSmoothing = math.Round(float64(min(max(v, 0), smoothingMax))*smoothingStep*100) / 100
+			}},
+		{name: "tta", label: "test-time augmentation", position: ttaPos,
+			build: func(k Knobs, id, parent string) widgetBuilder {
+				return widgets.Select([]string{"off", "on (7 passes over the validation photos)"}).SetDefault(ttaPos(k)).WithHtmlId(id).AppendTo(parent).Done()
+			},
+			set: func(k *Knobs, v int) { k.TTA = v == 1 }},
 		{name: "head", label: "the base gives the head", position: headPos,
 			build: func(k Knobs, id, parent string) widgetBuilder {
 				return widgets.Select(Heads).SetDefault(headPos(k)).WithHtmlId(id).AppendTo(parent).Done()
@@ -104,6 +129,8 @@ func knobText(name string, k Knobs) string {
 		return fmt.Sprintf("%g (cached augmented copies, made once per strength)", k.Augment)
 	case "drop":
 		return fmt.Sprint(k.Dropout)
+	case "ls":
+		return fmt.Sprint(k.LabelSmoothing)
 	case "head":
 		return "flatten: its 7×7×2048 map; avg, max: pooled to 2048"
 	}
