@@ -146,23 +146,8 @@ func runBench(args []string) error {
 	if err := c.validate(*photos); err != nil {
 		return err
 	}
-	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// The Go backend allocates a fresh buffer per op result; without a limit the heap grows
-		// to twice the live set (GOGC=100) before collecting.
-		debug.SetMemoryLimit(int64(*memLimit) << 20)
-	}
-	if err := resnet50.SetConvolutions(*convMode, *bf16); err != nil {
-		return usagef("-conv: %v", err)
-	}
-	if *jsonOut { // stdout is pure JSON lines
-		c.progress = os.Stderr
-	}
-	c.backends = splitList(*backendList)
-	if len(c.backends) == 0 {
-		c.backends = []string{"go"}
-		if x := backend.Choose(""); x != "go" {
-			c.backends = append(c.backends, x)
-		}
+	if err := c.setup(*backendList); err != nil {
+		return err
 	}
 	if c.tmp, err = os.MkdirTemp("", "flowers-bench-"); err != nil {
 		return err
@@ -184,12 +169,7 @@ func runBench(args []string) error {
 		}
 		defer stop()
 	}
-	c.loadBefore = loadAverage()
-	if c.loadBefore > 0.5*float64(runtime.NumCPU()) {
-		fmt.Fprintf(c.progress, "WARNING: load average %.1f on %d cores before the run: other work shares the CPUs; "+
-			"PyTorch's OpenMP threads (spinning while they wait) then lose far more than the others (up to 15× here): the ratios are not meaningful\n",
-			c.loadBefore, runtime.NumCPU())
-	}
+	c.warnLoad()
 	// Each flowerlib backend in a child process of its own (this command), the references in
 	// theirs: every peak RSS and CPU figure is then the implementation's alone (XLA's memory,
 	// say, is not in the go backend's peak).
@@ -198,6 +178,40 @@ func runBench(args []string) error {
 		return err
 	}
 	return c.report()
+}
+
+// setup applies the process-wide settings (memory limit, convolution path, where progress
+// goes) and picks the backends.
+func (c *benchConfig) setup(backendList string) error {
+	if c.memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The Go backend allocates a fresh buffer per op result; without a limit the heap grows
+		// to twice the live set (GOGC=100) before collecting.
+		debug.SetMemoryLimit(int64(c.memLimit) << 20)
+	}
+	if err := resnet50.SetConvolutions(c.convMode, c.bf16); err != nil {
+		return usagef("-conv: %v", err)
+	}
+	if c.jsonOut { // stdout is pure JSON lines
+		c.progress = os.Stderr
+	}
+	c.backends = splitList(backendList)
+	if len(c.backends) == 0 {
+		c.backends = []string{"go"}
+		if x := backend.Choose(""); x != "go" {
+			c.backends = append(c.backends, x)
+		}
+	}
+	return nil
+}
+
+// warnLoad records the load average and warns when other work shares the cores.
+func (c *benchConfig) warnLoad() {
+	c.loadBefore = loadAverage()
+	if c.loadBefore > 0.5*float64(runtime.NumCPU()) {
+		fmt.Fprintf(c.progress, "WARNING: load average %.1f on %d cores before the run: other work shares the CPUs; "+
+			"PyTorch's OpenMP threads (spinning while they wait) then lose far more than the others (up to 15× here): the ratios are not meaningful\n",
+			c.loadBefore, runtime.NumCPU())
+	}
 }
 
 // runChild measures one flowerlib backend on every task in a child `flowers bench -json`.
