@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -95,7 +94,8 @@ type benchConfig struct {
 	refs        []*refProc
 	activeRefs  []*refProc // the references the task being run measures (one per turn of a round)
 	rounds      int
-	round       int // the round being measured, 1-based
+	xlaFlags    []string // -xla-flags: XLA_FLAGS variants, each measured as an implementation of its own
+	round       int      // the round being measured, 1-based
 	jsonOut     bool
 	results     []benchResult
 	failed      []string
@@ -115,6 +115,7 @@ func runBench(args []string) error {
 	kerasPython := fs.String("keras-python", os.Getenv("FLOWERS_PYTHON"), "Python with tensorflow and tf_keras, for -refs keras (default $FLOWERS_PYTHON: .ci/venv.sh)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per measurement on stdout (progress goes to stderr)")
 	duration := fs.Duration("duration", 5*time.Second, "forward and head: measuring time per implementation, case and round (after warm-up); at least one timed run")
+	xlaFlags := fs.String("xla-flags", "", "\";\"-separated XLA_FLAGS settings, each measured as one more implementation of every XLA backend (\"flowerlib xla:cpu (XLA flags 1)\"…) beside the plain one, in the same rounds")
 	rounds := fs.Int("rounds", 3, "measure every task this many times, the implementations in turn (A B C, B C A, …); figures are the medians of the rounds, with their range")
 	size := fs.Int("size", resnet50.DefaultSize, "image height and width (every task)")
 	data := fs.String("data", "", "photos, augment, finetune: a dataset folder (one sub-folder per class; default: the 200-photo sample)")
@@ -135,6 +136,14 @@ func runBench(args []string) error {
 		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout, memLimit: *memLimit, rounds: *rounds}
 	if *cpuProfile != "" {
 		*inProcess = true
+	}
+	for _, f := range strings.Split(*xlaFlags, ";") {
+		if f = strings.TrimSpace(f); f != "" {
+			c.xlaFlags = append(c.xlaFlags, f)
+		}
+	}
+	if len(c.xlaFlags) > 0 && *inProcess {
+		return usagef("-xla-flags needs a child process per setting: leave out -in-process and -cpuprofile")
 	}
 	tasks, err := parseTasks(*taskList)
 	if err != nil {
@@ -173,7 +182,7 @@ func runBench(args []string) error {
 	// Each flowerlib backend in a child process of its own (this command), the references in
 	// theirs: every peak RSS and CPU figure is then the implementation's alone (XLA's memory,
 	// say, is not in the go backend's peak).
-	children := !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0)
+	children := !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0 || len(c.xlaFlags) > 0)
 	if err := c.runRounds(tasks, children); err != nil {
 		return err
 	}
@@ -212,38 +221,6 @@ func (c *benchConfig) warnLoad() {
 			"PyTorch's OpenMP threads (spinning while they wait) then lose far more than the others (up to 15× here): the ratios are not meaningful\n",
 			c.loadBefore, runtime.NumCPU())
 	}
-}
-
-// runChild measures one flowerlib backend on every task in a child `flowers bench -json`.
-func (c *benchConfig) runChild(b string, tasks []string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := []string{"bench", "-in-process", "-json", "-rounds", "1", "-refs", "", "-backends", b, "-tasks", strings.Join(tasks, ","),
-		"-batch", intList(c.batches), "-size", strconv.Itoa(c.size), "-duration", c.duration.String(),
-		"-epochs", strconv.Itoa(c.epochs), "-head-kinds", strings.Join(c.headKinds, ","), "-seed", strconv.FormatInt(c.seed, 10),
-		"-conv", c.convMode, "-bf16=" + strconv.FormatBool(c.bf16), "-memlimit-mib", strconv.Itoa(c.memLimit)}
-	if c.dataDir != "" {
-		args = append(args, "-data", c.dataDir)
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
-	cmd.Stderr = c.progress
-	out, err := cmd.Output()
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var r benchResult
-		if line == "" || json.Unmarshal([]byte(line), &r) != nil || r.Impl == "" {
-			continue
-		}
-		r.VsTorch, r.VsKeras, r.Round = nil, nil, c.round
-		c.results = append(c.results, r)
-	}
-	if err != nil {
-		c.failed = append(c.failed, b)
-		fmt.Fprintf(c.progress, "flowers bench: backend %s: %v\n", b, err)
-	}
-	return nil
 }
 
 // benchChildEnv marks a child of runChild (tests re-execute their binary as the command).
@@ -458,6 +435,9 @@ func (c *benchConfig) notes() []string {
 			line += fmt.Sprintf("; vector paths: MatMul (convolutions, Dense layers) %s, host Adam %s", matmulVectorPath(), trainer.AdamVectorPath())
 		}
 		n = append(n, line)
+	}
+	for i, f := range c.xlaFlags {
+		n = append(n, fmt.Sprintf("XLA flags %d: the XLA backends with XLA_FLAGS=%q", i+1, f))
 	}
 	n = append(n, fmt.Sprintf("%d rounds: each implementation measured once per round per task, in turn (the order rotating by one each round); "+
 		"figures are the medians of the rounds, [ranges] their minimum and maximum, ratios taken within a round", c.rounds))

@@ -7,8 +7,12 @@ package main
 // sides of 1 is reported as undecided instead of as a win.
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -35,9 +39,7 @@ func (c *benchConfig) runRounds(tasks []string, children bool) error {
 			order := c.roundOrder(backends, round)
 			for _, impl := range order {
 				if impl.backend != "" {
-					if err := c.runChild(impl.backend, []string{task}); err != nil {
-						return err
-					}
+					c.runChild(impl, []string{task})
 					continue
 				}
 				c.activeRefs = []*refProc{impl.ref}
@@ -51,10 +53,23 @@ func (c *benchConfig) runRounds(tasks []string, children bool) error {
 	return nil
 }
 
-// benchImpl is one implementation of a round: a flowerlib backend (run in a child) or a reference.
+// benchImpl is one implementation of a round: a flowerlib backend (run in a child, with
+// XLA_FLAGS set to -xla-flags' setting number variant when that is not 0) or a reference.
 type benchImpl struct {
 	backend string
+	variant int
 	ref     *refProc
+}
+
+// name is how the tables call impl.
+func (impl benchImpl) name() string {
+	if impl.ref != nil {
+		return impl.ref.Name
+	}
+	if impl.variant > 0 {
+		return fmt.Sprintf("flowerlib %s (XLA flags %d)", impl.backend, impl.variant)
+	}
+	return "flowerlib " + impl.backend
 }
 
 // roundOrder is the implementations in the order of round (1-based): rotated by round−1.
@@ -62,6 +77,11 @@ func (c *benchConfig) roundOrder(backends []string, round int) []benchImpl {
 	var all []benchImpl
 	for _, b := range backends {
 		all = append(all, benchImpl{backend: b})
+		if strings.HasPrefix(b, "xla") {
+			for v := range c.xlaFlags {
+				all = append(all, benchImpl{backend: b, variant: v + 1})
+			}
+		}
 	}
 	for _, r := range c.refs {
 		all = append(all, benchImpl{ref: r})
@@ -211,4 +231,44 @@ func undecidedNotes(summary []benchResult) []string {
 		return nil
 	}
 	return []string{"undecided (the rounds' ratios fall on both sides of 1, so the spread decides nothing): " + strings.Join(lines, "; ")}
+}
+
+// runChild measures one flowerlib backend on tasks in a child `flowers bench -json` (one
+// round), with its XLA_FLAGS variant; a child that fails is reported and listed in c.failed.
+func (c *benchConfig) runChild(impl benchImpl, tasks []string) {
+	b := impl.backend
+	exe, err := os.Executable()
+	if err != nil {
+		c.failed = append(c.failed, impl.name())
+		fmt.Fprintf(c.progress, "flowers bench: %s: %v\n", impl.name(), err)
+		return
+	}
+	args := []string{"bench", "-in-process", "-json", "-rounds", "1", "-refs", "", "-backends", b, "-tasks", strings.Join(tasks, ","),
+		"-batch", intList(c.batches), "-size", strconv.Itoa(c.size), "-duration", c.duration.String(),
+		"-epochs", strconv.Itoa(c.epochs), "-head-kinds", strings.Join(c.headKinds, ","), "-seed", strconv.FormatInt(c.seed, 10),
+		"-conv", c.convMode, "-bf16=" + strconv.FormatBool(c.bf16), "-memlimit-mib", strconv.Itoa(c.memLimit)}
+	if c.dataDir != "" {
+		args = append(args, "-data", c.dataDir)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	if impl.variant > 0 {
+		cmd.Env = append(cmd.Env, "XLA_FLAGS="+c.xlaFlags[impl.variant-1])
+	}
+	cmd.Stderr = c.progress
+	out, err := cmd.Output()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r benchResult
+		if line == "" || json.Unmarshal([]byte(line), &r) != nil || r.Impl == "" {
+			continue
+		}
+		r.VsTorch, r.VsKeras, r.Round, r.Impl = nil, nil, c.round, impl.name()
+		c.results = append(c.results, r)
+	}
+	if err != nil {
+		if !slices.Contains(c.failed, impl.name()) {
+			c.failed = append(c.failed, impl.name())
+		}
+		fmt.Fprintf(c.progress, "flowers bench: %s (round %d): %v\n", impl.name(), c.round, err)
+	}
 }

@@ -118,7 +118,8 @@ func TestBenchForwardOnlyGo(t *testing.T) {
 
 func TestBenchBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"-batch", "0"}, {"-batch", "x"}, {"-size", "16"}, {"-conv", "gpu"}, {"extra"},
-		{"-tasks", "train"}, {"-tasks", ""}, {"-head-kinds", "max"}, {"-epochs", "0"}, {"-rounds", "0"}} {
+		{"-tasks", "train"}, {"-tasks", ""}, {"-head-kinds", "max"}, {"-epochs", "0"}, {"-rounds", "0"},
+		{"-xla-flags", "--xla_cpu_enable_fast_math=false", "-in-process"}} {
 		if _, err := benchStdout(t, append(args, "-refs", "")...); err == nil {
 			t.Errorf("flowers bench %v: no error", args)
 		}
@@ -171,22 +172,50 @@ func TestBenchRoundsSummary(t *testing.T) {
 	}
 }
 
-// TestBenchRoundOrder: the implementations rotate by one each round.
+// TestBenchRoundOrder: the implementations rotate by one each round; each -xla-flags setting
+// is one more implementation of the XLA backends only.
 func TestBenchRoundOrder(t *testing.T) {
 	c := &benchConfig{refs: []*refProc{{Name: "PyTorch"}}}
-	var got []string
-	for round := 1; round <= 3; round++ {
+	order := func(round int) string {
 		var names []string
 		for _, impl := range c.roundOrder([]string{"go", "xla:cpu"}, round) {
-			if impl.ref != nil {
-				names = append(names, impl.ref.Name)
-			} else {
-				names = append(names, impl.backend)
-			}
+			names = append(names, impl.name())
 		}
-		got = append(got, strings.Join(names, " "))
+		return strings.Join(names, ", ")
 	}
-	if want := []string{"go xla:cpu PyTorch", "xla:cpu PyTorch go", "PyTorch go xla:cpu"}; !slices.Equal(got, want) {
+	var got []string
+	for round := 1; round <= 3; round++ {
+		got = append(got, order(round))
+	}
+	if want := []string{"flowerlib go, flowerlib xla:cpu, PyTorch", "flowerlib xla:cpu, PyTorch, flowerlib go",
+		"PyTorch, flowerlib go, flowerlib xla:cpu"}; !slices.Equal(got, want) {
 		t.Errorf("round orders %q, want %q", got, want)
+	}
+	c.xlaFlags = []string{"--xla_cpu_enable_fast_math=false"}
+	if got, want := order(2), "flowerlib xla:cpu, flowerlib xla:cpu (XLA flags 1), PyTorch, flowerlib go"; got != want {
+		t.Errorf("with -xla-flags, round 2: %q, want %q", got, want)
+	}
+}
+
+// TestBenchXLAFlagsVariant measures xla:cpu with and without an XLA_FLAGS setting in the same
+// rounds: two columns, and the note naming the setting. It needs XLA's CPU plugin.
+func TestBenchXLAFlagsVariant(t *testing.T) {
+	if backend.Choose("") == "go" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no XLA PJRT plugin (source .ci/venv.sh)")
+		}
+		t.Skip("no XLA PJRT plugin: PJRT_PLUGIN_LIBRARY_PATH (source .ci/venv.sh) or flowers setup")
+	}
+	flags := "--xla_cpu_enable_fast_min_max=false"
+	out, err := benchStdout(t, "-tasks", "forward", "-batch", "1", "-size", "64", "-duration", "100ms", "-backends", "xla:cpu",
+		"-refs", "", "-rounds", "1", "-xla-flags", flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| flowerlib xla:cpu | flowerlib xla:cpu (XLA flags 1) |",
+		"| ResNet50 forward, batch 1 | flowerlib xla:cpu (XLA flags 1) | ", `XLA flags 1: the XLA backends with XLA_FLAGS="` + flags + `"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the tables lack %q:\n%s", want, out)
+		}
 	}
 }
