@@ -94,6 +94,7 @@ type benchConfig struct {
 	refs        []*refProc
 	activeRefs  []*refProc // the references the task being run measures (one per turn of a round)
 	rounds      int
+	children    bool     // each flowerlib backend measured in a child process per round
 	xlaFlags    []string // -xla-flags: XLA_FLAGS variants, each measured as an implementation of its own
 	round       int      // the round being measured, 1-based
 	jsonOut     bool
@@ -182,8 +183,8 @@ func runBench(args []string) error {
 	// Each flowerlib backend in a child process of its own (this command), the references in
 	// theirs: every peak RSS and CPU figure is then the implementation's alone (XLA's memory,
 	// say, is not in the go backend's peak).
-	children := !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0 || len(c.xlaFlags) > 0)
-	if err := c.runRounds(tasks, children); err != nil {
+	c.children = !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0 || len(c.xlaFlags) > 0)
+	if err := c.runRounds(tasks, c.children); err != nil {
 		return err
 	}
 	return c.report()
@@ -439,8 +440,12 @@ func (c *benchConfig) notes() []string {
 	for i, f := range c.xlaFlags {
 		n = append(n, fmt.Sprintf("XLA flags %d: the XLA backends with XLA_FLAGS=%q", i+1, f))
 	}
-	n = append(n, fmt.Sprintf("%d rounds: each implementation measured once per round per task, in turn (the order rotating by one each round); "+
-		"figures are the medians of the rounds, [ranges] their minimum and maximum, ratios taken within a round", c.rounds))
+	order := "the order rotating by one each round, each flowerlib backend in a child process of its own"
+	if !c.children {
+		order = "in this process, flowerlib's backends first"
+	}
+	n = append(n, fmt.Sprintf("%d rounds: each implementation measured once per round per task, in turn (%s); "+
+		"figures are the medians of the rounds, [ranges] their minimum and maximum, ratios taken within a round", c.rounds, order))
 	for _, r := range c.refs {
 		n = append(n, fmt.Sprintf("%s: %s, BLAS %s; %s; the same weights (.h5)", r.Name, r.Framework, r.BLAS, r.Settings))
 	}
