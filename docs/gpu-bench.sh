@@ -38,6 +38,9 @@ export PJRT_PLUGIN_LIBRARY_PATH="$PJRT/lib" GOMLX_NO_AUTO_INSTALL=1
 go build -o "$PJRT/flowers" ./cmd/flowers
 # TF-Keras is left out (-refs torch): tensorflow-cpu has no GPU; add -refs torch,keras with a
 # GPU TensorFlow as -keras-python to compare it too.
+# Two rounds (xla:cuda, PyTorch, then PyTorch, xla:cuda): medians with their range, each
+# comparison marked undecided when the rounds disagree (a dedicated GPU varies less than the
+# shared CPU machines, which use the default of 3).
 "$PJRT/flowers" bench -backends xla:cuda -refs torch -python "$PY" -torch-device cuda \
-	-batch 32,64,256 -duration 10s -epochs 3 | tee "$OUT"
+	-batch 32,64,256 -duration 5s -epochs 3 -rounds 2 | tee "$OUT"
 echo "gpu-bench.sh: tables in $OUT (paste them into docs/BENCHMARKS.md's GPU section with the GPU's name)"

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -21,6 +20,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/flowerlib/flowers/tools/reference"
 )
@@ -54,8 +54,19 @@ type benchResult struct {
 	// OnceSeconds is work done once before the epochs and not in Seconds: fine-tuning's pass of
 	// the frozen layers over the photos (learner.FineTune without augmentation).
 	OnceSeconds float64  `json:"once_seconds,omitempty"`
-	VsTorch     *float64 `json:"vs_torch"` // images/s ÷ PyTorch's, same case (null: no PyTorch figure)
+	VsTorch     *float64 `json:"vs_torch"` // images/s ÷ PyTorch's, same case and round; summary: the median of the rounds' (null: no PyTorch figure)
 	VsKeras     *float64 `json:"vs_keras"` // images/s ÷ TF-Keras's
+
+	// Rounds (see cmd_bench_rounds.go). A measurement has its Round (1-based); a summary
+	// (what -json and the tables report) has Rounds, every figure the median of its rounds,
+	// the ranges [min, max] over the rounds, and the references the spread leaves undecided.
+	Round              int       `json:"round,omitempty"`
+	Rounds             int       `json:"rounds,omitempty"`
+	ImagesPerSecRange  []float64 `json:"images_per_sec_range,omitempty"`
+	ImagesPerSecRounds []float64 `json:"images_per_sec_rounds,omitempty"`
+	VsTorchRange       []float64 `json:"vs_torch_range,omitempty"`
+	VsKerasRange       []float64 `json:"vs_keras_range,omitempty"`
+	Undecided          []string  `json:"undecided,omitempty"` // "PyTorch", "TF-Keras": the rounds' ratios fall on both sides of 1
 
 	// flowerlib forward only.
 	ConvPath       string  `json:"conv,omitempty"`
@@ -81,6 +92,11 @@ type benchConfig struct {
 	headKinds   []string
 	progress    io.Writer
 	refs        []*refProc
+	activeRefs  []*refProc // the references the task being run measures (one per turn of a round)
+	rounds      int
+	children    bool     // each flowerlib backend measured in a child process per round
+	xlaFlags    []string // -xla-flags: XLA_FLAGS variants, each measured as an implementation of its own
+	round       int      // the round being measured, 1-based
 	jsonOut     bool
 	results     []benchResult
 	failed      []string
@@ -99,7 +115,9 @@ func runBench(args []string) error {
 	torchDevice := fs.String("torch-device", "cpu", "PyTorch's device: cpu, or cuda to compare xla:cuda with PyTorch on the same GPU (docs/gpu-bench.sh)")
 	kerasPython := fs.String("keras-python", os.Getenv("FLOWERS_PYTHON"), "Python with tensorflow and tf_keras, for -refs keras (default $FLOWERS_PYTHON: .ci/venv.sh)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per measurement on stdout (progress goes to stderr)")
-	duration := fs.Duration("duration", 5*time.Second, "forward and head: measuring time per implementation and case (after warm-up); at least one timed run")
+	duration := fs.Duration("duration", 5*time.Second, "forward and head: measuring time per implementation, case and round (after warm-up); at least one timed run")
+	xlaFlags := fs.String("xla-flags", "", "\";\"-separated XLA_FLAGS settings, each measured as one more implementation of every XLA backend (\"flowerlib xla:cpu (XLA flags 1)\"…) beside the plain one, in the same rounds")
+	rounds := fs.Int("rounds", 3, "measure every task this many times, the implementations in turn (A B C, B C A, …); figures are the medians of the rounds, with their range")
 	size := fs.Int("size", resnet50.DefaultSize, "image height and width (every task)")
 	data := fs.String("data", "", "photos, augment, finetune: a dataset folder (one sub-folder per class; default: the 200-photo sample)")
 	photos := fs.Int("photos", 0, "photos, augment, finetune: use this many photos of -data, spread over the classes (0: all)")
@@ -117,12 +135,20 @@ func runBench(args []string) error {
 		return err
 	}
 	c := &benchConfig{size: *size, duration: *duration, seed: *seed, threads: *threads, convMode: *convMode, bf16: *bf16,
-		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout, memLimit: *memLimit}
+		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout, memLimit: *memLimit, rounds: *rounds}
 	if *cpuProfile != "" {
 		*inProcess = true
 		if err := checkOutput("cpuprofile", *cpuProfile, profile, *force, nil); err != nil {
 			return err
 		}
+	}
+	for _, f := range strings.Split(*xlaFlags, ";") {
+		if f = strings.TrimSpace(f); f != "" {
+			c.xlaFlags = append(c.xlaFlags, f)
+		}
+	}
+	if len(c.xlaFlags) > 0 && *inProcess {
+		return usagef("-xla-flags needs a child process per setting: leave out -in-process and -cpuprofile")
 	}
 	tasks, err := parseTasks(*taskList)
 	if err != nil {
@@ -134,23 +160,8 @@ func runBench(args []string) error {
 	if err := c.validate(*photos); err != nil {
 		return err
 	}
-	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// The Go backend allocates a fresh buffer per op result; without a limit the heap grows
-		// to twice the live set (GOGC=100) before collecting.
-		debug.SetMemoryLimit(int64(*memLimit) << 20)
-	}
-	if err := resnet50.SetConvolutions(*convMode, *bf16); err != nil {
-		return usagef("-conv: %v", err)
-	}
-	if *jsonOut { // stdout is pure JSON lines
-		c.progress = os.Stderr
-	}
-	c.backends = splitList(*backendList)
-	if len(c.backends) == 0 {
-		c.backends = []string{"go"}
-		if x := backend.Choose(""); x != "go" {
-			c.backends = append(c.backends, x)
-		}
+	if err := c.setup(*backendList); err != nil {
+		return err
 	}
 	if c.tmp, err = os.MkdirTemp("", "flowers-bench-"); err != nil {
 		return err
@@ -172,61 +183,49 @@ func runBench(args []string) error {
 		}
 		defer stop()
 	}
+	c.warnLoad()
+	// Each flowerlib backend in a child process of its own (this command), the references in
+	// theirs: every peak RSS and CPU figure is then the implementation's alone (XLA's memory,
+	// say, is not in the go backend's peak).
+	c.children = !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0 || len(c.xlaFlags) > 0)
+	if err := c.runRounds(tasks, c.children); err != nil {
+		return err
+	}
+	return c.report()
+}
+
+// setup applies the process-wide settings (memory limit, convolution path, where progress
+// goes) and picks the backends.
+func (c *benchConfig) setup(backendList string) error {
+	if c.memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The Go backend allocates a fresh buffer per op result; without a limit the heap grows
+		// to twice the live set (GOGC=100) before collecting.
+		debug.SetMemoryLimit(int64(c.memLimit) << 20)
+	}
+	if err := resnet50.SetConvolutions(c.convMode, c.bf16); err != nil {
+		return usagef("-conv: %v", err)
+	}
+	if c.jsonOut { // stdout is pure JSON lines
+		c.progress = os.Stderr
+	}
+	c.backends = splitList(backendList)
+	if len(c.backends) == 0 {
+		c.backends = []string{"go"}
+		if x := backend.Choose(""); x != "go" {
+			c.backends = append(c.backends, x)
+		}
+	}
+	return nil
+}
+
+// warnLoad records the load average and warns when other work shares the cores.
+func (c *benchConfig) warnLoad() {
 	c.loadBefore = loadAverage()
 	if c.loadBefore > 0.5*float64(runtime.NumCPU()) {
 		fmt.Fprintf(c.progress, "WARNING: load average %.1f on %d cores before the run: other work shares the CPUs; "+
 			"PyTorch's OpenMP threads (spinning while they wait) then lose far more than the others (up to 15× here): the ratios are not meaningful\n",
 			c.loadBefore, runtime.NumCPU())
 	}
-	if !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0) {
-		// Each flowerlib backend in a child process of its own (this command), then the
-		// references: every peak RSS and CPU figure is then the implementation's alone (XLA's
-		// memory, say, is not in the go backend's peak).
-		for _, b := range c.backends {
-			if err := c.runChild(b, tasks); err != nil {
-				return err
-			}
-		}
-		c.backends = nil
-	}
-	for _, task := range tasks {
-		if err := c.runTask(task); err != nil {
-			return err
-		}
-	}
-	return c.report()
-}
-
-// runChild measures one flowerlib backend on every task in a child `flowers bench -json`.
-func (c *benchConfig) runChild(b string, tasks []string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := []string{"bench", "-in-process", "-json", "-refs", "", "-backends", b, "-tasks", strings.Join(tasks, ","),
-		"-batch", intList(c.batches), "-size", strconv.Itoa(c.size), "-duration", c.duration.String(),
-		"-epochs", strconv.Itoa(c.epochs), "-head-kinds", strings.Join(c.headKinds, ","), "-seed", strconv.FormatInt(c.seed, 10),
-		"-conv", c.convMode, "-bf16=" + strconv.FormatBool(c.bf16), "-memlimit-mib", strconv.Itoa(c.memLimit)}
-	if c.dataDir != "" {
-		args = append(args, "-data", c.dataDir)
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
-	cmd.Stderr = c.progress
-	out, err := cmd.Output()
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var r benchResult
-		if line == "" || json.Unmarshal([]byte(line), &r) != nil || r.Impl == "" {
-			continue
-		}
-		r.VsTorch, r.VsKeras = nil, nil
-		c.results = append(c.results, r)
-	}
-	if err != nil {
-		c.failed = append(c.failed, b)
-		fmt.Fprintf(c.progress, "flowers bench: backend %s: %v\n", b, err)
-	}
-	return nil
 }
 
 // benchChildEnv marks a child of runChild (tests re-execute their binary as the command).
@@ -270,6 +269,9 @@ func (c *benchConfig) validate(photos int) error {
 	}
 	if c.threads < 1 {
 		return usagef("-threads %d: must be at least 1", c.threads)
+	}
+	if c.rounds < 1 || c.rounds > 100 {
+		return usagef("-rounds %d: must be 1 to 100", c.rounds)
 	}
 	if c.memLimit < 0 {
 		return usagef("-memlimit-mib %d: must be ≥ 0 (0: Go's default)", c.memLimit)
@@ -370,15 +372,20 @@ func (c *benchConfig) runTask(task string) error {
 
 // add records a result (and prints it with -json once its ratios are known, in report).
 func (c *benchConfig) add(r benchResult) {
-	fmt.Fprintf(c.progress, "  %-8s %-14s %-18s %9.2f images/s  %.3f CPU s/image  peak %5.0f MiB\n",
-		r.Task, r.Case, r.Impl, r.ImagesPerSec, r.CPUPerImage, r.PeakRSSMiB)
+	r.Round = max(c.round, 1)
+	round := ""
+	if c.rounds > 1 {
+		round = fmt.Sprintf("  (round %d of %d)", r.Round, c.rounds)
+	}
+	fmt.Fprintf(c.progress, "  %-8s %-14s %-18s %9.2f images/s  %.3f CPU s/image  peak %5.0f MiB%s\n",
+		r.Task, r.Case, r.Impl, r.ImagesPerSec, r.CPUPerImage, r.PeakRSSMiB, round)
 	c.results = append(c.results, r)
 }
 
 // refTask runs req on every reference and records the answers as case of task.
 func (c *benchConfig) refTask(task, cas string, batch int, req map[string]any) {
 	req["task"] = task
-	for _, r := range c.refs {
+	for _, r := range c.activeRefs {
 		a, err := r.Do(req)
 		if err != nil {
 			fmt.Fprintf(c.progress, "  %s %s %s failed: %v\n", r.Name, task, cas, err)
@@ -393,43 +400,30 @@ func (c *benchConfig) refTask(task, cas string, batch int, req map[string]any) {
 	}
 }
 
-// report fills in the ratios and prints the JSON lines or the tables.
+// report fills in each round's ratios, folds the rounds into medians and ranges, and prints
+// them as JSON lines or as the tables.
 func (c *benchConfig) report() error {
 	if len(c.results) == 0 {
 		return errors.Errorf("nothing could be measured (backends failed: %s)", strings.Join(c.failed, ", "))
 	}
-	fillRatios(c.results)
+	fillRoundRatios(c.results)
+	summary := summarize(c.results)
 	if c.jsonOut {
-		for _, r := range c.results {
+		out := summary
+		if os.Getenv(benchChildEnv) != "" { // a child's lines are one round's measurements
+			out = c.results
+		}
+		for _, r := range out {
 			line, _ := json.Marshal(r)
 			fmt.Println(string(line))
 		}
 	} else {
-		printBenchTables(os.Stdout, c.results, c.notes())
+		printBenchTables(os.Stdout, summary, append(c.notes(), undecidedNotes(summary)...))
 	}
 	if len(c.failed) > 0 {
 		return errors.Errorf("not measured: %s", strings.Join(c.failed, ", "))
 	}
 	return nil
-}
-
-// fillRatios sets VsTorch and VsKeras of every result from the references' result of the same case.
-func fillRatios(results []benchResult) {
-	ref := map[string]float64{}
-	for _, r := range results {
-		ref[r.Impl+"|"+r.Task+"|"+r.Case] = r.ImagesPerSec
-	}
-	for i := range results {
-		r := &results[i]
-		if v, ok := ref["PyTorch|"+r.Task+"|"+r.Case]; ok && v > 0 {
-			x := r.ImagesPerSec / v
-			r.VsTorch = &x
-		}
-		if v, ok := ref["TF-Keras|"+r.Task+"|"+r.Case]; ok && v > 0 {
-			x := r.ImagesPerSec / v
-			r.VsKeras = &x
-		}
-	}
 }
 
 // notes describes the run: machine, versions, settings of each implementation.
@@ -438,10 +432,24 @@ func (c *benchConfig) notes() []string {
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		c.loadBefore, loadAverage(), strings.Join(os.Args[min(2, len(os.Args)):], " "))}
 	for _, b := range c.backends {
-		n = append(n, fmt.Sprintf("flowerlib %s: random Keras-layout weights (seed %d), conv path %s%s", b, c.seed,
-			map[bool]string{true: "fast (flowerlib/internal/conv)", false: "XLA's native convolution"}[b == "go" || c.convMode == "fast"],
-			map[bool]string{true: ", bf16 multiplies", false: ""}[c.bf16]))
+		fast := (b == "go" && c.convMode != "native") || c.convMode == "fast"
+		line := fmt.Sprintf("flowerlib %s: random Keras-layout weights (seed %d), conv path %s%s", b, c.seed,
+			map[bool]string{true: "fast (flowerlib/internal/conv)", false: "XLA's native convolution"}[fast],
+			map[bool]string{true: ", bf16 multiplies", false: ""}[c.bf16])
+		if b == "go" {
+			line += fmt.Sprintf("; vector paths: MatMul (convolutions, Dense layers) %s, host Adam %s", matmulVectorPath(), trainer.AdamVectorPath())
+		}
+		n = append(n, line)
 	}
+	for i, f := range c.xlaFlags {
+		n = append(n, fmt.Sprintf("XLA flags %d: the XLA backends with XLA_FLAGS=%q", i+1, f))
+	}
+	order := "the order rotating by one each round, each flowerlib backend in a child process of its own"
+	if !c.children {
+		order = "in this process, flowerlib's backends first"
+	}
+	n = append(n, fmt.Sprintf("%d rounds: each implementation measured once per round per task, in turn (%s); "+
+		"figures are the medians of the rounds, [ranges] their minimum and maximum, ratios taken within a round", c.rounds, order))
 	for _, r := range c.refs {
 		n = append(n, fmt.Sprintf("%s: %s, BLAS %s; %s; the same weights (.h5)", r.Name, r.Framework, r.BLAS, r.Settings))
 	}

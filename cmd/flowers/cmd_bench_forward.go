@@ -11,7 +11,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
-	"github.com/flowerlib/flowers/flowerlib/images"
+	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -128,8 +128,9 @@ func benchGoMLX(exec *model.Exec, name string, batch, size int, seed int64, dura
 	}, nil
 }
 
-// runPhotos measures the photos end to end, cold, as `flowers features` runs them: decode
-// (parallel), resize to -size, pooled features at batch 32, graph compilation included.
+// runPhotos measures the photos end to end, cold, as `flowers features` runs them
+// (features.Extract): decode (parallel, overlapping the base), resize to -size, pooled
+// features at batch 32, graph compilation included.
 func (c *benchConfig) runPhotos() error {
 	paths, err := datasetPaths(c.dataDir)
 	if err != nil {
@@ -149,23 +150,17 @@ func (c *benchConfig) runPhotos() error {
 		if err != nil {
 			return err
 		}
-		it := images.NewBatches(paths, images.BatchOptions{Size: c.size, BatchSize: batch})
 		n := 0
-		for bt := range it.All() {
-			if _, err := ex.ExtractFloats(bt.Data, bt.N, bt.Size, bt.Size); err != nil {
-				it.Close()
-				ex.Finalize()
-				return err
-			}
-			n += bt.N
-		}
-		it.Close()
+		failures, err := features.Extract(ex, paths, features.Options{Size: c.size, BatchSize: batch}, func(indices []int, _ []float32) error {
+			n += len(indices)
+			return nil
+		})
 		ex.Finalize()
-		if err := it.Err(); err != nil {
+		if err != nil {
 			return err
 		}
 		if n != len(paths) {
-			return errors.Errorf("photos: %d of %d decoded (%v)", n, len(paths), it.Failures())
+			return errors.Errorf("photos: %d of %d decoded (%v)", n, len(paths), failures)
 		}
 		secs := time.Since(start).Seconds()
 		c.add(benchResult{Task: "photos", Case: cas, Batch: batch, Impl: "flowerlib " + name, Backend: name,

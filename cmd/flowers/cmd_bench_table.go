@@ -27,12 +27,15 @@ func workload(task, cas string) string {
 	return task + " " + cas
 }
 
-// printBenchTables prints the run as Markdown: the summary (images/s and the ratio to
-// PyTorch, one column per implementation: README.md's table), the detail (CPU seconds per
-// image and peak memory too: docs/BENCHMARKS.md's) and notes on the run.
+// printBenchTables prints the run's summary (one result per implementation and case, the
+// medians of the rounds) as Markdown: images/s with their range over the rounds and the ratio
+// to PyTorch with its range, one column per implementation (README.md's table); the detail
+// (CPU seconds per image, peak memory and the ratio to TF-Keras too: docs/BENCHMARKS.md's);
+// notes on the run. A ratio whose rounds fall on both sides of 1 is marked "≈" (undecided).
 func printBenchTables(w io.Writer, results []benchResult, notes []string) {
 	var impls, rows []string
 	cell := map[string]benchResult{}
+	rounds := 1
 	for _, r := range results {
 		row := workload(r.Task, r.Case)
 		if !slices.Contains(rows, row) {
@@ -42,8 +45,10 @@ func printBenchTables(w io.Writer, results []benchResult, notes []string) {
 			impls = append(impls, r.Impl)
 		}
 		cell[row+"|"+r.Impl] = r
+		rounds = max(rounds, r.Rounds)
 	}
-	fmt.Fprintf(w, "\n| images/s (× PyTorch) | %s |\n|---|%s\n", strings.Join(impls, " | "), strings.Repeat("---:|", len(impls)))
+	fmt.Fprintf(w, "\n| images/s, median of %d rounds [range] (× PyTorch [range]) | %s |\n|---|%s\n", rounds,
+		strings.Join(impls, " | "), strings.Repeat("---:|", len(impls)))
 	for _, row := range rows {
 		cells := make([]string, len(impls))
 		for i, impl := range impls {
@@ -52,15 +57,15 @@ func printBenchTables(w io.Writer, results []benchResult, notes []string) {
 			case !ok:
 				cells[i] = "–"
 			case r.VsTorch != nil && impl != "PyTorch":
-				cells[i] = fmt.Sprintf("%s (%.2f×)", figure(r.ImagesPerSec), *r.VsTorch)
+				cells[i] = fmt.Sprintf("%s (%s)", figureRange(r), ratioRange(r.VsTorch, r.VsTorchRange, slices.Contains(r.Undecided, "PyTorch")))
 			default:
-				cells[i] = figure(r.ImagesPerSec)
+				cells[i] = figureRange(r)
 			}
 		}
 		fmt.Fprintf(w, "| %s | %s |\n", row, strings.Join(cells, " | "))
 	}
 
-	fmt.Fprintf(w, "\n| workload | implementation | images/s | × PyTorch | × TF-Keras | CPU s/image | peak RSS MiB | s (step or wall) | runs |\n")
+	fmt.Fprintf(w, "\n| workload | implementation | images/s [range] | × PyTorch [range] | × TF-Keras [range] | CPU s/image | peak RSS MiB | s (step or wall) | runs |\n")
 	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range rows {
 		for _, impl := range impls {
@@ -75,8 +80,10 @@ func printBenchTables(w io.Writer, results []benchResult, notes []string) {
 			if r.OnceSeconds > 0 {
 				secs += fmt.Sprintf(" (+%.3g once)", r.OnceSeconds)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.3f | %.0f | %s | %d |\n", row, impl, figure(r.ImagesPerSec),
-				ratio(r.VsTorch), ratio(r.VsKeras), r.CPUPerImage, r.PeakRSSMiB, secs, max(r.Iterations, 1))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.3f | %.0f | %s | %d |\n", row, impl, figureRange(r),
+				ratioRange(r.VsTorch, r.VsTorchRange, slices.Contains(r.Undecided, "PyTorch")),
+				ratioRange(r.VsKeras, r.VsKerasRange, slices.Contains(r.Undecided, "TF-Keras")),
+				r.CPUPerImage, r.PeakRSSMiB, secs, max(r.Iterations, 1))
 		}
 	}
 	fmt.Fprintln(w)
@@ -94,9 +101,26 @@ func figure(v float64) string {
 	return fmt.Sprintf("%.3g", v)
 }
 
-func ratio(v *float64) string {
+// figureRange prints a summary's images/s and, over several rounds, their range: "12 [11.5–12.4]".
+func figureRange(r benchResult) string {
+	if len(r.ImagesPerSecRange) < 2 || r.Rounds < 2 {
+		return figure(r.ImagesPerSec)
+	}
+	return fmt.Sprintf("%s [%s–%s]", figure(r.ImagesPerSec), figure(r.ImagesPerSecRange[0]), figure(r.ImagesPerSecRange[1]))
+}
+
+// ratioRange prints a ratio, its range when there is one, and "≈" when undecided:
+// "0.93× [0.88–0.99]", "1.02× [0.91–1.10] ≈".
+func ratioRange(v *float64, rng []float64, undecided bool) string {
 	if v == nil {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f", *v)
+	s := fmt.Sprintf("%.2f×", *v)
+	if len(rng) == 2 && rng[0] != rng[1] {
+		s += fmt.Sprintf(" [%.2f–%.2f]", rng[0], rng[1])
+	}
+	if undecided {
+		s += " ≈"
+	}
+	return s
 }

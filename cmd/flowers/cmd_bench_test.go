@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 )
 
 // benchStdout runs flowers bench with args and returns its stdout.
@@ -49,7 +51,7 @@ func TestBenchEveryTask(t *testing.T) {
 	if x := backend.Choose(""); x != "go" {
 		backends = append(backends, x)
 	}
-	args := []string{"-batch", "1,2", "-size", "64", "-duration", "200ms", "-photos", "10", "-epochs", "1",
+	args := []string{"-rounds", "1", "-batch", "1,2", "-size", "64", "-duration", "200ms", "-photos", "10", "-epochs", "1",
 		"-head-kinds", "pooled", "-json", "-backends", strings.Join(backends, ","), "-refs", strings.Join(refs, ",")}
 	out, err := benchStdout(t, args...)
 	if err != nil {
@@ -100,11 +102,14 @@ func TestBenchEveryTask(t *testing.T) {
 }
 
 func TestBenchForwardOnlyGo(t *testing.T) {
-	out, err := benchStdout(t, "-tasks", "forward", "-batch", "1", "-size", "64", "-duration", "100ms", "-backends", "go", "-refs", "")
+	out, err := benchStdout(t, "-tasks", "forward", "-batch", "1", "-size", "64", "-duration", "100ms", "-backends", "go", "-refs", "", "-rounds", "2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| images/s (× PyTorch) | flowerlib go |", "| ResNet50 forward, batch 1 | ", "| ResNet50 forward, batch 1 | flowerlib go | "} {
+	for _, want := range []string{"| images/s, median of 2 rounds [range] (× PyTorch [range]) | flowerlib go |",
+		"| ResNet50 forward, batch 1 | ", "| ResNet50 forward, batch 1 | flowerlib go | ",
+		"vector paths: MatMul (convolutions, Dense layers) " + matmulVectorPath() + ", host Adam " + string(trainer.AdamVectorPath()),
+		"2 rounds: each implementation measured once per round per task"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the Markdown tables lack %q:\n%s", want, out)
 		}
@@ -113,9 +118,104 @@ func TestBenchForwardOnlyGo(t *testing.T) {
 
 func TestBenchBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"-batch", "0"}, {"-batch", "x"}, {"-size", "16"}, {"-conv", "gpu"}, {"extra"},
-		{"-tasks", "train"}, {"-tasks", ""}, {"-head-kinds", "max"}, {"-epochs", "0"}} {
+		{"-tasks", "train"}, {"-tasks", ""}, {"-head-kinds", "max"}, {"-epochs", "0"}, {"-rounds", "0"},
+		{"-xla-flags", "--xla_cpu_enable_fast_math=false", "-in-process"}} {
 		if _, err := benchStdout(t, append(args, "-refs", "")...); err == nil {
 			t.Errorf("flowers bench %v: no error", args)
+		}
+	}
+}
+
+// TestBenchRoundsSummary: per-round results fold into medians and [min, max] ranges, ratios
+// are taken within each round, and a comparison whose rounds fall on both sides of 1 is
+// undecided while one whose rounds all agree is not.
+func TestBenchRoundsSummary(t *testing.T) {
+	var rs []benchResult
+	for i, v := range [][3]float64{{10, 8, 12}, {12, 12, 10}, {11, 9, 10}} { // go, PyTorch, TF-Keras per round
+		rs = append(rs,
+			benchResult{Task: "forward", Case: "batch 1", Impl: "flowerlib go", ImagesPerSec: v[0], CPUPerImage: 0.1 * float64(i+1), Round: i + 1},
+			benchResult{Task: "forward", Case: "batch 1", Impl: "PyTorch", ImagesPerSec: v[1], Round: i + 1},
+			benchResult{Task: "forward", Case: "batch 1", Impl: "TF-Keras", ImagesPerSec: v[2], Round: i + 1})
+	}
+	fillRoundRatios(rs)
+	sum := summarize(rs)
+	if len(sum) != 3 {
+		t.Fatalf("%d summaries, want 3: %+v", len(sum), sum)
+	}
+	g := sum[0]
+	near := func(a, b float64) bool { return a > b-1e-9 && a < b+1e-9 }
+	// go/PyTorch per round: 1.25, 1.0, 1.2222; go/TF-Keras: 0.8333, 1.2, 1.1.
+	if g.Impl != "flowerlib go" || g.Rounds != 3 || g.ImagesPerSec != 11 || g.ImagesPerSecRange[0] != 10 || g.ImagesPerSecRange[1] != 12 ||
+		!near(g.CPUPerImage, 0.2) || !near(*g.VsTorch, 11.0/9) || !near(g.VsTorchRange[0], 1) || !near(g.VsTorchRange[1], 1.25) ||
+		!near(*g.VsKeras, 1.1) || !near(g.VsKerasRange[0], 10.0/12) || !near(g.VsKerasRange[1], 1.2) {
+		t.Errorf("summary of go: %+v (VsTorch %v, VsKeras %v)", g, *g.VsTorch, *g.VsKeras)
+	}
+	// 1.0 is the low end of go vs PyTorch: a tie in one round leaves it undecided, as TF-Keras.
+	if want := []string{"PyTorch", "TF-Keras"}; !slices.Equal(g.Undecided, want) {
+		t.Errorf("undecided %v, want %v", g.Undecided, want)
+	}
+	rs[4].ImagesPerSec = 11 // round 2's PyTorch: go now ahead in every round
+	for i := range rs {
+		rs[i].VsTorch, rs[i].VsKeras = nil, nil
+	}
+	fillRoundRatios(rs)
+	if g := summarize(rs)[0]; !slices.Equal(g.Undecided, []string{"TF-Keras"}) {
+		t.Errorf("undecided %v, want [TF-Keras] (go ahead of PyTorch in every round: %v)", g.Undecided, g.VsTorchRange)
+	}
+	var b strings.Builder
+	printBenchTables(&b, summarize(rs), undecidedNotes(summarize(rs)))
+	for _, want := range []string{"| ResNet50 forward, batch 1 | 11 [10–12] (1.22× [1.09–1.25]) | 9 [8–11] | 10 [10–12] (1.11× [0.91–1.50] ≈) |",
+		"flowerlib go vs TF-Keras, ResNet50 forward, batch 1: 0.83×–1.20× over 3 rounds"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("tables lack %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestBenchRoundOrder: the implementations rotate by one each round; each -xla-flags setting
+// is one more implementation of the XLA backends only.
+func TestBenchRoundOrder(t *testing.T) {
+	c := &benchConfig{refs: []*refProc{{Name: "PyTorch"}}}
+	order := func(round int) string {
+		var names []string
+		for _, impl := range c.roundOrder([]string{"go", "xla:cpu"}, round) {
+			names = append(names, impl.name())
+		}
+		return strings.Join(names, ", ")
+	}
+	var got []string
+	for round := 1; round <= 3; round++ {
+		got = append(got, order(round))
+	}
+	if want := []string{"flowerlib go, flowerlib xla:cpu, PyTorch", "flowerlib xla:cpu, PyTorch, flowerlib go",
+		"PyTorch, flowerlib go, flowerlib xla:cpu"}; !slices.Equal(got, want) {
+		t.Errorf("round orders %q, want %q", got, want)
+	}
+	c.xlaFlags = []string{"--xla_cpu_enable_fast_math=false"}
+	if got, want := order(2), "flowerlib xla:cpu, flowerlib xla:cpu (XLA flags 1), PyTorch, flowerlib go"; got != want {
+		t.Errorf("with -xla-flags, round 2: %q, want %q", got, want)
+	}
+}
+
+// TestBenchXLAFlagsVariant measures xla:cpu with and without an XLA_FLAGS setting in the same
+// rounds: two columns, and the note naming the setting. It needs XLA's CPU plugin.
+func TestBenchXLAFlagsVariant(t *testing.T) {
+	if backend.Choose("") == "go" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no XLA PJRT plugin (source .ci/venv.sh)")
+		}
+		t.Skip("no XLA PJRT plugin: PJRT_PLUGIN_LIBRARY_PATH (source .ci/venv.sh) or flowers setup")
+	}
+	flags := "--xla_cpu_enable_fast_min_max=false"
+	out, err := benchStdout(t, "-tasks", "forward", "-batch", "1", "-size", "64", "-duration", "100ms", "-backends", "xla:cpu",
+		"-refs", "", "-rounds", "1", "-xla-flags", flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| flowerlib xla:cpu | flowerlib xla:cpu (XLA flags 1) |",
+		"| ResNet50 forward, batch 1 | flowerlib xla:cpu (XLA flags 1) | ", `XLA flags 1: the XLA backends with XLA_FLAGS="` + flags + `"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the tables lack %q:\n%s", want, out)
 		}
 	}
 }

@@ -301,7 +301,9 @@ func Extract(ex Extractor, paths []string, opts Options, fn func(indices []int, 
 			}
 		}})
 	defer it.Close()
-	for b := range it.All() {
+	next, stop := prefetchBatches(it, prefetchDepth) // decoding overlaps the base (pipeline.go)
+	defer stop()
+	for b := next(); b != nil; b = next() {
 		out, err := ex.ExtractFloats(b.Data, b.N, b.Size, b.Size)
 		if err != nil {
 			return nil, errors.WithMessagef(err, "running the base on %q…", list[b.Indices[0]])

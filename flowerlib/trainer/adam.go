@@ -210,22 +210,53 @@ func adamApplyOuter(w, mo, vo, in, outGrad []float32, k, m, n int, lrT float32, 
 	})
 }
 
-// adamOuterRowsScalar is the portable adamOuterRows for rows [lo, hi) and columns [j0, n).
+// adamOuterRowsScalar is the portable adamOuterRows for rows [lo, hi) and columns [j0, n): the
+// path of CPUs without a vector path here (ARM64, amd64 without AVX2, builds without
+// GOEXPERIMENT=simd). Each gradient row is accumulated from the output-gradient rows in order
+// (contiguous reads, four input rows per pass over g, a loop the compiler keeps in registers)
+// rather than one strided dot product per column.
 func adamOuterRowsScalar(w, mo, vo, in, outGrad []float32, k, m, n, lo, hi, j0 int, lrT float32, beta1 float64) {
-	coef := make([]float32, k)
-	g := make([]float32, n)
+	g := make([]float32, n-j0)
 	for d := lo; d < hi; d++ {
-		for bi := 0; bi < k; bi++ {
-			coef[bi] = in[bi*m+d]
-		}
-		for j := j0; j < n; j++ {
-			var s float32
-			for bi := 0; bi < k; bi++ {
-				s += coef[bi] * outGrad[bi*n+j]
+		clear(g)
+		bi := 0
+		for ; bi+4 <= k; bi += 4 {
+			c0, c1, c2, c3 := in[bi*m+d], in[(bi+1)*m+d], in[(bi+2)*m+d], in[(bi+3)*m+d]
+			r0 := outGrad[bi*n+j0 : bi*n+n]
+			r1 := outGrad[(bi+1)*n+j0 : (bi+1)*n+n]
+			r2 := outGrad[(bi+2)*n+j0 : (bi+2)*n+n]
+			r3 := outGrad[(bi+3)*n+j0 : (bi+3)*n+n]
+			r1, r2, r3 = r1[:len(g)], r2[:len(g)], r3[:len(g)]
+			for j, x := range r0[:len(g)] {
+				g[j] += c0*x + c1*r1[j] + c2*r2[j] + c3*r3[j]
 			}
-			g[j] = s
+		}
+		for ; bi < k; bi++ {
+			c := in[bi*m+d]
+			for j, x := range outGrad[bi*n+j0 : bi*n+n] {
+				g[j] += c * x
+			}
 		}
 		row := d * n
-		adamKernel(w[row+j0:row+n], g[j0:], mo[row+j0:row+n], vo[row+j0:row+n], lrT, beta1)
+		adamKernel(w[row+j0:row+n], g, mo[row+j0:row+n], vo[row+j0:row+n], lrT, beta1)
 	}
 }
+
+// VectorPath names a set of vector instructions a hand-written kernel runs with.
+type VectorPath string
+
+// The vector paths of the host Adam: 16 float32 lanes, 8 lanes (+ FMA), or portable Go.
+const (
+	PathAVX512 VectorPath = "avx512"
+	PathAVX2   VectorPath = "avx2"
+	PathScalar VectorPath = "scalar"
+)
+
+// adamPath is the path adamUpdate and adamOuterRows take: the widest this CPU and build
+// support (detectAdamPath), lowered by tests to check every path against the portable one.
+var adamPath = detectAdamPath()
+
+// AdamVectorPath returns the vector instructions the go backend's host Adam uses on this
+// machine: "avx512" (16 lanes), "avx2" (8 lanes with FMA) or "scalar" (portable Go: other
+// CPUs, ARM64, or a build without GOEXPERIMENT=simd). GODEBUG=cpu.avx512f=off lowers it.
+func AdamVectorPath() VectorPath { return adamPath }

@@ -2,6 +2,10 @@
 
 package trainer
 
+// detectAdamPath: archsimd exists only on amd64 with GOEXPERIMENT=simd; elsewhere (ARM64
+// included) the portable kernels run.
+func detectAdamPath() VectorPath { return PathScalar }
+
 // adamUpdate is the portable adamKernel (build with GOEXPERIMENT=simd for the vector version).
 func adamUpdate(w, g, m, v []float32, lrT float32, beta1 float64) {
 	adamKernel(w, g, m, v, lrT, beta1)

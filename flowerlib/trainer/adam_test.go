@@ -39,9 +39,34 @@ func randn(r *rand.Rand, n int, scale float64) []float32 {
 	return x
 }
 
+// adamPaths returns the vector paths this machine can run, the portable one first; each
+// test of the host Adam runs on every one (t.Run per path), restoring adamPath after.
+func adamPaths(t *testing.T) []VectorPath {
+	paths := []VectorPath{PathScalar}
+	switch adamPath {
+	case PathAVX512:
+		paths = append(paths, PathAVX2, PathAVX512) // AVX-512 CPUs have AVX2 and FMA
+	case PathAVX2:
+		paths = append(paths, PathAVX2)
+	}
+	t.Logf("host Adam paths tested: %v (this machine's: %s)", paths, adamPath)
+	return paths
+}
+
+func forEachAdamPath(t *testing.T, test func(t *testing.T)) {
+	saved := adamPath
+	defer func() { adamPath = saved }()
+	for _, p := range adamPaths(t) {
+		adamPath = p
+		t.Run(string(p), test)
+	}
+}
+
 // TestHostAdamKeras checks the fused host update against Keras' formula computed in float64,
-// for the vector and the scalar tails (odd length).
-func TestHostAdamKeras(t *testing.T) {
+// for the vector and the scalar tails (odd length), on every vector path.
+func TestHostAdamKeras(t *testing.T) { forEachAdamPath(t, testHostAdamKeras) }
+
+func testHostAdamKeras(t *testing.T) {
 	n := 1000 + 7
 	r := rand.New(rand.NewPCG(3, 4))
 	w := randn(r, n, 1)
@@ -64,9 +89,19 @@ func TestHostAdamKeras(t *testing.T) {
 }
 
 // TestHostAdamOuter: the fused outer-product update equals the update with the explicit
-// gradient Aᵀ·B.
+// gradient Aᵀ·B, on every vector path: k = 5 (the portable path's blocks of 4 rows and a
+// remainder), n = 45 (AVX2's 32-column blocks, one 8-column block and a 5-column tail;
+// AVX-512's 16-column blocks and a 13-column tail) and n = 7 (tail only); k = 32 is the seed's
+// batch.
 func TestHostAdamOuter(t *testing.T) {
-	k, m, n := 5, 37, 45 // n not a multiple of 16: vector body and scalar tail
+	forEachAdamPath(t, func(t *testing.T) {
+		for _, c := range [][3]int{{5, 37, 45}, {32, 9, 71}, {3, 4, 7}} {
+			testHostAdamOuter(t, c[0], c[1], c[2])
+		}
+	})
+}
+
+func testHostAdamOuter(t *testing.T, k, m, n int) {
 	r := rand.New(rand.NewPCG(9, 9))
 	w1 := randn(r, m*n, 1)
 	w2 := append([]float32(nil), w1...)
@@ -87,7 +122,7 @@ func TestHostAdamOuter(t *testing.T) {
 	}
 	for i := range w1 {
 		if math.Abs(float64(w1[i]-w2[i])) > 1e-5 {
-			t.Fatalf("w[%d]: outer %v, explicit %v", i, w2[i], w1[i])
+			t.Fatalf("k=%d m=%d n=%d: w[%d]: outer %v, explicit %v", k, m, n, i, w2[i], w1[i])
 		}
 	}
 }
@@ -133,5 +168,27 @@ func TestGraphAdamKeras(t *testing.T) {
 		if d := math.Abs(float64(got[i]) - ref[i]); d > 1e-6*math.Max(1, math.Abs(ref[i])) {
 			t.Fatalf("w[%d] = %v, Keras %v (gradient %g)", i, got[i], ref[i], c[i])
 		}
+	}
+}
+
+// BenchmarkAdamOuter is one fused update of the pooled head's first Dense kernel (2048×2048,
+// batch 32) on each vector path this machine has.
+func BenchmarkAdamOuter(b *testing.B) {
+	const k, m, n = 32, 2048, 2048
+	r := rand.New(rand.NewPCG(1, 2))
+	w, in, og := randn(r, m*n, 1), randn(r, k*m, 1), randn(r, k*n, 1)
+	mo, vo := make([]float32, m*n), make([]float32, m*n)
+	saved := adamPath
+	defer func() { adamPath = saved }()
+	for _, p := range []VectorPath{PathScalar, PathAVX2, PathAVX512} {
+		if p != PathScalar && (saved == PathScalar || (p == PathAVX512 && saved != PathAVX512)) {
+			continue
+		}
+		adamPath = p
+		b.Run(string(p), func(b *testing.B) {
+			for range b.N {
+				adamApplyOuter(w, mo, vo, in, og, k, m, n, 1e-3, AdamBeta1)
+			}
+		})
 	}
 }
