@@ -340,7 +340,7 @@ func TestExportFlags(t *testing.T) {
 		{[]string{"export", "-run", dir, "-format", "go"}, 2, "-out is required"},
 		{[]string{"export", "-run", dir, "-format", "tflite", "-out", "m"}, 2, `-format "tflite": must be one of go, keras, onnx`},
 		{[]string{"export", "-run", dir, "-format", "keras", "-out", "m.onnx"}, 2, `-out "m.onnx": the output must be a .h5 file`},
-		{[]string{"export", "-run", dir, "-format", "onnx", "-out", exists}, 2, "exists: give -force to replace it, or another path"},
+		{[]string{"export", "-run", dir, "-format", "onnx", "-out", exists}, 2, "exists and is not an ONNX model written by flowers: flowers replaces only files it wrote; write elsewhere, or pass -force to replace it"},
 		{[]string{"export", "-run", dir, "-format", "onnx", "-out", filepath.Join(dir, "m.onnx")}, 1, "is not a run folder of `flowers train`"},
 	}
 	for _, c := range cases {
