@@ -143,6 +143,9 @@ func (k Knobs) apply(cfg learner.Config) learner.Config {
 	s := &cfg.Run
 	s.LearningRate, s.Epochs, s.BatchSize, s.Dropout = k.LearningRate, k.Epochs, k.BatchSize, k.Dropout
 	s.Schedule, s.LabelSmoothing, s.TTA = k.Schedule, k.LabelSmoothing, k.TTA
+	if k.LabelSmoothing > 0 {
+		cfg.Loss = nil // the knob's: Keras' categorical cross-entropy with that smoothing, instead of the cell's loss
+	}
 	if s.Schedule == "cosine" && s.WarmupSteps == 0 {
 		s.WarmupSteps = 3 // a short warm-up: the cosine's first step would not move the weights
 	}
