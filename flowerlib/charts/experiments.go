@@ -97,19 +97,21 @@ func Transfer(t *learner.Transfer) *plots.Figure {
 		Width: 812, Height: 340, YMax: 100}, bars, []plots.Level{{Y: 100 * t.Chance, Label: fmt.Sprintf("most frequent class %.0f%%", 100*t.Chance)}})
 }
 
+// compareWidths are the line widths of the ways in Compare: nested, so that where curves
+// coincide each stays visible around the thinner ones on it.
+var compareWidths = map[string]float64{learner.WayFrozen: 7, learner.WayScratch: 4, learner.WayFineTuned: 1.5}
+
 // Compare draws the three ways' validation accuracy and loss (log scale) per epoch side by
 // side, with the epoch after which the fine-tuned way unfroze the base marked. Until then the
 // fine-tuned way is the frozen one (same head, same data, same seed), so their curves
-// coincide: the frozen features' line is drawn wide, before the fine-tuned one (the order of
-// c.Ways, learner.Compare's), which stays visible on it.
+// coincide, and with random weights all three may sit at the same accuracy: the lines are
+// nested (frozen features widest, fine-tuned thinnest, drawn over each other), so that each
+// stays visible.
 func Compare(c *learner.Comparison) *plots.Figure {
 	var acc, loss []plots.Series
 	var markers []plots.Marker
 	for i, w := range c.Ways {
-		width := 0.0
-		if w.Name == learner.WayFrozen {
-			width = 6
-		}
+		width := compareWidths[w.Name]
 		acc = append(acc, plots.Series{Name: w.Name, Y: w.History.Metric("val_accuracy"), Color: plots.Palette[i], Width: width})
 		loss = append(loss, plots.Series{Name: w.Name, Y: w.History.Metric("val_loss"), Color: plots.Palette[i], Width: width})
 		if w.FineTuneAfter > 0 {

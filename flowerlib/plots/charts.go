@@ -1,8 +1,10 @@
 package plots
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Bar is one bar of a bar chart.
@@ -60,7 +62,8 @@ func BarChart(c Chart, bars []Bar) *Figure {
 // Series is one curve of a line chart: Y[i] at X[i] (X nil means 1, 2, 3, …, like epochs).
 // Dashed draws it dashed (e.g. validation next to a solid training curve); Color "" picks
 // from Palette. Width is the line's width in pixels (0 = 2; its point markers grow with it):
-// a wide line drawn before a thin one stays visible around it where the two coincide.
+// wider lines are drawn first, so that where lines coincide each stays visible around the
+// thinner ones on it.
 // Non-finite points break the line.
 type Series struct {
 	Name   string
@@ -101,13 +104,17 @@ func LineChart(c Chart, series []Series) *Figure {
 	xticks, xlo, xhi := niceTicks(xlo, xhi, min(8, max(2, int(xhi-xlo)+1)))
 	px, py := f.xyFrame(c, a, span{ticks: xticks, lo: xlo, hi: xhi}, ys)
 
-	for k, s := range series {
+	for _, k := range drawOrder(series) {
+		s := series[k]
 		at := func(i int) (Point, bool) {
 			x, y := s.x(i), yv.of(s.Y[i])
 			return Point{px(x), py(y)}, finite(x) && finite(y)
 		}
 		tip := func(i int) string { return fmt.Sprintf("%s %s: %s", s.Name, tickLabel(s.x(i)), tickLabel(s.Y[i])) }
-		f.series(a, k, s, at, tip)
+		f.series(k, s, at, tip)
+	}
+	for k, s := range series {
+		f.legendLine(a, k, s)
 	}
 	return f
 }
@@ -132,18 +139,36 @@ func seriesLegendWidth(series []Series) float64 {
 	return legendW
 }
 
-// series draws series k of a chart over a: its line through the points at(i) (false for a
-// point left out, which breaks the line), a dot with the tooltip tip(i) on each point when
-// tip is not nil, and its legend entry right of a.
-func (f *Figure) series(a plotArea, k int, s Series, at func(i int) (Point, bool), tip func(i int) string) {
-	color := s.Color
-	if color == "" {
-		color = Palette[k%len(Palette)]
+// drawOrder returns the order to draw series in: wider lines first, the others in their
+// order, so that a thin line stays visible on a wide one where they coincide.
+func drawOrder(series []Series) []int {
+	order := make([]int, len(series))
+	for i := range order {
+		order[i] = i
 	}
-	width := s.Width
-	if width <= 0 {
-		width = 2
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(series[j].width(), series[i].width()) })
+	return order
+}
+
+func (s Series) width() float64 {
+	if s.Width <= 0 {
+		return 2
 	}
+	return s.Width
+}
+
+func (s Series) color(k int) string {
+	if s.Color == "" {
+		return Palette[k%len(Palette)]
+	}
+	return s.Color
+}
+
+// series draws series k of a chart: its line through the points at(i) (false for a point
+// left out, which breaks the line) and a dot with the tooltip tip(i) on each point when tip
+// is not nil.
+func (f *Figure) series(k int, s Series, at func(i int) (Point, bool), tip func(i int) string) {
+	color, width := s.color(k), s.width()
 	dot := max(2.5, 1.1*width) // a wider line's dots ring a thinner one's
 	line := style{fill: "none", stroke: color, width: width, dashed: s.Dashed}
 	f.group("series", fmt.Sprintf(`data-name="%s"`, esc(s.Name)))
@@ -167,10 +192,13 @@ func (f *Figure) series(a plotArea, k int, s Series, at func(i int) (Point, bool
 	}
 	flush()
 	f.endGroup()
-	// Legend entry.
+}
+
+// legendLine draws the legend entry of series k right of a: its line and name.
+func (f *Figure) legendLine(a plotArea, k int, s Series) {
 	ly := a.y0 + 8 + 18*float64(k)
 	lx := a.x1 + 12
-	f.line(lx, ly, lx+22, ly, style{class: "legend-line", stroke: color, width: width, dashed: s.Dashed})
+	f.line(lx, ly, lx+22, ly, style{class: "legend-line", stroke: s.color(k), width: s.width(), dashed: s.Dashed})
 	f.text(lx+28, ly+4, s.Name, textStyle{anchor: "start", class: "legend"})
 }
 

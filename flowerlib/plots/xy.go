@@ -79,24 +79,11 @@ func XYChart(c Chart, ax Axes, series []Series) *Figure {
 		ylo, yhi = ty(ax.YMin), ty(ax.YMax)
 	}
 	ys := yv.span(ylo, yhi)
-	xs := span{label: tickLabel}
-	if ax.LogX {
-		xlo, xhi = math.Floor(xlo), math.Ceil(xhi)
-		if xhi == xlo {
-			xhi++
-		}
-		step := math.Ceil((xhi - xlo) / 9) // at most 10 decade labels
-		for d := xlo; d <= xhi+1e-9; d += step {
-			xs.ticks = append(xs.ticks, d)
-		}
-		xs.lo, xs.hi, xs.label = xlo, xhi, decadeLabel
-	} else {
-		xs.ticks, xs.lo, xs.hi = niceTicks(xlo, xhi, min(8, max(2, int(xhi-xlo)+1)))
-	}
-	px, py := f.xyFrame(c, a, xs, ys)
+	px, py := f.xyFrame(c, a, xSpan(ax.LogX, xlo, xhi), ys)
 	inside := func(y float64) bool { return !fixed || (y >= ys.lo-1e-12 && y <= ys.hi+1e-12) }
 
-	for k, s := range series {
+	for _, k := range drawOrder(series) {
+		s := series[k]
 		at := func(i int) (Point, bool) {
 			x, y := tx(s.x(i)), ty(s.Y[i])
 			return Point{px(x), py(y)}, finite(x) && finite(y) && inside(y)
@@ -105,11 +92,46 @@ func XYChart(c Chart, ax Axes, series []Series) *Figure {
 		if points(s) <= 40 {
 			tip = func(i int) string { return fmt.Sprintf("%s %s: %s", s.Name, shortNum(s.x(i)), shortNum(s.Y[i])) }
 		}
-		f.series(a, k, s, at, tip)
+		f.series(k, s, at, tip)
 	}
-	legend := len(series)
-	for i, m := range ax.Markers {
-		x := tx(m.X)
+	for k, s := range series {
+		f.legendLine(a, k, s)
+	}
+	legend := f.markers(a, ax.Markers, len(series), func(m Marker, color string, mx float64, k int) {
+		f.markerOn(a, k, m, color, mx, series, tx, yv, py, inside)
+	}, func(x float64) float64 { return px(tx(x)) })
+	if ax.LegendNote != "" {
+		for i, l := range wrap(ax.LegendNote, float64(f.Width)-a.x1-24, 11) {
+			f.text(a.x1+12, a.y0+8+18*float64(legend)+6+14*float64(i), l, textStyle{anchor: "start", class: "legend-note", fill: "#555555", size: 11})
+		}
+	}
+	return f
+}
+
+// xSpan is the x axis over [lo, hi] (axis units): decades when log, else round ticks.
+func xSpan(log bool, lo, hi float64) span {
+	if !log {
+		ticks, tlo, thi := niceTicks(lo, hi, min(8, max(2, int(hi-lo)+1)))
+		return span{ticks: ticks, lo: tlo, hi: thi}
+	}
+	lo, hi = math.Floor(lo), math.Ceil(hi)
+	if hi == lo {
+		hi++
+	}
+	s := span{lo: lo, hi: hi, label: decadeLabel}
+	step := math.Ceil((hi - lo) / 9) // at most 10 decade labels
+	for d := lo; d <= hi+1e-9; d += step {
+		s.ticks = append(s.ticks, d)
+	}
+	return s
+}
+
+// markers draws the vertical lines of ms at figure x mx(m.X) across a: labelled at the top
+// of the frame, or, for a marker On a series, passed to on with its legend entry's number
+// (from legend on). It returns the number of legend entries then.
+func (f *Figure) markers(a plotArea, ms []Marker, legend int, on func(m Marker, color string, mx float64, k int), mx func(float64) float64) int {
+	for i, m := range ms {
+		x := mx(m.X)
 		if !finite(x) {
 			continue
 		}
@@ -117,27 +139,21 @@ func XYChart(c Chart, ax Axes, series []Series) *Figure {
 		if color == "" {
 			color = MarkerColor
 		}
-		mx := px(x)
-		f.line(mx, a.y0, mx, a.y1, style{class: "marker", attrs: fmt.Sprintf(`data-x="%s"`, strconv.FormatFloat(m.X, 'g', -1, 64)),
+		f.line(x, a.y0, x, a.y1, style{class: "marker", attrs: fmt.Sprintf(`data-x="%s"`, strconv.FormatFloat(m.X, 'g', -1, 64)),
 			stroke: color, width: 1.5, dashed: true, tip: m.Label})
 		if m.On != "" {
-			f.markerOn(a, legend, m, color, mx, series, tx, yv, py, inside)
+			on(m, color, x, legend)
 			legend++
 			continue
 		}
 		// Labels stack down from the top of the frame, on the side with more room.
 		anchor, dx := "start", 4.0
-		if mx > (a.x0+a.x1)/2 {
+		if x > (a.x0+a.x1)/2 {
 			anchor, dx = "end", -4
 		}
-		f.text(mx+dx, a.y0+12+14*float64(i), m.Label, textStyle{anchor: anchor, class: "marker-label", fill: color, size: 11})
+		f.text(x+dx, a.y0+12+14*float64(i), m.Label, textStyle{anchor: anchor, class: "marker-label", fill: color, size: 11})
 	}
-	if ax.LegendNote != "" {
-		for i, l := range wrap(ax.LegendNote, float64(f.Width)-a.x1-24, 11) {
-			f.text(a.x1+12, a.y0+8+18*float64(legend)+6+14*float64(i), l, textStyle{anchor: "start", class: "legend-note", fill: "#555555", size: 11})
-		}
-	}
-	return f
+	return legend
 }
 
 // markerOn draws marker m's dot where the series it names is at m.X (when it reaches that
