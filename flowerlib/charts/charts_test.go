@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,10 +15,25 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/labels"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
+	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/flowerlib/flowers/flowerlib/sample"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/flowerlib/flowers/internal/testdata"
 )
+
+// savePNG writes f's raster under $FLOWERS_TEST_OUT (when set) so a person can look at it.
+func savePNG(t *testing.T, name string, f *plots.Figure) {
+	t.Helper()
+	if dir := os.Getenv("FLOWERS_TEST_OUT"); dir != "" {
+		b, err := f.PNG()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 func TestImage(t *testing.T) {
 	rgb := images.NewRGB(2, 1)
@@ -56,10 +73,37 @@ func TestCurves(t *testing.T) {
 	if n := strings.Count(c, `class="flowers-line-chart"`); n != 2 {
 		t.Errorf("%d charts, want 2 (loss, accuracy)", n)
 	}
-	for _, want := range []string{">val_accuracy<", ">val_loss<", ">epoch<", `class="flowers-curves"`} {
+	for _, want := range []string{">val_accuracy<", ">val_loss<", ">epoch<", `class="flowers-curves"`, ">loss (log scale)<"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("curves lack %q", want)
 		}
+	}
+}
+
+// TestCurvesHugeValLoss: random weights, a few steps: val_loss of 70–112 (BatchNorm's moving
+// statistics still near their start) beside a training loss falling from 1.6 to 0.3. Both
+// curves keep their shape: the training loss spans a quarter of the plot's height, not a
+// line at 0.
+func TestCurvesHugeValLoss(t *testing.T) {
+	var h trainer.History
+	for i, v := range []float64{112, 95, 80, 70} {
+		h = append(h, trainer.EpochStats{Epoch: i + 1, Loss: []float64{1.6, 1, 0.6, 0.3}[i], Accuracy: 0.3 + 0.1*float64(i), ValLoss: v, ValAccuracy: 0.2})
+	}
+	fig := Curves(h)
+	savePNG(t, "curves-huge-val-loss.png", fig)
+	svg := fig.SVG()
+	lossChart := svg[:strings.Index(svg, ">accuracy</text>")]
+	m := regexp.MustCompile(`data-name="loss">.*?<polyline[^>]* points="([^"]+)"`).FindStringSubmatch(lossChart)
+	if m == nil {
+		t.Fatalf("no training-loss line in %.300s", lossChart)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range strings.Fields(m[1]) {
+		y, _ := strconv.ParseFloat(strings.Split(p, ",")[1], 64)
+		lo, hi = min(lo, y), max(hi, y)
+	}
+	if plot := 280.0 - 48 - 36; hi-lo < 0.25*plot {
+		t.Errorf("the training loss spans %.1f of the plot's %.0f pixels, want a quarter at least", hi-lo, plot)
 	}
 }
 

@@ -3,6 +3,7 @@ package charts
 import (
 	"errors"
 	"fmt"
+	"image"
 	"sort"
 
 	"github.com/flowerlib/flowers/flowerlib/images"
@@ -15,8 +16,9 @@ import (
 const CAMOpacity = 0.55
 
 // CAMGallery shows up to n class activation maps over their photos (as the model sees them,
-// size×size, shown at least 128 pixels wide), mistakes first (red frame), captioned with the true and predicted class and
-// the method (CAM or Grad-CAM). classes names the class indices.
+// size×size, shown at least 128 pixels wide), mistakes first (red frame), captioned with the
+// true and predicted class and the method (CAM or Grad-CAM), over the maps' colour bar
+// (CAMScale). classes names the class indices.
 func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots.Figure, error) {
 	order := make([]int, 0, len(cams))
 	for i, c := range cams {
@@ -50,7 +52,43 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 		return nil, errors.New("charts.CAMGallery: no photo could be explained")
 	}
 	title := fmt.Sprintf("%s of the predicted class: %d photos, %d mistakes first (red)", method, len(tiles), mistakes)
-	return plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 128, JPEG: true})
+	grid, err := plots.ImageGrid(tiles, plots.GridOptions{Title: title, Columns: 6, Thumb: 128, JPEG: true})
+	if err != nil {
+		return nil, err
+	}
+	bar, err := plots.ColorBar(max(grid.Width, 560), CAMScale(method, min(240, grid.Width-24)))
+	if err != nil {
+		return nil, err
+	}
+	return plots.VStack("flowers-cam-gallery", 0, grid, bar), nil
+}
+
+// CAMScale is the colour bar of maps drawn by interpret.Overlay (width pixels wide): each map
+// is divided by its own largest absolute value, so the scale runs from −1 (blue: the region
+// speaks against the class) through 0 (the photo as it is) to 1 (red: for it) for CAM,
+// which is signed, and from 0 to 1 for Grad-CAM (cut at 0). The ramp is drawn by
+// interpret.Overlay itself over white, so it cannot differ from the maps.
+func CAMScale(method string, width int) plots.ColorScale {
+	s := plots.ColorScale{Min: -1, Max: 1, Ticks: []float64{-1, -0.5, 0, 0.5, 1}, Labels: []string{"-1", "-0.5", "0", "0.5", "1"},
+		Left: "against the class", Right: "for the class",
+		Title: method + " colour scale: each map divided by its largest |value|"}
+	if method == learner.MethodGradCAM {
+		s.Min, s.Ticks, s.Labels = 0, []float64{0, 0.25, 0.5, 0.75, 1}, []string{"0", "0.25", "0.5", "0.75", "1"}
+		s.Left, s.Title = "", method+" colour scale: each map divided by its largest value (negative parts cut)"
+	}
+	// A map of one row, s.Min → s.Max, over a white photo as wide as the bar: with an input
+	// of width·Stride pixels each map cell covers one photo pixel (clamped at the ends).
+	const height = 14
+	white := image.NewRGBA(image.Rect(0, 0, width, height))
+	for i := range white.Pix {
+		white.Pix[i] = 255
+	}
+	m := make([]float32, width)
+	for j := range m {
+		m[j] = float32(s.Min + (s.Max-s.Min)*float64(j)/float64(width-1))
+	}
+	s.Ramp = interpret.Overlay(white, m, 1, width, width*interpret.Stride, CAMOpacity)
+	return s
 }
 
 // TopLossesGallery shows the n validation photos with the largest loss, largest first, as

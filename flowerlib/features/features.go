@@ -67,7 +67,8 @@ type Options struct {
 	TransformID string
 	// Progress receives a progress bar while extracting (nil: none).
 	Progress io.Writer
-	// Log receives one line about reuse/rebuild (nil: none).
+	// Log receives one line about reuse/rebuild: the count, the time and images/s (nil: none).
+	// The cache file is Set.Path.
 	Log io.Writer
 }
 
@@ -230,7 +231,7 @@ func Build(ex Extractor, opts Options) (*Set, error) {
 	if _, statErr := os.Stat(path); statErr == nil {
 		s, err := Open(path, key)
 		if err == nil && s.namesFrom(opts.Paths) {
-			logf(opts.Log, "features: reusing %s (%d×%v)\n", path, s.N, s.Dims)
+			logf(opts.Log, "features: %d×%v from the cache\n", s.N, s.Dims)
 			return s, nil
 		}
 		if err == nil {
@@ -254,8 +255,8 @@ func Build(ex Extractor, opts Options) (*Set, error) {
 		return nil, err
 	}
 	s.Rebuilt = true
-	logf(opts.Log, "features: computed %d×%v in %.1fs (%.1f images/s) → %s\n", s.N, s.Dims,
-		time.Since(start).Seconds(), float64(s.N)/time.Since(start).Seconds(), path)
+	secs := time.Since(start).Seconds()
+	logf(opts.Log, "features: computed %d×%v in %.1fs (%.1f images/s), cached\n", s.N, s.Dims, secs, float64(s.N)/secs)
 	return s, nil
 }
 

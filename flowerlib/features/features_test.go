@@ -5,7 +5,9 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -47,11 +49,17 @@ func TestCacheRebuild(t *testing.T) {
 		writePNG(t, p, c, 40)
 		paths = append(paths, p)
 	}
-	opts := Options{CacheDir: filepath.Join(dir, "cache"), Paths: paths, Size: 32, Pooling: "avg", WeightsID: "random:1", BatchSize: 2}
+	var log strings.Builder
+	opts := Options{CacheDir: filepath.Join(dir, "cache"), Paths: paths, Size: 32, Pooling: "avg", WeightsID: "random:1", BatchSize: 2, Log: &log}
 	s1, err := Build(ex, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The log says the figures that matter, not the cache file's hashed name (Set.Path).
+	if got := log.String(); !regexp.MustCompile(`^features: computed 3×\[2048\] in \d+\.\ds \(\d+\.\d images/s\), cached\n$`).MatchString(got) {
+		t.Errorf("first build's log %q", got)
+	}
+	log.Reset()
 	if !s1.Rebuilt || s1.N != 3 || !slices.Equal(s1.Dims, []int{2048}) {
 		t.Fatalf("first build: rebuilt=%v n=%d dims=%v", s1.Rebuilt, s1.N, s1.Dims)
 	}
@@ -64,6 +72,9 @@ func TestCacheRebuild(t *testing.T) {
 	}
 	if s2.Rebuilt || s2.Path != s1.Path || !slices.Equal(s2.Row(1), row1) {
 		t.Fatalf("second build should reuse the cache: rebuilt=%v", s2.Rebuilt)
+	}
+	if got := log.String(); got != "features: 3×[2048] from the cache\n" {
+		t.Errorf("second build's log %q", got)
 	}
 	s2.Close()
 

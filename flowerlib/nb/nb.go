@@ -4,6 +4,13 @@
 // curves). Figures go out as SVG and PNG in one output (Show), so they survive a shared,
 // untrusted copy of the notebook. Outside a GoNB cell every Display function falls back to plain text on stdout,
 // so the same code runs from `go run` or a test.
+//
+// An HTML copy to send (every figure as an embedded PNG, with nbconvert 6.5 and 7 alike):
+//
+//	jupyter nbconvert --to html "--NbConvertBase.display_data_priority=[…]" NOTEBOOK.ipynb
+//
+// with the list of HTMLExportFlag (HTMLExportCommand is the whole line). A plain
+// `jupyter nbconvert --to html` with Debian's nbconvert 6.5 leaves every figure blank.
 package nb
 
 import (
@@ -39,7 +46,8 @@ func HTML(s string) {
 // Show displays a figure (from flowerlib/plots) as one output carrying it twice: as SVG
 // (image/svg+xml, sharp, chosen where the notebook is trusted) and as PNG (image/png at
 // 2× with its CSS size in the metadata, chosen where it is not: a shared copy, GitHub,
-// nbviewer), plus its title as text/plain. Outside a notebook it prints the title.
+// nbviewer, and an HTML export made with HTMLExportCommand), plus its title as text/plain.
+// Outside a notebook it prints the title.
 func Show(fig *plots.Figure) {
 	if IsNotebook() {
 		data, err := figureData(fig, "")
@@ -50,6 +58,26 @@ func Show(fig *plots.Figure) {
 	}
 	fmt.Fprintf(Out, "[figure %q, %d×%d: shown in a notebook]\n", fig.Title, fig.Width, fig.Height)
 }
+
+// HTMLExportFlag is the nbconvert option of an HTML export that shows every figure:
+// nbconvert's own order of preference of an output's types (HTMLExporter's
+// display_data_priority) with image/png and image/jpeg moved before image/svg+xml.
+//
+// Why an option: nbconvert 6.5 (Debian's, what kernel/install.sh --apt installs, and the
+// classic Notebook's File → Download as → HTML) prefers a figure's image/svg+xml and passes
+// it through lxml's clean_html, which keeps the <svg> element but drops every shape and text
+// inside it: each figure comes out blank. nbconvert and JupyterLab rank an output's types by
+// their own lists, not by the bundle's order, and anything ranked above SVG in the bundle
+// (text/html, text/markdown) would also be what a trusted JupyterLab shows instead of the SVG;
+// so the bundle cannot choose for the export, and the export command does. nbconvert 7
+// (JupyterLab 4's, and its File → Save and Export Notebook As → HTML) embeds the SVG as an
+// <img>, which survives; with this option it embeds the PNG, as 6.5 then does.
+const HTMLExportFlag = "--NbConvertBase.display_data_priority=['application/vnd.jupyter.widget-view+json', 'application/javascript', " +
+	"'text/html', 'text/markdown', 'image/png', 'image/jpeg', 'image/svg+xml', 'text/latex', 'text/plain']"
+
+// HTMLExportCommand is the shell command that writes NOTEBOOK.html beside NOTEBOOK.ipynb, every
+// figure in it (see HTMLExportFlag).
+const HTMLExportCommand = `jupyter nbconvert --to html "` + HTMLExportFlag + `" NOTEBOOK.ipynb`
 
 // figureData is the mime bundle of fig (see Show); displayID "" for a new output.
 func figureData(fig *plots.Figure, displayID string) (*protocol.DisplayData, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/flowerlib/flowers/flowerlib/charts"
 	"github.com/flowerlib/flowers/flowerlib/nb"
 	"github.com/flowerlib/flowers/flowerlib/plots"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
@@ -64,7 +65,9 @@ func (o *Overlay) Runs() []*PlayRun {
 
 // Figures returns the overlaid curves of Runs: validation accuracy and validation loss per
 // epoch (solid; training dashed in the same colour), one legend entry per run with its knobs.
-// Each is wrapped in a figure of class flowers-playground-accuracy / -loss.
+// The loss is on a log scale, as charts.Curves': a validation loss of 100 early on would flatten
+// the others to a line at 0. Each is wrapped in a figure of class flowers-playground-accuracy /
+// -loss.
 func (o *Overlay) Figures() (accuracy, loss *plots.Figure) {
 	var acc, ls []plots.Series
 	for _, r := range o.Runs() {
@@ -74,13 +77,10 @@ func (o *Overlay) Figures() (accuracy, loss *plots.Figure) {
 		ls = append(ls, plots.Series{Name: r.Name(), Y: r.History.Metric("val_loss"), Color: c},
 			plots.Series{Name: fmt.Sprintf("#%d training", r.N), Y: r.History.Metric("loss"), Color: c, Dashed: true})
 	}
-	chart := func(title string) plots.Chart {
-		return plots.Chart{Title: title, XLabel: "epoch", Width: 812, Height: 320}
-	}
-	accuracy = plots.HStack("flowers-playground-accuracy", 0,
-		plots.LineChart(chart("playground: validation accuracy (solid), training (dashed)"), acc))
-	loss = plots.HStack("flowers-playground-loss", 0,
-		plots.LineChart(chart("playground: validation loss (solid), training (dashed)"), ls))
+	chart := plots.Chart{Title: "playground: validation accuracy (solid), training (dashed)", XLabel: "epoch", Width: 812, Height: 320}
+	accuracy = plots.HStack("flowers-playground-accuracy", 0, plots.LineChart(chart, acc))
+	chart.Title, chart.YLabel, chart.LogY = "playground: validation loss (solid), training (dashed)", charts.LogLossLabel, true
+	loss = plots.HStack("flowers-playground-loss", 0, plots.LineChart(chart, ls))
 	return accuracy, loss
 }
 

@@ -195,6 +195,10 @@ func TestOverlayKeepsLastRuns(t *testing.T) {
 			t.Errorf("%s figure: has the dropped run #2 or lacks its class %s", f.name, f.class)
 		}
 	}
+	// The loss is on a log scale: a validation loss of 100 leaves the others their shape.
+	if ls := loss.SVG(); !strings.Contains(ls, ">loss (log scale)</text>") || strings.Contains(acc.SVG(), "log scale") {
+		t.Error("the playground's loss chart does not say its axis is logarithmic (or the accuracy chart does)")
+	}
 	// A run keeps its colour when older ones drop out.
 	if o.Runs()[0].color() != o.All()[2].color() || o.All()[0].color() == o.All()[1].color() {
 		t.Error("run colours are not fixed by the run's number")

@@ -1,8 +1,10 @@
 package plots
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Bar is one bar of a bar chart.
@@ -33,7 +35,7 @@ func BarChart(c Chart, bars []Bar) *Figure {
 		top = c.YMax
 	}
 	ticks, _, thi := niceTicks(0, top, 5)
-	f.yAxis(a, ticks, 0, thi)
+	f.yAxis(a, span{ticks: ticks, lo: 0, hi: thi})
 	if len(bars) > 0 {
 		slot := (a.x1 - a.x0) / float64(len(bars))
 		bw := slot * 0.7
@@ -59,12 +61,16 @@ func BarChart(c Chart, bars []Bar) *Figure {
 
 // Series is one curve of a line chart: Y[i] at X[i] (X nil means 1, 2, 3, …, like epochs).
 // Dashed draws it dashed (e.g. validation next to a solid training curve); Color "" picks
-// from Palette. Non-finite points break the line.
+// from Palette. Width is the line's width in pixels (0 = 2; its point markers grow with it):
+// wider lines are drawn first, so that where lines coincide each stays visible around the
+// thinner ones on it.
+// Non-finite points break the line.
 type Series struct {
 	Name   string
 	X, Y   []float64
 	Color  string
 	Dashed bool
+	Width  float64
 }
 
 func (s Series) x(i int) float64 {
@@ -75,14 +81,16 @@ func (s Series) x(i int) float64 {
 }
 
 // LineChart draws several series on shared axes with markers and a legend (e.g. loss and
-// val_loss per epoch). Series with fewer X than Y values use the first len(X).
+// val_loss per epoch), on a logarithmic value axis when c.LogY. Series with fewer X than Y
+// values use the first len(X).
 func LineChart(c Chart, series []Series) *Figure {
-	f, a, h := legendFigure(c, "flowers-line-chart", seriesLegendWidth(series))
+	f, a := legendFigure(c, "flowers-line-chart", seriesLegendWidth(series))
+	yv := valueAxis{log: c.LogY}
 
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, s := range series {
 		for i := range points(s) {
-			x, y := s.x(i), s.Y[i]
+			x, y := s.x(i), yv.of(s.Y[i])
 			if finite(x) && finite(y) {
 				xlo, xhi = min(xlo, x), max(xhi, x)
 				ylo, yhi = min(ylo, y), max(yhi, y)
@@ -92,30 +100,34 @@ func LineChart(c Chart, series []Series) *Figure {
 	if math.IsInf(xlo, 0) { // no finite point at all
 		xlo, xhi, ylo, yhi = 0, 1, 0, 1
 	}
-	yticks, ylo, yhi := niceTicks(ylo, yhi, 6)
+	ys := yv.span(ylo, yhi)
 	xticks, xlo, xhi := niceTicks(xlo, xhi, min(8, max(2, int(xhi-xlo)+1)))
-	px, py := f.xyFrame(c, a, h, span{xticks, xlo, xhi}, span{yticks, ylo, yhi}, tickLabel)
+	px, py := f.xyFrame(c, a, span{ticks: xticks, lo: xlo, hi: xhi}, ys)
 
-	for k, s := range series {
+	for _, k := range drawOrder(series) {
+		s := series[k]
 		at := func(i int) (Point, bool) {
-			x, y := s.x(i), s.Y[i]
+			x, y := s.x(i), yv.of(s.Y[i])
 			return Point{px(x), py(y)}, finite(x) && finite(y)
 		}
 		tip := func(i int) string { return fmt.Sprintf("%s %s: %s", s.Name, tickLabel(s.x(i)), tickLabel(s.Y[i])) }
-		f.series(a, k, s, at, tip)
+		f.series(k, s, at, tip)
+	}
+	for k, s := range series {
+		f.legendLine(a, k, s)
 	}
 	return f
 }
 
 // legendFigure starts the figure of chart c with a legend legendW wide right of the plot
-// area: the title and the y label written, it returns the figure, its plot area and height.
-func legendFigure(c Chart, class string, legendW float64) (*Figure, plotArea, int) {
+// area: the title and the y label written, it returns the figure and its plot area.
+func legendFigure(c Chart, class string, legendW float64) (*Figure, plotArea) {
 	w, h := c.size()
 	f := newFigure(class, w, h)
 	f.Title = c.Title
 	a := plotArea{x0: 60, y0: 36, x1: float64(w) - 16 - legendW, y1: float64(h) - 48}
 	f.header(c, a, w)
-	return f, a, h
+	return f, a
 }
 
 // seriesLegendWidth is the width of the legend of series: the longest name and its line.
@@ -127,15 +139,38 @@ func seriesLegendWidth(series []Series) float64 {
 	return legendW
 }
 
-// series draws series k of a chart over a: its line through the points at(i) (false for a
-// point left out, which breaks the line), a dot with the tooltip tip(i) on each point when
-// tip is not nil, and its legend entry right of a.
-func (f *Figure) series(a plotArea, k int, s Series, at func(i int) (Point, bool), tip func(i int) string) {
-	color := s.Color
-	if color == "" {
-		color = Palette[k%len(Palette)]
+// drawOrder returns the order to draw series in: wider lines first, the others in their
+// order, so that a thin line stays visible on a wide one where they coincide.
+func drawOrder(series []Series) []int {
+	order := make([]int, len(series))
+	for i := range order {
+		order[i] = i
 	}
-	line := style{fill: "none", stroke: color, width: 2, dashed: s.Dashed}
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(series[j].width(), series[i].width()) })
+	return order
+}
+
+func (s Series) width() float64 {
+	if s.Width <= 0 {
+		return 2
+	}
+	return s.Width
+}
+
+func (s Series) color(k int) string {
+	if s.Color == "" {
+		return Palette[k%len(Palette)]
+	}
+	return s.Color
+}
+
+// series draws series k of a chart: its line through the points at(i) (false for a point
+// left out, which breaks the line) and a dot with the tooltip tip(i) on each point when tip
+// is not nil.
+func (f *Figure) series(k int, s Series, at func(i int) (Point, bool), tip func(i int) string) {
+	color, width := s.color(k), s.width()
+	dot := max(2.5, 1.1*width) // a wider line's dots ring a thinner one's
+	line := style{fill: "none", stroke: color, width: width, dashed: s.Dashed}
 	f.group("series", fmt.Sprintf(`data-name="%s"`, esc(s.Name)))
 	var pts []Point
 	flush := func() {
@@ -152,15 +187,18 @@ func (f *Figure) series(a plotArea, k int, s Series, at func(i int) (Point, bool
 		}
 		pts = append(pts, p)
 		if tip != nil {
-			f.circle(p.X, p.Y, 2.5, style{fill: color, tip: tip(i)})
+			f.circle(p.X, p.Y, dot, style{fill: color, tip: tip(i)})
 		}
 	}
 	flush()
 	f.endGroup()
-	// Legend entry.
+}
+
+// legendLine draws the legend entry of series k right of a: its line and name.
+func (f *Figure) legendLine(a plotArea, k int, s Series) {
 	ly := a.y0 + 8 + 18*float64(k)
 	lx := a.x1 + 12
-	f.line(lx, ly, lx+22, ly, style{class: "legend-line", stroke: color, width: 2, dashed: s.Dashed})
+	f.line(lx, ly, lx+22, ly, style{class: "legend-line", stroke: s.color(k), width: s.width(), dashed: s.Dashed})
 	f.text(lx+28, ly+4, s.Name, textStyle{anchor: "start", class: "legend"})
 }
 
@@ -192,12 +230,12 @@ func (f *Figure) header(c Chart, a plotArea, w int) {
 
 var titleStyle = textStyle{anchor: "middle", class: "title", size: 15, bold: true}
 
-// yAxis writes horizontal grid lines and tick labels for ticks in [lo, hi].
-func (f *Figure) yAxis(a plotArea, ticks []float64, lo, hi float64) {
-	for _, t := range ticks {
-		y := a.y1 - (a.y1-a.y0)*(t-lo)/(hi-lo)
+// yAxis writes horizontal grid lines and tick labels for the ticks of s.
+func (f *Figure) yAxis(a plotArea, s span) {
+	for _, t := range s.ticks {
+		y := a.y1 - (a.y1-a.y0)*(t-s.lo)/(s.hi-s.lo)
 		f.line(a.x0, y, a.x1, y, style{stroke: "#ddd"})
-		f.text(a.x0-6, y+4, tickLabel(t), textStyle{anchor: "end", class: "tick"})
+		f.text(a.x0-6, y+4, s.labelOf(t), textStyle{anchor: "end", class: "tick"})
 	}
 	f.line(a.x0, a.y0, a.x0, a.y1, style{stroke: "#333"})
 }
@@ -206,26 +244,20 @@ func (f *Figure) xAxisLine(a plotArea) {
 	f.line(a.x0, a.y1, a.x1, a.y1, style{stroke: "#333"})
 }
 
-// span is the range [lo, hi] of an axis and its ticks (niceTicks').
-type span struct {
-	ticks  []float64
-	lo, hi float64
-}
-
-// xyFrame draws the frame of a chart of points over a, in a figure h high: the y grid and
-// labels (yAxis), the x ticks labelled by label, the axis lines and c.XLabel. It returns
-// the maps from data to figure coordinates.
-func (f *Figure) xyFrame(c Chart, a plotArea, h int, x, y span, label func(float64) string) (px, py func(float64) float64) {
-	f.yAxis(a, y.ticks, y.lo, y.hi)
+// xyFrame draws the frame of a chart of points over a: the y grid and labels (yAxis), the x
+// ticks, the axis lines and c.XLabel under them. It returns the maps from axis units to
+// figure coordinates.
+func (f *Figure) xyFrame(c Chart, a plotArea, x, y span) (px, py func(float64) float64) {
+	f.yAxis(a, y)
 	px = func(v float64) float64 { return a.x0 + (a.x1-a.x0)*(v-x.lo)/(x.hi-x.lo) }
 	py = func(v float64) float64 { return a.y1 - (a.y1-a.y0)*(v-y.lo)/(y.hi-y.lo) }
 	for _, t := range x.ticks {
 		f.line(px(t), a.y1, px(t), a.y1+4, style{stroke: "#333"})
-		f.text(px(t), a.y1+16, label(t), textStyle{anchor: "middle", class: "tick"})
+		f.text(px(t), a.y1+16, x.labelOf(t), textStyle{anchor: "middle", class: "tick"})
 	}
 	f.xAxisLine(a)
 	if c.XLabel != "" {
-		f.text((a.x0+a.x1)/2, float64(h)-10, c.XLabel, textStyle{anchor: "middle", class: "xlabel"})
+		f.text((a.x0+a.x1)/2, a.y1+38, c.XLabel, textStyle{anchor: "middle", class: "xlabel"})
 	}
 	return px, py
 }

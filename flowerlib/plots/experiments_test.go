@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"image"
 	"image/color"
 	"math"
 	"slices"
@@ -71,13 +72,14 @@ func TestXYChartLogMarkers(t *testing.T) {
 }
 
 // TestScatter: one circle per finite point, coloured by group, rings for hollow points,
-// tooltips, legend with counts, and a larger x drawn further right.
+// tooltips, legend with counts and what rings are, under the plot (which keeps the figure's
+// width), and a larger x drawn further right.
 func TestScatter(t *testing.T) {
 	groups := []PointGroup{
 		{Name: "daisy", X: []float64{0, 1, math.NaN()}, Y: []float64{0, 1, 2}, Tips: []string{"a.jpg", "b.jpg", "c.jpg"}, Hollow: []bool{false, true, false}},
 		{Name: "roses", X: []float64{5, 6}, Y: []float64{-1, 3}},
 	}
-	fig := Scatter(Chart{Title: "PCA", XLabel: "PC1", YLabel: "PC2"}, groups)
+	fig := Scatter(Chart{Title: "PCA", XLabel: "PC1", YLabel: "PC2", Width: 400, Height: 340}, groups, "validation photo")
 	savePNG(t, "scatter.png", fig)
 	es := parseSVG(t, fig.SVG())
 	pts := append(find(es, "circle", "point"), find(es, "circle", "point hollow")...)
@@ -88,8 +90,27 @@ func TestScatter(t *testing.T) {
 	if h.attrs["fill"] != "white" || h.attrs["stroke"] != Palette[0] {
 		t.Errorf("hollow point %v", h.attrs)
 	}
-	if got := texts(find(es, "text", "legend")); !slices.Equal(got, []string{"daisy (3)", "roses (2)"}) {
+	if got := texts(find(es, "text", "legend")); !slices.Equal(got, []string{"daisy (3)", "roses (2)", "ring = validation photo"}) {
 		t.Errorf("legend %q", got)
+	}
+	// The legend is under the x axis and its label; the plot spans the figure but its margins.
+	axis := find(es, "line", "")[0]
+	for _, e := range find(es, "line", "") {
+		if e.attrs["stroke"] == "#333" && e.attrs["y1"] == e.attrs["y2"] && attrF(t, e, "x2")-attrF(t, e, "x1") > 100 {
+			axis = e // the x axis line
+		}
+	}
+	if w := attrF(t, axis, "x2") - attrF(t, axis, "x1"); w < 0.8*400 {
+		t.Errorf("the plot is %.0f of the figure's 400 pixels wide, want at least 80%%", w)
+	}
+	xl := find(es, "text", "xlabel")[0]
+	for _, l := range find(es, "text", "legend") {
+		if attrF(t, l, "y") <= attrF(t, xl, "y") || attrF(t, l, "y") > 340 || attrF(t, l, "x") < 0 || attrF(t, l, "x")+labelWidth(l.text, 11) > 400 {
+			t.Errorf("legend entry %q at (%s, %s): not under the x label (y %s) inside the figure", l.text, l.attrs["x"], l.attrs["y"], xl.attrs["y"])
+		}
+	}
+	if r := find(es, "circle", "legend-mark hollow"); len(r) != 1 || r[0].attrs["fill"] != "white" {
+		t.Errorf("the ring's legend mark %v", r)
 	}
 	if !strings.Contains(fig.SVG(), "<title>b.jpg</title>") {
 		t.Error("no tooltip with the photo's name")
@@ -152,5 +173,99 @@ func TestLevelBarChart(t *testing.T) {
 	}
 	if got := texts(find(es, "text", "value")); !slices.Equal(got, []string{"40", "60", "80", "90"}) {
 		t.Errorf("values %q", got)
+	}
+}
+
+// TestXYChartMarkerOn: a marker that names a series gets a dot on that series at its x
+// (interpolated between the series' points on the log axis) and its label in the legend,
+// not at the top of the frame; one beyond the series' end gets no dot.
+func TestXYChartMarkerOn(t *testing.T) {
+	lrs := []float64{1e-4, 1e-3, 1e-2, 1e-1}
+	loss := []float64{1.6, 1.2, 0.4, 2}
+	fig := XYChart(Chart{Title: "lr_find", Width: 600, Height: 300}, Axes{LogX: true, Markers: []Marker{
+		{X: math.Sqrt(1e-3 * 1e-2), Label: "steepest: 3.2e-03", Color: "#d62728", On: "loss of each step"},
+		{X: 1, Label: "beyond", On: "loss of each step"},
+		{X: 1e-4, Label: "at the top"},
+	}}, []Series{{Name: "loss of each step", X: lrs, Y: loss}})
+	savePNG(t, "xy-marker-on.png", fig)
+	es := parseSVG(t, fig.SVG())
+	dots := find(es, "circle", "marker-point")
+	if len(dots) != 1 {
+		t.Fatalf("%d marker dots, want 1 (the second marker is beyond the series)", len(dots))
+	}
+	// Halfway between 1e-3 and 1e-2 in log x: halfway between 1.2 and 0.4.
+	if got := attrF(t, dots[0], "data-y"); math.Abs(got-0.8) > 1e-9 || dots[0].attrs["fill"] != "#d62728" {
+		t.Errorf("dot at loss %v (%s), want 0.8 in the marker's colour", got, dots[0].attrs["fill"])
+	}
+	line := find(es, "line", "marker")[0]
+	if math.Abs(attrF(t, dots[0], "cx")-attrF(t, line, "x1")) > 1e-9 {
+		t.Errorf("dot at x=%s, its marker line at %s", dots[0].attrs["cx"], line.attrs["x1"])
+	}
+	// Its y: the same map as the series' points (the first 4 circles: 1.2 and 0.4 are the 2nd
+	// and 3rd; 0.8 is halfway between).
+	pts := find(es, "circle", "")
+	y12, y04 := attrF(t, pts[1], "cy"), attrF(t, pts[2], "cy")
+	if got := attrF(t, dots[0], "cy"); math.Abs(got-(y12+y04)/2) > 1e-6 {
+		t.Errorf("dot at y=%v, want %v", got, (y12+y04)/2)
+	}
+	if got := texts(find(es, "text", "legend")); !slices.Equal(got, []string{"loss of each step", "steepest: 3.2e-03", "beyond"}) {
+		t.Errorf("legend %q", got)
+	}
+	if got := texts(find(es, "text", "marker-label")); !slices.Equal(got, []string{"at the top"}) {
+		t.Errorf("labels at the top of the frame %q", got)
+	}
+	img := fig.Raster()
+	if got := img.RGBAAt(int(2*attrF(t, dots[0], "cx")), int(2*attrF(t, dots[0], "cy"))); !near(got, hexColor(t, "#d62728"), 2) {
+		t.Errorf("raster %v at the dot", got)
+	}
+}
+
+// TestColorBarAndVStack: the ramp is drawn as given, at its size, framed, ticks at their
+// values, the ends' words beside it; VStack centres figures one under the other.
+func TestColorBarAndVStack(t *testing.T) {
+	ramp := image.NewRGBA(image.Rect(0, 0, 200, 10))
+	for x := range 200 {
+		for y := range 10 {
+			ramp.SetRGBA(x, y, color.RGBA{uint8(x), 0, uint8(255 - x), 255})
+		}
+	}
+	bar, err := ColorBar(400, ColorScale{Title: "scale", Ramp: ramp, Min: -1, Max: 1, Ticks: []float64{-1, 0, 1}, Labels: []string{"-1", "0", "1"},
+		Left: "against", Right: "for"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := parseSVG(t, bar.SVG())
+	im := find(es, "image", "")
+	if len(im) != 1 || attrF(t, im[0], "x") != 100 || attrF(t, im[0], "width") != 200 || attrF(t, im[0], "height") != 10 {
+		t.Fatalf("ramp image %v", im)
+	}
+	ticks := find(es, "text", "tick")
+	if len(ticks) != 3 || attrF(t, ticks[0], "x") != 100 || attrF(t, ticks[1], "x") != 200 || attrF(t, ticks[2], "x") != 300 {
+		t.Errorf("tick labels %v", ticks)
+	}
+	if got := texts(find(es, "text", "colorbar-end")); !slices.Equal(got, []string{"against", "for"}) {
+		t.Errorf("ends %q", got)
+	}
+	img := bar.Raster()
+	y := int(attrF(t, im[0], "y")) + 5
+	for _, x := range []int{0, 100, 199} {
+		if got := img.RGBAAt(100+x, y); got != ramp.RGBAAt(x, 5) {
+			t.Errorf("raster at ramp column %d: %v, want %v", x, got, ramp.RGBAAt(x, 5))
+		}
+	}
+	if _, err := ColorBar(400, ColorScale{Ramp: ramp, Min: 1, Max: 1}); err == nil || !strings.Contains(err.Error(), "Max > Min") {
+		t.Errorf("empty range: %v", err)
+	}
+	top := BarChart(Chart{Width: 300, Height: 200}, []Bar{{"a", 1}})
+	st := VStack("stack", 4, top, bar)
+	if st.Width != 400 || st.Height != 200+4+bar.Height || st.Scale != 2 {
+		t.Errorf("VStack %d×%d at scale %v", st.Width, st.Height, st.Scale)
+	}
+	var at []string
+	for _, e := range find(parseSVG(t, st.SVG()), "svg", "") {
+		at = append(at, e.attrs["class"]+"@"+e.attrs["x"]+","+e.attrs["y"])
+	}
+	if got := strings.Join(at, " "); got != "stack@, flowers-bar-chart@50,0 flowers-colorbar@0,204" {
+		t.Errorf("stacked figures %q", got)
 	}
 }

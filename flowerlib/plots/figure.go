@@ -143,6 +143,35 @@ func HStack(class string, gap int, figs ...*Figure) *Figure {
 	return f
 }
 
+// VStack returns one figure with figs one under the other, centred, gap pixels apart (e.g.
+// a gallery of maps over its colour scale): one picture, one output in a notebook. Its
+// raster scale is the largest of theirs.
+func VStack(class string, gap int, figs ...*Figure) *Figure {
+	w, h := 0, 0
+	var titles []string
+	for i, g := range figs {
+		if i > 0 {
+			h += gap
+		}
+		h += g.Height
+		w = max(w, g.Width)
+		if g.Title != "" {
+			titles = append(titles, g.Title)
+		}
+	}
+	f := newFigure(class, w, h)
+	f.Title = strings.Join(titles, " · ")
+	y := 0
+	scale := 0.0
+	for _, g := range figs {
+		f.items = append(f.items, item{kind: kFigure, x: float64((w - g.Width) / 2), y: float64(y), sub: g})
+		y += g.Height + gap
+		scale = max(scale, g.scale())
+	}
+	f.Scale = scale
+	return f
+}
+
 func (f *Figure) scale() float64 {
 	if f.Scale > 0 {
 		return f.Scale

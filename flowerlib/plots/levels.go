@@ -45,7 +45,7 @@ func LevelBarChart(c Chart, bars []Bar, levels []Level) *Figure {
 		top = c.YMax
 	}
 	ticks, _, thi := niceTicks(0, top, 5)
-	f.yAxis(a, ticks, 0, thi)
+	f.yAxis(a, span{ticks: ticks, lo: 0, hi: thi})
 	py := func(v float64) float64 { return a.y1 - (a.y1-a.y0)*v/thi }
 	if len(bars) > 0 {
 		slot := (a.x1 - a.x0) / float64(len(bars))

@@ -31,6 +31,11 @@ type Chart struct {
 	XLabel, YLabel string
 	Width, Height  int     // pixels; default 560×340
 	YMax           float64 // bar charts: top of the value axis (e.g. 100 for percentages); 0 = from the data
+	// LogY spaces the value axis of line and XY charts by powers of ten (ticks at round
+	// values: 0.3, 1, 3, 10, …), so that curves of very different sizes (a loss of 0.5 beside
+	// a validation loss of 100) both keep their shape; values ≤ 0 are left out. Say so in
+	// YLabel.
+	LogY bool
 }
 
 func (c Chart) size() (w, h int) {
