@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowerlib/flowers/flowerlib/interpret"
+	"github.com/flowerlib/flowers/flowerlib/cam"
 	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/plots"
@@ -90,7 +90,7 @@ func atof(s string) float64 {
 }
 
 // checkColorBar: the gallery ends with the maps' colour bar (CAMScale), whose raster is, at
-// its ends and middle, the colour interpret.Overlay gives those map values over white.
+// its ends and middle, the colour cam.Overlay gives those map values over white.
 func checkColorBar(t *testing.T, g *plots.Figure, method string) {
 	t.Helper()
 	svg := g.SVG()
@@ -124,10 +124,10 @@ func checkColorBar(t *testing.T, g *plots.Figure, method string) {
 		// A map v, v, 1 over three white pixels, one per cell: the first pixel shows v (the
 		// largest |value| is 1).
 		mp := []float32{float32(v), float32(v), 1}
-		want := interpret.Overlay(white, mp, 1, 3, 3*interpret.Stride, CAMOpacity).RGBAAt(0, 0)
+		want := cam.Overlay(white, mp, 1, 3, 3*cam.Stride, CAMOpacity).RGBAAt(0, 0)
 		x := x0 + (w-1)*(v-lo)/(1-lo)
 		if got := img.RGBAAt(int(x), int(y0)+5); absDiff(got, want) > 6 {
-			t.Errorf("%s colour bar at %g: %v, want %v (interpret.Overlay)", method, v, got, want)
+			t.Errorf("%s colour bar at %g: %v, want %v (cam.Overlay)", method, v, got, want)
 		}
 	}
 }

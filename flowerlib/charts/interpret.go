@@ -7,7 +7,7 @@ import (
 	"sort"
 
 	"github.com/flowerlib/flowers/flowerlib/images"
-	"github.com/flowerlib/flowers/flowerlib/interpret"
+	"github.com/flowerlib/flowers/flowerlib/cam"
 	"github.com/flowerlib/flowers/flowerlib/learner"
 	"github.com/flowerlib/flowers/flowerlib/plots"
 )
@@ -36,7 +36,7 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 		if err != nil {
 			return nil, err
 		}
-		t := plots.Tile{Image: interpret.Overlay(Image(img), c.Map, c.H, c.W, size, CAMOpacity), Mark: plots.Correct,
+		t := plots.Tile{Image: cam.Overlay(Image(img), c.Map, c.H, c.W, size, CAMOpacity), Mark: plots.Correct,
 			Caption: fmt.Sprintf("%s %.0f%%", classes[c.Predicted], 100*c.Probability)}
 		if c.True >= 0 {
 			t.Caption = fmt.Sprintf("true %s\npred %s %.0f%%", classes[c.True], classes[c.Predicted], 100*c.Probability)
@@ -63,11 +63,11 @@ func CAMGallery(cams []learner.CAMResult, classes []string, n, size int) (*plots
 	return plots.VStack("flowers-cam-gallery", 0, grid, bar), nil
 }
 
-// CAMScale is the colour bar of maps drawn by interpret.Overlay (width pixels wide): each map
+// CAMScale is the colour bar of maps drawn by cam.Overlay (width pixels wide): each map
 // is divided by its own largest absolute value, so the scale runs from −1 (blue: the region
 // speaks against the class) through 0 (the photo as it is) to 1 (red: for it) for CAM,
 // which is signed, and from 0 to 1 for Grad-CAM (cut at 0). The ramp is drawn by
-// interpret.Overlay itself over white, so it cannot differ from the maps.
+// cam.Overlay itself over white, so it cannot differ from the maps.
 func CAMScale(method string, width int) plots.ColorScale {
 	s := plots.ColorScale{Min: -1, Max: 1, Ticks: []float64{-1, -0.5, 0, 0.5, 1}, Labels: []string{"-1", "-0.5", "0", "0.5", "1"},
 		Left: "against the class", Right: "for the class",
@@ -87,7 +87,7 @@ func CAMScale(method string, width int) plots.ColorScale {
 	for j := range m {
 		m[j] = float32(s.Min + (s.Max-s.Min)*float64(j)/float64(width-1))
 	}
-	s.Ramp = interpret.Overlay(white, m, 1, width, width*interpret.Stride, CAMOpacity)
+	s.Ramp = cam.Overlay(white, m, 1, width, width*cam.Stride, CAMOpacity)
 	return s
 }
 

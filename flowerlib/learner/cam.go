@@ -2,7 +2,7 @@ package learner
 
 import (
 	"github.com/flowerlib/flowers/flowerlib/features"
-	"github.com/flowerlib/flowers/flowerlib/interpret"
+	"github.com/flowerlib/flowers/flowerlib/cam"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -19,7 +19,7 @@ const (
 
 // CAMResult is where the model looks in one photo: a map over the base's last feature map
 // (conv5_block3_out, H×W = 7×7 at 224²) for the class the model predicts, to be upsampled and
-// overlaid on the photo (interpret.Overlay).
+// overlaid on the photo (cam.Overlay).
 type CAMResult struct {
 	Path        string
 	True        int     // class index; -1 when unknown (a photo of your own)
@@ -38,7 +38,7 @@ func (r CAMResult) Wrong() bool { return r.True >= 0 && r.Err == "" && r.True !=
 // CAM explains the model's answer for each image file: the photo (decoded and resized as in
 // training) goes through the base up to its last feature map A [H, W, 2048], the head gives
 // the class probabilities from it (pooled as in training), and the map of the predicted class
-// is computed by interpret.Maps: CAM for the avg head — the class's weights over A, exact for
+// is computed by cam.Maps: CAM for the avg head — the class's weights over A, exact for
 // a linear head and the first-order part of the score for the seed's — and Grad-CAM for the
 // max and flatten heads. A fine-tuned model uses its fine-tuned base. A file that cannot be
 // decoded gets Err; the others are still explained.
@@ -69,7 +69,7 @@ func (m *Model) cam(paths []string, labels []int) ([]CAMResult, error) {
 	}
 	defer base.finalize()
 	// The class probabilities from the feature map, pooled as the head was trained.
-	score := interpret.HeadScore(m.headFn, pooling)
+	score := cam.HeadScore(m.headFn, pooling)
 	probsExec, err := model.NewExec(m.Backend, m.store, func(scope *model.Scope, fm *graph.Node) *graph.Node {
 		m.store.SetTraining(fm.Graph(), false)
 		return graph.Softmax(score(scope, fm), -1)
@@ -109,7 +109,7 @@ func (m *Model) cam(paths []string, labels []int) ([]CAMResult, error) {
 				}
 			}
 		}
-		maps, err := interpret.Maps(m.Backend, m.store, score, classes, fm, n, h, w, c, predicted, signed)
+		maps, err := cam.Maps(m.Backend, m.store, score, classes, fm, n, h, w, c, predicted, signed)
 		if err != nil {
 			return errors.WithMessage(err, "cam")
 		}

@@ -1,4 +1,4 @@
-// Package interpret shows where the model looks: class activation maps over the base's last
+// Package cam shows where the model looks: class activation maps over the base's last
 // feature map (conv5_block3_out, [h, w, 2048]: 7×7 at 224²), upsampled and overlaid on the
 // photo.
 //
@@ -13,7 +13,7 @@
 // (Selvaraju et al. 2017): α_k = Σ_ij ∂score_c/∂A_k(i, j), M_c = ReLU(Σ_k α_k · A_k). Both are
 // one formula, computed with GoMLX's autodiff through the head on the feature map: for the avg
 // head Σ_ij ∂score/∂A_k(i,j) = w_k exactly, and no ReLU is applied (the map is signed).
-package interpret
+package cam
 
 import (
 	"image"
@@ -54,7 +54,7 @@ func HeadScore(head func(*model.Scope, *graph.Node) *graph.Node, pooling string)
 func Maps(backend compute.Backend, store *model.Store, score ScoreFn, numClasses int, featureMaps []float32, n, h, w, c int,
 	classes []int, signed bool) ([][]float32, error) {
 	if len(featureMaps) != n*h*w*c || len(classes) != n {
-		return nil, errors.Errorf("interpret.Maps: %d values and %d classes for %d maps of %d×%d×%d", len(featureMaps), len(classes), n, h, w, c)
+		return nil, errors.Errorf("cam.Maps: %d values and %d classes for %d maps of %d×%d×%d", len(featureMaps), len(classes), n, h, w, c)
 	}
 	var out [][]float32
 	err := exceptions.TryCatch[error](func() {
@@ -62,7 +62,7 @@ func Maps(backend compute.Backend, store *model.Store, score ScoreFn, numClasses
 			store.SetTraining(fm.Graph(), false)
 			scores := score(scope, fm)
 			if !scores.Shape().Equal(onehot.Shape()) {
-				exceptions.Panicf("interpret.Maps: the scores are %s, want [%d, classes]", scores.Shape(), n)
+				exceptions.Panicf("cam.Maps: the scores are %s, want [%d, classes]", scores.Shape(), n)
 			}
 			total := graph.ReduceAllSum(graph.Mul(scores, onehot)) // each example's own class score
 			grad := graph.Gradient(total, fm)[0]                   // [n, h, w, c]
@@ -77,7 +77,7 @@ func Maps(backend compute.Backend, store *model.Store, score ScoreFn, numClasses
 		oh := make([]float32, n*numClasses)
 		for i, cl := range classes {
 			if cl < 0 || cl >= numClasses {
-				exceptions.Panicf("interpret.Maps: class %d asked of a head with %d classes", cl, numClasses)
+				exceptions.Panicf("cam.Maps: class %d asked of a head with %d classes", cl, numClasses)
 			}
 			oh[i*numClasses+cl] = 1
 		}
