@@ -146,7 +146,7 @@ func (c *benchConfig) runPhotos() error {
 		}
 		startMeasure()
 		u0, start := getRusage(), time.Now()
-		ex, err := resnet50.NewExtractor(b, c.weights, resnet50.Options{Pooling: resnet50.PoolingAvg, Height: c.size, Width: c.size})
+		ex, err := resnet50.NewBase(b, c.weights, resnet50.Options{Pooling: resnet50.PoolingAvg, Height: c.size, Width: c.size})
 		if err != nil {
 			return err
 		}

@@ -98,7 +98,7 @@ func runFeatures(args []string) error {
 	if err != nil {
 		return err
 	}
-	ex, err := resnet50.NewExtractor(be, w, opts)
+	ex, err := resnet50.NewBase(be, w, opts)
 	if err != nil {
 		return errors.WithMessagef(err, "weights %q", *weightsFlag)
 	}
@@ -111,7 +111,7 @@ func runFeatures(args []string) error {
 // out (.npy) and its row list. Every photo gets its answer: a bad one is named with its
 // reason, and when the photos were listed by the user (listed), any bad one makes the command
 // fail once the others are written.
-func extractToFiles(ex *resnet50.Extractor, paths, rowLabels []string, size, batch int, out, what string, listed bool) error {
+func extractToFiles(ex *resnet50.Base, paths, rowLabels []string, size, batch int, out, what string, listed bool) error {
 	start := time.Now()
 	rowShape := ex.OutputShape(1, size, size)[1:]
 	var feats []float32

@@ -78,7 +78,7 @@ func TestFeaturesCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(3, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	ex, err := resnet50.NewBase(b, resnet50.RandomWeights(3, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestFeaturesTopProbsFile(t *testing.T) {
 	}
 	want := map[bool][]float32{}
 	for _, top := range []bool{true, false} {
-		ex, err := resnet50.NewExtractor(b, w, resnet50.Options{IncludeTop: top, Pooling: resnet50.PoolingAvg})
+		ex, err := resnet50.NewBase(b, w, resnet50.Options{IncludeTop: top, Pooling: resnet50.PoolingAvg})
 		if err != nil {
 			t.Fatal(err)
 		}

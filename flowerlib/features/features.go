@@ -45,7 +45,7 @@ const Preprocessing = "images.Load bilinear RGB 0..255 → resnet50.Preprocess c
 // Magic is the internal/container kind of feature cache files.
 const Magic = "FLWFEAT2"
 
-// Extractor runs the frozen base: resnet50.Extractor implements it.
+// Extractor runs the frozen base: resnet50.Base implements it.
 type Extractor interface {
 	// ExtractFloats returns the features of n images [n, height, width, 3] RGB 0..255 (flat).
 	ExtractFloats(pixels []float32, n, height, width int) ([]float32, error)

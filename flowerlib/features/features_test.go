@@ -37,7 +37,7 @@ func writePNG(t *testing.T, path string, c color.RGBA, size int) {
 // computes, the second reuses, changing one image or corrupting the file rebuilds.
 func TestCacheRebuild(t *testing.T) {
 	b := backend.MustNew("go", nil)
-	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	ex, err := resnet50.NewBase(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func sameSize(t *testing.T, a, b string) {
 // their new paths.
 func TestCacheKeyedByContent(t *testing.T) {
 	b := backend.MustNew("go", nil)
-	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	ex, err := resnet50.NewBase(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestCacheKeyedByContent(t *testing.T) {
 // reason, in input order; nothing aborts, and the pipe is never opened (it would block).
 func TestExtractEveryInputAnswered(t *testing.T) {
 	b := backend.MustNew("go", nil)
-	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	ex, err := resnet50.NewBase(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func pipelinePhotos(t *testing.T, n, bad, size int) []string {
 // TestExtractPipelineSameAsSequential: reading batches ahead (prefetchDepth 1, 2) gives the
 // same rows, in the same order, with the same failures as reading each when the base asks (0).
 func TestExtractPipelineSameAsSequential(t *testing.T) {
-	ex, err := resnet50.NewExtractor(backend.MustNew("go", nil), resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	ex, err := resnet50.NewBase(backend.MustNew("go", nil), resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestPrefetchReadsAhead(t *testing.T) {
 // TestExtractStopsOnError: an error from fn ends Extract with that error, the read-ahead
 // goroutine stopped.
 func TestExtractStopsOnError(t *testing.T) {
-	ex, err := resnet50.NewExtractor(backend.MustNew("go", nil), resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	ex, err := resnet50.NewBase(backend.MustNew("go", nil), resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,7 @@ func (m *Model) featureMapBase() (*mapBase, error) {
 		if err := m.loadBase(); err != nil {
 			return nil, err
 		}
-		ex, err := resnet50.NewExtractor(m.Backend, m.base.File, resnet50.Options{Pooling: resnet50.PoolingNone})
+		ex, err := resnet50.NewBase(m.Backend, m.base.File, resnet50.Options{Pooling: resnet50.PoolingNone})
 		if err != nil {
 			return nil, err
 		}

@@ -55,7 +55,7 @@ func (l *Learner) stageFeatures(layers []string) (*features.Set, error) {
 	if l.Backend, err = backend.New(l.Config.Backend, l.Log); err != nil {
 		return nil, err
 	}
-	if l.ex, err = resnet50.NewExtractor(l.Backend, l.base.File, resnet50.Options{Pooling: resnet50.PoolingAvg, Outputs: layers}); err != nil {
+	if l.ex, err = resnet50.NewBase(l.Backend, l.base.File, resnet50.Options{Pooling: resnet50.PoolingAvg, Outputs: layers}); err != nil {
 		return nil, err
 	}
 	si := l.Info.Split

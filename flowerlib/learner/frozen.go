@@ -67,7 +67,7 @@ func rowSize(layer string, size int) int {
 // that decoded (keptPaths), and returns their outputs in memory, float32, as fine-tuning's data.
 func (l *Learner) frozenFeatures(cut string) (fineTuneData, error) {
 	start := time.Now()
-	ex, err := resnet50.NewExtractor(l.Backend, l.base.File, resnet50.Options{StopAt: cut})
+	ex, err := resnet50.NewBase(l.Backend, l.base.File, resnet50.Options{StopAt: cut})
 	if err != nil {
 		return fineTuneData{}, errors.WithMessagef(err, "learner.FineTune: preparing the frozen layers up to %q", cut)
 	}
@@ -91,7 +91,7 @@ func (l *Learner) frozenFeatures(cut string) (fineTuneData, error) {
 
 // extractFrozen runs ex over the photos of a split part that decoded (offset as in keptPaths);
 // a photo that decoded before and fails now is an error, as on the photos path.
-func (l *Learner) extractFrozen(ex *resnet50.Extractor, paths []string, codes []int, offset int) (*trainer.ArrayData, error) {
+func (l *Learner) extractFrozen(ex *resnet50.Base, paths []string, codes []int, offset int) (*trainer.ArrayData, error) {
 	ps, cs := l.keptPaths(paths, codes, offset)
 	dims := ex.OutputShape(1, l.ImageSize, l.ImageSize)[1:]
 	row := 1

@@ -58,7 +58,7 @@ type Learner struct {
 	Head *head.Description
 
 	base       *resnet50.Pretrained
-	ex         *resnet50.Extractor
+	ex         *resnet50.Base
 	set        *features.Set
 	copies     []*features.Set
 	train      trainer.Data
@@ -163,7 +163,7 @@ func (l *Learner) loadBase() error {
 	if l.Backend, err = backend.New(l.Config.Backend, l.Log); err != nil {
 		return err
 	}
-	l.ex, err = resnet50.NewExtractor(l.Backend, l.base.File, resnet50.Options{Pooling: poolingOf(l.Pooling)})
+	l.ex, err = resnet50.NewBase(l.Backend, l.base.File, resnet50.Options{Pooling: poolingOf(l.Pooling)})
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ type Model struct {
 
 	store  *model.Store
 	exec   *model.Exec // inputs (features, or images when FineTuned), labels → loss·n, correct, probabilities
-	ex     *resnet50.Extractor
+	ex     *resnet50.Base
 	base   *resnet50.Pretrained
 	log    io.Writer
 	shared bool      // store and extractor belong to a Learner
@@ -226,7 +226,7 @@ func (m *Model) compile() error {
 		if err := m.loadBase(); err != nil {
 			return err
 		}
-		if m.ex, err = resnet50.NewExtractor(m.Backend, m.base.File, resnet50.Options{Pooling: poolingOf(pooling)}); err != nil {
+		if m.ex, err = resnet50.NewBase(m.Backend, m.base.File, resnet50.Options{Pooling: poolingOf(pooling)}); err != nil {
 			return err
 		}
 	}

@@ -39,20 +39,20 @@ func TestFromMatchesWhole(t *testing.T) {
 	})
 	outs := whole.MustCall(tensors.FromFlatDataAndDimensions(randomImages(2, n, size, size), n, size, size, 3))
 	mid, want := outs[0], tensors.MustCopyFlatData[float32](outs[1])
-	ex, err := NewExtractor(b, w, Options{StopAt: cut, Pooling: PoolingAvg})
+	ex, err := NewBase(b, w, Options{StopAt: cut, Pooling: PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ex.Finalize()
 	if shape := ex.OutputShape(n, size, size); !slices.Equal(shape, mid.Shape().Dimensions) {
-		t.Errorf("Extractor StopAt %q: OutputShape %v, the layer's output is %v", cut, shape, mid.Shape().Dimensions)
+		t.Errorf("Base StopAt %q: OutputShape %v, the layer's output is %v", cut, shape, mid.Shape().Dimensions)
 	}
 	exMid, err := ex.ExtractFloats(randomImages(2, n, size, size), n, size, size)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := maxRelDiff(exMid, tensors.MustCopyFlatData[float32](mid)); d > 1e-5 {
-		t.Errorf("Extractor StopAt %q differs from DoneAt by %g relative", cut, d)
+		t.Errorf("Base StopAt %q differs from DoneAt by %g relative", cut, d)
 	}
 	fromStore := model.NewStore()
 	from := model.MustNewExec(b, fromStore, func(scope *model.Scope, x *graph.Node) *graph.Node {

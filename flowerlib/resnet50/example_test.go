@@ -38,9 +38,9 @@ func ExampleBuildGraph() {
 }
 
 // Features of a batch of photos with the frozen base, compiled once and reused.
-func ExampleNewExtractor() {
+func ExampleNewBase() {
 	b := backend.MustNew("", os.Stderr)
-	ex, err := resnet50.NewExtractor(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	ex, err := resnet50.NewBase(b, resnet50.RandomWeights(1, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -76,7 +76,7 @@ func TestFrozenBaseDoesNotChange(t *testing.T) {
 	}
 	// BatchNorm used the moving statistics: the features of the training step equal the
 	// inference Extractor's.
-	e, err := NewExtractor(goBackend(t), testWeights, Options{Pooling: PoolingAvg})
+	e, err := NewBase(goBackend(t), testWeights, Options{Pooling: PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestGoldenFeatures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ex, err := NewExtractor(b, RandomWeights(goldenSeed, false), Options{Pooling: PoolingAvg})
+		ex, err := NewBase(b, RandomWeights(goldenSeed, false), Options{Pooling: PoolingAvg})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -66,7 +66,7 @@ const (
 	TopLayerName = "predictions"
 )
 
-// Options describe a ResNet50: the one configuration that Layers, Summary, NewExtractor and
+// Options describe a ResNet50: the one configuration that Layers, Summary, NewBase and
 // the graph builder (BuildGraph's setters) share. The zero value is Keras'
 // ResNet50(include_top=False, pooling=None, input 224×224), trainable.
 type Options struct {
@@ -77,16 +77,16 @@ type Options struct {
 	// Height, Width of the input images; 0 means DefaultSize. At least MinSize.
 	Height, Width int
 	// Frozen marks every weight non-trainable (Keras `base_model.trainable = False`); BatchNorm
-	// then always uses its moving statistics. NewExtractor always runs the frozen model.
+	// then always uses its moving statistics. NewBase always runs the frozen model.
 	Frozen bool
 	// TrainableFrom, if set, makes only the layers from the first one whose name starts with
 	// this prefix (in Layers order) trainable, e.g. "conv5" or "conv4_block6".
 	TrainableFrom string
-	// Outputs, for NewExtractor, names layers whose outputs to return instead of the model's
+	// Outputs, for NewBase, names layers whose outputs to return instead of the model's
 	// (e.g. the stage outputs, StageOutputs): each is pooled (Pooling must be avg or max) and
 	// they are concatenated in order, [n, Σ channels]. One pass computes them all.
 	Outputs []string
-	// StopAt, for NewExtractor, names a layer whose output map to return as it is, e.g.
+	// StopAt, for NewBase, names a layer whose output map to return as it is, e.g.
 	// "conv4_block6_out" [n, 14, 14, 1024] at 224² (Pooling and the top do not apply): the
 	// input of a model built From that layer. Not with Outputs; not a Conv2D (see CutBefore).
 	StopAt string

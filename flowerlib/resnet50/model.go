@@ -39,7 +39,7 @@ import (
 
 // Config builds a ResNet50 graph: create it with BuildGraph, configure it with the setters
 // (each sets a field of its Options, the one description of a ResNet50 that Layers, Summary
-// and NewExtractor take too), and call Done.
+// and NewBase take too), and call Done.
 type Config struct {
 	scope   *model.Scope
 	images  *Node

@@ -66,7 +66,7 @@ func TestRandomWeightsActivationScale(t *testing.T) {
 		}
 		x = append(x, img.Float32()...)
 	}
-	ex, err := NewExtractor(goBackend(t), testWeights, Options{})
+	ex, err := NewBase(goBackend(t), testWeights, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -294,7 +294,7 @@ func testBackend(t *testing.T) compute.Backend {
 func (o *oracle) extract(t *testing.T, w *weights.File, opts resnet50.Options, n int) []float32 {
 	t.Helper()
 	be := testBackend(t)
-	ex, err := resnet50.NewExtractor(be, w, opts)
+	ex, err := resnet50.NewBase(be, w, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ func TestTorchParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ex, err := resnet50.NewExtractor(be, w, opts)
+			ex, err := resnet50.NewBase(be, w, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

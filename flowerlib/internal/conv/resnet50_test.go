@@ -46,7 +46,7 @@ func extract(t *testing.T, backendName string, pixels []float32, n, size int) []
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := resnet50.NewExtractor(b, resnet50.RandomWeights(7, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
+	e, err := resnet50.NewBase(b, resnet50.RandomWeights(7, false), resnet50.Options{Pooling: resnet50.PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}

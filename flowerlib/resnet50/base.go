@@ -19,10 +19,10 @@ import (
 	"github.com/pkg/errors"
 )
 
-// Extractor runs the frozen ResNet50 over batches of images: the transfer-learning feature
+// Base runs the frozen ResNet50 over batches of images: the transfer-learning feature
 // extractor. The graph is compiled once per input shape and reused across batches.
 // It is not safe for concurrent use.
-type Extractor struct {
+type Base struct {
 	backend compute.Backend
 	store   *model.Store
 	exec    *model.Exec
@@ -32,14 +32,14 @@ type Extractor struct {
 	Log io.Writer
 }
 
-// NewExtractor loads w into a new Store and prepares the model described by opts, frozen
+// NewBase loads w into a new Store and prepares the model described by opts, frozen
 // (Frozen and TrainableFrom are overridden: BatchNorm uses its moving statistics). It fails, naming each tensor, when w does not match (see CheckWeights).
-func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extractor, error) {
+func NewBase(backend compute.Backend, w *weights.File, opts Options) (*Base, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	opts.Frozen, opts.TrainableFrom = true, ""
-	e := &Extractor{backend: backend, store: model.NewStore(), opts: opts}
+	e := &Base{backend: backend, store: model.NewStore(), opts: opts}
 	// Variables are loaded now, so the graph function does not keep w (~94 MB) alive.
 	if err := LoadIntoScope(e.store.RootScope().At(ExtractorScope), w, opts.IncludeTop); err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 		return graph.Concatenate(outs, 1)
 	})
 	if err != nil {
-		return nil, errors.WithMessage(err, "resnet50.NewExtractor")
+		return nil, errors.WithMessage(err, "resnet50.NewBase")
 	}
 	return e, nil
 }
@@ -75,7 +75,7 @@ func NewExtractor(backend compute.Backend, w *weights.File, opts Options) (*Extr
 // OutputShape returns the shape of Extract's output for n images of the given size:
 // [n, ceil(h/32), ceil(w/32), 2048] ([n, 7, 7, 2048] at 224²), [n, 2048] pooled, or
 // [n, 1000] probabilities with the top, or StopAt's layer's output [n, h', w', c].
-func (e *Extractor) OutputShape(n, height, width int) []int {
+func (e *Base) OutputShape(n, height, width int) []int {
 	if len(e.opts.Outputs) > 0 {
 		c := 0
 		for _, o := range e.opts.Outputs {
@@ -101,39 +101,39 @@ func (e *Extractor) OutputShape(n, height, width int) []int {
 // Extract returns the features of batch, float32 [n, height, width, 3] RGB in 0..255 (not
 // preprocessed: Preprocess runs inside). Input that looks like 0..1 (max ≤ 1 over the batch)
 // gets a one-time warning on Log. The result is float32, see OutputShape.
-func (e *Extractor) Extract(batch *tensors.Tensor) (*tensors.Tensor, error) {
+func (e *Base) Extract(batch *tensors.Tensor) (*tensors.Tensor, error) {
 	s := batch.Shape()
 	if s.DType != dtypes.Float32 || s.Rank() != 4 || s.Dimensions[3] != 3 {
-		return nil, errors.Errorf("resnet50.Extractor: batch must be float32 [n, height, width, 3] RGB 0..255, got %s", s)
+		return nil, errors.Errorf("resnet50.Base: batch must be float32 [n, height, width, 3] RGB 0..255, got %s", s)
 	}
 	if s.Dimensions[1] < MinSize || s.Dimensions[2] < MinSize {
-		return nil, errors.Errorf("resnet50.Extractor: images must be at least %d×%d, got %s", MinSize, MinSize, s)
+		return nil, errors.Errorf("resnet50.Base: images must be at least %d×%d, got %s", MinSize, MinSize, s)
 	}
 	var maxValue float32
 	err := batch.ConstFlatData(func(flat any) { maxValue = maxOf(flat.([]float32)) })
 	if err != nil {
-		return nil, errors.WithMessage(err, "resnet50.Extractor: reading the batch")
+		return nil, errors.WithMessage(err, "resnet50.Base: reading the batch")
 	}
 	e.warnUnitRange(maxValue)
 	var out *tensors.Tensor
 	err = exceptions.TryCatch[error](func() { out = e.exec.MustCall1(batch) })
 	if err != nil {
-		return nil, errors.WithMessage(err, "resnet50.Extractor")
+		return nil, errors.WithMessage(err, "resnet50.Base")
 	}
 	return out, nil
 }
 
 // ExtractFloats is Extract on a flat float32 slice [n, height, width, 3] (RGB 0..255); it
 // returns the features as a flat slice (see OutputShape).
-func (e *Extractor) ExtractFloats(pixels []float32, n, height, width int) ([]float32, error) {
+func (e *Base) ExtractFloats(pixels []float32, n, height, width int) ([]float32, error) {
 	if len(pixels) != n*height*width*3 {
-		return nil, errors.Errorf("resnet50.Extractor: %d values is not %d images of %d×%d×3", len(pixels), n, height, width)
+		return nil, errors.Errorf("resnet50.Base: %d values is not %d images of %d×%d×3", len(pixels), n, height, width)
 	}
 	// One copy, straight into a backend buffer (shared memory on the go backend).
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(pixels))), 4*len(pixels))
 	in, err := tensors.FromRaw(e.backend, 0, shapes.Make(dtypes.Float32, n, height, width, 3), raw)
 	if err != nil {
-		return nil, errors.WithMessage(err, "resnet50.Extractor")
+		return nil, errors.WithMessage(err, "resnet50.Base")
 	}
 	defer in.MustFinalizeAll()
 	out, err := e.Extract(in)
@@ -145,7 +145,7 @@ func (e *Extractor) ExtractFloats(pixels []float32, n, height, width int) ([]flo
 }
 
 // warnUnitRange warns once when the batch looks like it was rescaled to 0..1.
-func (e *Extractor) warnUnitRange(maxValue float32) {
+func (e *Base) warnUnitRange(maxValue float32) {
 	if maxValue > 1 {
 		return
 	}
@@ -176,14 +176,14 @@ func maxOf(x []float32) float32 {
 	return m
 }
 
-// ExtractorScope is the scope of the Extractor's variables in its Store.
+// ExtractorScope is the scope of the Base's variables in its Store.
 const ExtractorScope = "resnet50"
 
 // Store returns the Store holding the model's variables (under scope "/resnet50").
-func (e *Extractor) Store() *model.Store { return e.store }
+func (e *Base) Store() *model.Store { return e.store }
 
 // Finalize frees the compiled graphs and the weights.
-func (e *Extractor) Finalize() {
+func (e *Base) Finalize() {
 	e.exec.Finalize()
 	e.store.Finalize()
 }

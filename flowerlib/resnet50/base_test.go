@@ -25,7 +25,7 @@ func TestPreprocess(t *testing.T) {
 
 func TestExtractorShapesAndWarning(t *testing.T) {
 	var log strings.Builder
-	ex, err := NewExtractor(goBackend(t), testWeights, Options{})
+	ex, err := NewBase(goBackend(t), testWeights, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestExtractorShapesAndWarning(t *testing.T) {
 	if _, err := ex.Extract(tensors.FromFlatDataAndDimensions(make([]float32, 16*16*3), 1, 16, 16, 3)); err == nil || !strings.Contains(err.Error(), "at least 32×32") {
 		t.Errorf("16×16 input: %v", err)
 	}
-	if _, err := NewExtractor(goBackend(t), RandomWeights(1, false), Options{IncludeTop: true}); err == nil || !strings.Contains(err.Error(), "predictions/kernel") {
+	if _, err := NewBase(goBackend(t), RandomWeights(1, false), Options{IncludeTop: true}); err == nil || !strings.Contains(err.Error(), "predictions/kernel") {
 		t.Errorf("top with no-top weights: %v", err)
 	}
 }
@@ -74,7 +74,7 @@ func TestExtractorShapesAndWarning(t *testing.T) {
 // backend: GOEXPERIMENT=simd go test -run XXX -bench Forward -benchtime 1x ./flowerlib/resnet50/
 func BenchmarkForward(b *testing.B) {
 	const batch, size = 32, DefaultSize
-	ex, err := NewExtractor(goBackend(b), RandomWeights(1, false), Options{Pooling: PoolingAvg})
+	ex, err := NewBase(goBackend(b), RandomWeights(1, false), Options{Pooling: PoolingAvg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestStageOutputs(t *testing.T) {
 	for i := range pix {
 		pix[i] = float32(i % 251)
 	}
-	stages, err := NewExtractor(b, w, Options{Pooling: PoolingAvg, Outputs: StageOutputs})
+	stages, err := NewBase(b, w, Options{Pooling: PoolingAvg, Outputs: StageOutputs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestStageOutputs(t *testing.T) {
 	if s := stages.OutputShape(2, 64, 64); len(s) != 2 || s[1] != 256+512+1024+2048 || len(got) != 2*s[1] {
 		t.Fatalf("shape %v for %d values", s, len(got))
 	}
-	plain, err := NewExtractor(b, w, Options{Pooling: PoolingAvg})
+	plain, err := NewBase(b, w, Options{Pooling: PoolingAvg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +133,10 @@ func TestStageOutputs(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewExtractor(b, w, Options{Pooling: PoolingAvg, Outputs: []string{"conv9_out"}}); err == nil {
+	if _, err := NewBase(b, w, Options{Pooling: PoolingAvg, Outputs: []string{"conv9_out"}}); err == nil {
 		t.Error("an unknown layer was accepted")
 	}
-	if _, err := NewExtractor(b, w, Options{Outputs: StageOutputs}); err == nil {
+	if _, err := NewBase(b, w, Options{Outputs: StageOutputs}); err == nil {
 		t.Error("stage outputs without pooling were accepted")
 	}
 }
