@@ -107,7 +107,7 @@ type benchConfig struct {
 
 func runBench(args []string) error {
 	fs := newFlags("bench", "[-tasks forward,photos,head,augment] [-batch 1,8,32] [-backends go,xla:cpu] [-refs torch,keras] [-duration 5s] [-json]", "")
-	taskList := fs.String("tasks", strings.Join(benchTasks, ","), "comma-separated tasks: forward (ResNet50 at each -batch), photos (decode+resize+features of -data), head (the seed's head, one Adam step at batch 32), augment (an epoch of the seed's augment mode on -data), finetune (an epoch training conv5 + the pooled head on -data)")
+	taskList := fs.String("tasks", strings.Join(benchTasks, ","), "comma-separated tasks: forward (ResNet50 at each -batch), photos (decode+resize+features of -data), head (the article's head, one Adam step at batch 32), augment (an epoch of the article's augment mode on -data), finetune (an epoch training conv5 + the pooled head on -data)")
 	batchList := fs.String("batch", "1,8,32", "forward: comma-separated batch sizes")
 	backendList := fs.String("backends", "", "comma-separated GoMLX backends (default: go, plus the XLA backend flowerlib/backend picks when a PJRT plugin is installed)")
 	refList := fs.String("refs", "torch,keras", "references measured in the same run: torch (PyTorch, -python), keras (TF-Keras, -keras-python); \"\" for none")
@@ -122,7 +122,7 @@ func runBench(args []string) error {
 	data := fs.String("data", "", "photos, augment, finetune: a dataset folder (one sub-folder per class; default: the 200-photo sample)")
 	photos := fs.Int("photos", 0, "photos, augment, finetune: use this many photos of -data, spread over the classes (0: all)")
 	epochs := fs.Int("epochs", 2, "augment, finetune: epochs to run; the last one is reported (the first includes compilation)")
-	headKinds := fs.String("head-kinds", "flatten,pooled", "head: the seed's Flatten head and/or the pooled (avg) one")
+	headKinds := fs.String("head-kinds", "flatten,pooled", "head: the article's Flatten head and/or the pooled (avg) one")
 	threads := fs.Int("threads", runtime.NumCPU(), "threads of the references (the Go backend uses GOMAXPROCS workers, XLA its own pool)")
 	seed := fs.Int64("seed", 1, "seed of the random weights and images")
 	convMode := fs.String("conv", os.Getenv(envConv), "convolution path: auto (fast on go, native on XLA), fast, native (graph.Convolve: very slow on go); default $"+envConv)

@@ -16,7 +16,7 @@ func workload(task, cas string) string {
 		return cas + " → features (decode, resize, ResNet50)"
 	case "head":
 		if cas == "flatten" {
-			return "seed's Flatten head, Adam step, batch 32"
+			return "article's Flatten head, Adam step, batch 32"
 		}
 		return "pooled head, Adam step, batch 32"
 	case "augment":

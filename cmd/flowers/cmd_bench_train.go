@@ -21,10 +21,10 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// benchHeadBatch is the seed's batch size.
+// benchHeadBatch is the article's batch size.
 const benchHeadBatch = 32
 
-// runHead measures one Adam step of the seed's head on cached features (random values: the
+// runHead measures one Adam step of the article's head on cached features (random values: the
 // speed does not depend on them), batch 32: the Flatten head (7×7×2048 inputs, 208M
 // parameters) and the pooled one (2048 inputs).
 func (c *benchConfig) runHead() error {
@@ -104,8 +104,8 @@ func (c *benchConfig) flowerlibHeadStep(name string, dims []int) (benchResult, e
 		CPUPerImage: (getRusage().cpu - u0.cpu).Seconds() / float64(benchHeadBatch*len(times))}, nil
 }
 
-// runAugment measures an epoch of the seed's augment mode on the photos: each epoch the
-// training photos, augmented as the seed's ImageDataGenerator, go through the frozen base,
+// runAugment measures an epoch of the article's augment mode on the photos: each epoch the
+// training photos, augmented as the article's ImageDataGenerator, go through the frozen base,
 // the Flatten head trains on them (batch 32, Adam) and a validation pass follows. The last
 // of -epochs epochs is reported (the first includes graph compilation).
 func (c *benchConfig) runAugment() error {

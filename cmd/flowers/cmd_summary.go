@@ -24,7 +24,7 @@ func runSummary(args []string) error {
 	frozen := fs.Bool("frozen", false, "count every weight as non-trainable (base_model.trainable = False)")
 	from := fs.String("trainable-from", "", "only layers from the first one with this name prefix are trainable (e.g. conv5)")
 	connected := fs.Bool("connected", true, "show the 'Connected to' column")
-	headKind := fs.String("head", "", "also the seed's head on the frozen base (flatten: the seed's; avg, max: on pooled features), as the seed's model.summary() lists it")
+	headKind := fs.String("head", "", "also the article's head on the frozen base (flatten: the article's; avg, max: on pooled features), as the article's model.summary() lists it")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func runSummary(args []string) error {
 		return errors.WithMessage(err, "-pooling")
 	}
 	if *headKind != "" {
-		// The seed's model: the base frozen (unless -trainable-from), pooled as the head needs.
+		// The article's model: the base frozen (unless -trainable-from), pooled as the head needs.
 		pool := config.PoolingOf(*headKind)
 		if defaults.Pooling.Check(pool) != nil || *headKind == "none" {
 			return usagef("-head %q: must be one of flatten, avg, max", *headKind)

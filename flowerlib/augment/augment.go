@@ -1,5 +1,5 @@
 // Package augment is Keras' ImageDataGenerator (keras_preprocessing 1.1, what the seed
-// article's Keras 2 uses) for the options the seed sets: rescale, rotation_range,
+// article's Keras 2 uses) for the options the article sets: rescale, rotation_range,
 // width_shift_range, height_shift_range, shear_range, zoom_range, horizontal_flip and
 // fill_mode="nearest".
 //
@@ -39,7 +39,7 @@ type Config struct {
 	// WidthShiftRange, HeightShiftRange: shifts ~ U(-r, r), as a fraction of the width
 	// (height) when r < 1, in pixels otherwise.
 	WidthShiftRange, HeightShiftRange float64
-	// ShearRange: shear angle ~ U(-r, r) in degrees (Keras 2 uses degrees, so the seed's
+	// ShearRange: shear angle ~ U(-r, r) in degrees (Keras 2 uses degrees, so the article's
 	// 0.2 is a very small shear).
 	ShearRange float64
 	// ZoomRange: zx and zy ~ U(1-z, 1+z), drawn independently (a zoom factor > 1 shows a
@@ -53,20 +53,20 @@ type Config struct {
 	Seed int64
 }
 
-// SeedArticle returns the seed article's training generator:
+// ArticleGenerator returns the article's training generator:
 // ImageDataGenerator(rescale=1./255, rotation_range=40, width_shift_range=0.4,
 // height_shift_range=0.4, shear_range=0.2, zoom_range=0.3, horizontal_flip=True), seed 42.
-func SeedArticle() Config {
+func ArticleGenerator() Config {
 	return Config{Rescale: 1.0 / 255, RotationRange: 40, WidthShiftRange: 0.4, HeightShiftRange: 0.4,
 		ShearRange: 0.2, ZoomRange: 0.3, HorizontalFlip: true, FillMode: "nearest", Seed: 42}
 }
 
-// Scaled returns the article's ImageDataGenerator (SeedArticle) with every range scaled by
+// Scaled returns the article's ImageDataGenerator (ArticleGenerator) with every range scaled by
 // strength (1 = the article's: rotation 40°, shifts 0.4, shear 0.2, zoom 0.3, flips; 0 =
 // none), drawn from seed, without the 1/255 rescale (flowerlib feeds 0..255 pixels to the
 // ImageNet weights' caffe preprocessing, as they expect).
 func Scaled(strength float64, seed int64) *Config {
-	c := SeedArticle()
+	c := ArticleGenerator()
 	c.Rescale = 1
 	c.RotationRange *= strength
 	c.WidthShiftRange *= strength

@@ -75,7 +75,7 @@ func TestMatchesKerasMatrixTorch(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "in.raw"), src.Pix, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := SeedArticle()
+	cfg := ArticleGenerator()
 	cfg.ShearRange = 20 // make the shear visible
 	params := []Params{
 		{Theta: 30, Zx: 1, Zy: 1},
@@ -169,7 +169,7 @@ for k, arg in enumerate(sys.argv[5:]):
 }
 
 func TestRandomParams(t *testing.T) {
-	cfg := SeedArticle()
+	cfg := ArticleGenerator()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestReproducibleInParallel(t *testing.T) {
 		paths = append(paths, p)
 	}
 	run := func(workers, epoch int) []float32 {
-		it := images.NewBatches(paths, images.BatchOptions{Size: 32, BatchSize: 4, Workers: workers, Transform: SeedArticle().Transform(epoch)})
+		it := images.NewBatches(paths, images.BatchOptions{Size: 32, BatchSize: 4, Workers: workers, Transform: ArticleGenerator().Transform(epoch)})
 		defer it.Close()
 		var all []float32
 		for b := range it.All() {
@@ -248,8 +248,8 @@ func TestReproducibleInParallel(t *testing.T) {
 	}
 }
 
-// BenchmarkDecodeResizeAugment measures the input pipeline of the seed's training on the
-// real sample photos: decode JPEG, resize to 224×224, augment with SeedArticle, as
+// BenchmarkDecodeResizeAugment measures the input pipeline of the article's training on the
+// real sample photos: decode JPEG, resize to 224×224, augment with ArticleGenerator, as
 // float32 batches of 32 on all cores. Reports images/s (wall clock) and images/cpu-s
 // (per CPU-second: on a machine shared with other jobs, ×cores estimates the idle figure).
 //
@@ -268,7 +268,7 @@ func BenchmarkDecodeResizeAugment(b *testing.B) {
 			}
 			opts := images.BatchOptions{Size: 224, BatchSize: 32}
 			if strings.HasSuffix(mode, "augment") {
-				opts.Transform = SeedArticle().Transform(0)
+				opts.Transform = ArticleGenerator().Transform(0)
 			}
 			b.ResetTimer()
 			start, cpu0 := time.Now(), cpuTime()

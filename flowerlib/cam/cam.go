@@ -8,7 +8,7 @@
 //	M_c(i, j) = Σ_k w_k · A_k(i, j),  w = ∂score_c/∂p
 //
 // which is exact — w are the class's weights — when the head is linear, and its first-order
-// version for the seed's head (BatchNorm → Dense → ReLU → …): mean_ij M_c(i,j) = w·p is then the
+// version for the article's head (BatchNorm → Dense → ReLU → …): mean_ij M_c(i,j) = w·p is then the
 // score's linearisation at this photo. For the max and flatten heads the map is Grad-CAM
 // (Selvaraju et al. 2017): α_k = Σ_ij ∂score_c/∂A_k(i, j), M_c = ReLU(Σ_k α_k · A_k). Both are
 // one formula, computed with GoMLX's autodiff through the head on the feature map: for the avg

@@ -76,9 +76,9 @@ func TestCAMLinearHead(t *testing.T) {
 	}
 }
 
-// TestCAMSeedHead: on the seed's avg head, the map's mean over positions is the class score's
+// TestCAMArticleHead: on the article's avg head, the map's mean over positions is the class score's
 // first-order part w·p, checked against a finite-difference derivative of the score along p.
-func TestCAMSeedHead(t *testing.T) {
+func TestCAMArticleHead(t *testing.T) {
 	const h, w, c = 2, 2, 2048
 	fn := head.Article(5, []int{16, 8}, 0)
 	b := backend.MustNew("go", nil)

@@ -23,7 +23,7 @@ func Image(rgb *images.RGB) *image.RGBA {
 	return img
 }
 
-// ClassCounts returns the bar chart of images per class of t (the seed's labels table).
+// ClassCounts returns the bar chart of images per class of t (the article's labels table).
 func ClassCounts(t *labels.Table) *plots.Figure {
 	var bars []plots.Bar
 	for _, c := range t.Counts() {

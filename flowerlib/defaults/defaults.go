@@ -1,5 +1,5 @@
 // Package defaults is the one place where each setting of a run is declared: its name, its
-// default — the seed article's choices (迁移学习理论与实践: 224×224 photos, random_state=42,
+// default — the article's choices (迁移学习理论与实践: 224×224 photos, random_state=42,
 // an 80/20 split, he_normal(seed=42), 30 epochs, Keras' Adam() and batch size) — and the range
 // every entry point accepts. flowerlib/config binds them to a run's description, the flowers
 // command's flags and the notebooks' settings; the library checks its inputs with them; so none

@@ -34,7 +34,7 @@ type Archive struct {
 	Top      string // the folder the archive holds, e.g. "flower_photos"
 }
 
-// FlowerPhotos is the seed article's dataset.
+// FlowerPhotos is the article's dataset.
 var FlowerPhotos = Archive{URL: FlowersURL, Size: FlowersSize, Top: "flower_photos"}
 
 // Fetch makes sure cacheDir/<Top> holds the extracted archive and returns that path. It

@@ -1,6 +1,6 @@
 // Package features runs the frozen ResNet50 base once over a list of images and caches its
 // outputs on disk, so training epochs (and later notebook cells, each a fresh program) read
-// features instead of re-running the base: [N, 7, 7, 2048] float32 for the seed's Flatten head
+// features instead of re-running the base: [N, 7, 7, 2048] float32 for the article's Flatten head
 // (2936 images ≈ 1.2 GB), [N, 2048] with global pooling.
 //
 // A cache file is keyed by everything its values depend on: the content of the image files,

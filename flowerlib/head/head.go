@@ -3,7 +3,7 @@
 //
 //	func(scope *model.Scope, x *graph.Node) *graph.Node
 //
-// written in a notebook cell as the seed article writes flower_model() in Keras, or as fastai
+// written in a notebook cell as the article writes flower_model() in Keras, or as fastai
 // takes a custom_head. The layers it offers are Keras' (names, initial values and BatchNorm
 // semantics), so that a head maps one to one onto the Keras model it stands for:
 //
@@ -53,7 +53,7 @@ const (
 // ArticleHidden are the article's hidden Dense widths: Dense(2048), then Dense(1024).
 func ArticleHidden() []int { return []int{2048, 1024} }
 
-// Article is the seed article's flower_model() head for classes outputs:
+// Article is the article's flower_model() head for classes outputs:
 //
 //	Flatten → BatchNormalization → Dense(2048, relu, he_normal(42))
 //	        → BatchNormalization → Dense(1024, relu, he_normal(42))

@@ -279,7 +279,7 @@ func ReadFile(path string) (*RGB, Info, error) {
 }
 
 // Load decodes the image file at path and resizes it to size×size with Resize (the
-// seed's cv2.imread + cv2.resize(img, (size, size)), but in RGB order). size <= 0 keeps
+// article's cv2.imread + cv2.resize(img, (size, size)), but in RGB order). size <= 0 keeps
 // the image's own size.
 func Load(path string, size int) (*RGB, error) {
 	img, _, err := ReadFile(path)

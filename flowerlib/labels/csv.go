@@ -11,7 +11,7 @@ import (
 	"github.com/pkg/errors"
 )
 
-// SaveCSV writes the table as CSV with the seed's header "images,labels", one row per
+// SaveCSV writes the table as CSV with the article's header "images,labels", one row per
 // image, every field quoted (names are byte-exact, so commas, quotes, spaces and non-UTF-8
 // bytes survive). The file (mode 0644) is replaced atomically: temporary file, fsync, rename.
 func (t *Table) SaveCSV(path string) error {

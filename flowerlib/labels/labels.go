@@ -1,4 +1,4 @@
-// Package labels builds the seed article's labels table (generate_csv): one row per
+// Package labels builds the article's labels table (generate_csv): one row per
 // image, (path, class), from a dataset root whose sub-folders are the classes, shuffled
 // with a seed so the same folder gives the same order on every machine.
 //
@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 )
 
-// DefaultSeed is the shuffle seed of the seed article (labels.sample(random_state=42)).
+// DefaultSeed is the shuffle seed of the article (labels.sample(random_state=42)).
 const DefaultSeed = 42
 
 // Row is one image: Path is a usable file path (root joined with class and file name,

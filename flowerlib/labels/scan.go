@@ -33,7 +33,7 @@ type Options struct {
 	Progress io.Writer
 }
 
-// Scan lists the images of a dataset root whose sub-folders are the classes (the seed's
+// Scan lists the images of a dataset root whose sub-folders are the classes (the article's
 // generate_csv) and shuffles them with opts.Seed. Files that cannot be used are skipped
 // and reported (see Report.Summary); it returns an error when the folder cannot be used:
 // no class folders (with a "did you mean" when the classes are one level down), a class

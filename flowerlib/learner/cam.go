@@ -39,7 +39,7 @@ func (r CAMResult) Wrong() bool { return r.True >= 0 && r.Err == "" && r.True !=
 // training) goes through the base up to its last feature map A [H, W, 2048], the head gives
 // the class probabilities from it (pooled as in training), and the map of the predicted class
 // is computed by cam.Maps: CAM for the avg head — the class's weights over A, exact for
-// a linear head and the first-order part of the score for the seed's — and Grad-CAM for the
+// a linear head and the first-order part of the score for the article's — and Grad-CAM for the
 // max and flatten heads. A fine-tuned model uses its fine-tuned base. A file that cannot be
 // decoded gets Err; the others are still explained.
 func (m *Model) CAM(paths []string) ([]CAMResult, error) {

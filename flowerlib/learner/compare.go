@@ -14,13 +14,13 @@ import (
 	"github.com/pkg/errors"
 )
 
-// The three ways of using a network that Compare trains, in the seed's terms.
+// The three ways of using a network that Compare trains, in the article's terms.
 const (
 	// WayScratch is no transfer at all: the same architecture from random initial weights
 	// (resnet50.RandomWeights), every layer trained on the photos.
 	WayScratch = "from scratch"
 	// WayFrozen is the pre-trained base as a fixed feature extractor: only the head trains,
-	// on the base's cached outputs (the seed's model).
+	// on the base's cached outputs (the article's model).
 	WayFrozen = "frozen features"
 	// WayFineTuned trains the head first, then unfreezes the last stage and trains it with the
 	// head at Config.FineTuneLR (fastai's fine_tune).
@@ -91,7 +91,7 @@ type Comparison struct {
 	Classes             []string
 }
 
-// Compare trains the three ways of the seed's "迁移学习的使用方法" on the same photos, image
+// Compare trains the three ways of the article's "迁移学习的使用方法" on the same photos, image
 // size, head, batch, seed and number of epochs: from scratch, frozen features, and fine-tuned
 // (FreezeEpochs with the base frozen, then opts.Stage onwards unfrozen), and returns their
 // histories, trainable parameters and times. Nothing is augmented (the cached features cannot

@@ -69,7 +69,7 @@ func writeClassImages(t testing.TB, root string, perClass, size int) {
 }
 
 // TestLearnGeneratedImages: generated images of 5 distinct classes, through the real (random
-// weights) ResNet50 at 64×64 and the seed's head with avg pooling, reach ≥95% validation accuracy.
+// weights) ResNet50 at 64×64 and the article's head with avg pooling, reach ≥95% validation accuracy.
 func TestLearnGeneratedImages(t *testing.T) { forEachBackend(t, testLearnGeneratedImages) }
 
 func testLearnGeneratedImages(t *testing.T, backendName string) {

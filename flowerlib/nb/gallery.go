@@ -14,7 +14,7 @@ import (
 	"github.com/pkg/errors"
 )
 
-// HeadTable returns the first n rows of t as an HTML table with the seed's columns
+// HeadTable returns the first n rows of t as an HTML table with the article's columns
 // (images, labels), like pandas' labels.head().
 func HeadTable(t *labels.Table, n int) string {
 	rows := make([][]string, 0, n)
@@ -37,7 +37,7 @@ func ImgTag(img image.Image, caption string) (string, error) {
 
 // ResizeDemo shows one photo three ways, side by side: as stored (shrunk for display), resized to
 // size×size (what the model sees, in RGB) and the same pixels in OpenCV's BGR order drawn as if
-// they were RGB — what plt.imshow shows when the seed's cv2.cvtColor(BGR2RGB) is left out.
+// they were RGB — what plt.imshow shows when the article's cv2.cvtColor(BGR2RGB) is left out.
 func ResizeDemo(path string, size int) (string, error) {
 	orig, info, err := images.ReadFile(path)
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package prepare is the seed article's "prepare data" step: LabelEncoder (sorted class
+// Package prepare is the article's "prepare data" step: LabelEncoder (sorted class
 // names → integer codes), to_categorical (one-hot), and
 // train_test_split(test_size=0.2, random_state=42), with the class list travelling with
 // the split so that training, evaluation and prediction agree on what code 3 means.
@@ -120,7 +120,7 @@ func OneHot(codes []int, numClasses int) []float32 {
 	return out
 }
 
-// Options configures Split. The zero value is the seed article's split: 20% validation,
+// Options configures Split. The zero value is the article's split: 20% validation,
 // seed 42, not stratified.
 type Options struct {
 	ValidFraction float64 // fraction of rows for validation; 0 means 0.2

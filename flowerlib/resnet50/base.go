@@ -155,7 +155,7 @@ func (e *Base) warnUnitRange(maxValue float32) {
 			w = os.Stderr
 		}
 		fmt.Fprintf(w, "resnet50: WARNING: input values are all ≤ 1 (max %g): it looks rescaled to 0..1, "+
-			"as the seed article does with rescale=1/255. These ImageNet weights expect RGB 0..255 "+
+			"as the article does with rescale=1/255. These ImageNet weights expect RGB 0..255 "+
 			"(preprocess_input 'caffe' mode); drop the 1/255 rescaling.\n", maxValue)
 	})
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// The seed's base: ResNet50(include_top=False) has Keras' parameter counts.
+// The article's base: ResNet50(include_top=False) has Keras' parameter counts.
 func ExampleParamCounts() {
 	total, trainable, _ := resnet50.ParamCounts(resnet50.Options{})
 	fmt.Printf("total %d, trainable %d, non-trainable %d\n", total, trainable, total-trainable)

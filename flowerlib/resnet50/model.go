@@ -200,7 +200,7 @@ func (c *Config) input() ([]Layer, int, *Node) {
 // Preprocess is keras.applications.resnet50.preprocess_input ('caffe' mode) on float32 NHWC
 // RGB values in 0..255: it flips RGB→BGR and subtracts the ImageNet channel means
 // [103.939, 116.779, 123.68] (B, G, R), without scaling. The output is what the Keras ResNet50
-// (and its weights) expect. Input in 0..1 (the seed article's rescale=1/255) is wrong for these
+// (and its weights) expect. Input in 0..1 (the article's rescale=1/255) is wrong for these
 // weights: the Extractor warns about it.
 func Preprocess(x *Node) *Node {
 	if x.Rank() < 1 || x.Shape().Dimensions[x.Rank()-1] != 3 {

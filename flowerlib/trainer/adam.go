@@ -33,7 +33,7 @@ const (
 //
 // GoMLX's own optimizer.Adam() differs in one place: it adds ε to the bias-corrected
 // sqrt(v̂), i.e. Keras' update with ε·sqrt(1-β2^t) (3e-9 instead of 1e-7 at step 1), which
-// changes the steps of weights with gradients near 1e-6: the seed's Flatten head has many.
+// changes the steps of weights with gradients near 1e-6: the article's Flatten head has many.
 // The variables are named and placed as GoMLX's Adam places them, and the learning rate is
 // GoMLX's learning-rate variable (optimizer.LearningRateVar), so it can change between steps.
 func Adam() optimizer.Interface { return kerasAdam{} }

@@ -91,7 +91,7 @@ func testHostAdamKeras(t *testing.T) {
 // TestHostAdamOuter: the fused outer-product update equals the update with the explicit
 // gradient Aᵀ·B, on every vector path: k = 5 (the portable path's blocks of 4 rows and a
 // remainder), n = 45 (AVX2's 32-column blocks, one 8-column block and a 5-column tail;
-// AVX-512's 16-column blocks and a 13-column tail) and n = 7 (tail only); k = 32 is the seed's
+// AVX-512's 16-column blocks and a 13-column tail) and n = 7 (tail only); k = 32 is the article's
 // batch.
 func TestHostAdamOuter(t *testing.T) {
 	forEachAdamPath(t, func(t *testing.T) {

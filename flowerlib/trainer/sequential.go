@@ -9,7 +9,7 @@ import (
 )
 
 // sequentialGradients is the host step's fast path for models that are a chain of Dense layers
-// with anything between them (BatchNorm, activations, dropout): the seed's head and any head
+// with anything between them (BatchNorm, activations, dropout): the article's head and any head
 // written like it. It returns the loss's gradients with each Dense kernel's as two factors
 // (Gradients.Outer: the layer's input and its output's gradient, which the host step fuses
 // with the Adam update, never storing the gradient), or nil when the model is not such a chain

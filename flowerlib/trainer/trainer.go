@@ -10,7 +10,7 @@
 // optimizer.Interface) in one compiled graph, so the optimizer state stays on the device; on
 // the pure-Go backend the same update runs fused on the host over the variables' shared memory
 // (the fast path behind Step, see step.go), because a dozen graph ops per variable cost
-// seconds there for the seed's 205M-weight head.
+// seconds there for the article's 205M-weight head.
 //
 // Training state lives in a run folder locked to one process (internal/runlock): atomic,
 // checksummed checkpoints hold every variable of the Store (weights, Adam's moments and step,

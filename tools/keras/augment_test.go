@@ -39,12 +39,12 @@ func warpStats(t *testing.T, o *oracle, ps []kerasParams, keras []float32, param
 	return maxDiff, sum / float64(len(keras))
 }
 
-// TestAugmentApplyTransform: the seed's ImageDataGenerator(rotation_range=40,
+// TestAugmentApplyTransform: the article's ImageDataGenerator(rotation_range=40,
 // width_shift_range=0.4, height_shift_range=0.4, shear_range=0.2, zoom_range=0.3,
 // horizontal_flip=True, fill_mode="nearest") draws each photo's parameters
 // (get_random_transform) and warps it (apply_transform); flowerlib's augment.Apply with the
 // same parameters must be within 1 grey level of Keras-Preprocessing 1.1.2, the
-// ImageDataGenerator of the seed's Keras 2. tf-keras 2.21 warps differently: since the x/y fix
+// ImageDataGenerator of the article's Keras 2. tf-keras 2.21 warps differently: since the x/y fix
 // of keras-preprocessing (PR #318, after 1.1.2) it conjugates the matrix by the row/column swap
 // (the rotation reversed, tx/ty and zx/zy exchanged, the shear along the other axis) and centres
 // it on (h/2−0.5, w/2−0.5) instead of (h/2+0.5, w/2+0.5); flowerlib with parameters changed

@@ -1,6 +1,6 @@
 package keras
 
-// The seed's head trained by tf-keras and by flowerlib from the same initial weights on the same
+// The article's head trained by tf-keras and by flowerlib from the same initial weights on the same
 // batches: flowerlib/trainer as flowerlib/learner assembles it for cached features
 // (head.TrainGradients on the go backend's host step, the graph step on XLA); the Python side
 // (oracle.py, section "head") depends only on files.
@@ -54,13 +54,13 @@ func headWeights(l head.Layer) []string {
 	return nil
 }
 
-// seedHead is the seed's head (head.Article) for 5 classes.
+// seedHead is the article's head (head.Article) for 5 classes.
 var seedHead = head.Article(5, nil, 0)
 
 // writeHeads writes, for the pooled head, flowerlib's initial weights (head.Init) and the batch
 // order of headSteps steps.
 func (o *oracle) writeHeads() error {
-	// The seed's Flatten head (205M weights) does not fit the test's time: its first kernel alone is
+	// The article's Flatten head (205M weights) does not fit the test's time: its first kernel alone is
 	// 822 MB to write and read back, and the float64 reference run needs ~7 GB.
 	kinds := []string{"avg"}
 	var batches [][]int
@@ -125,7 +125,7 @@ func trainHead(t *testing.T, dims []int, data trainer.Data, batches [][]int) ([]
 	return losses, store, layers
 }
 
-// TestHeadAdamSteps: the seed's head (BN → Dense 2048 relu → BN → Dense 1024 relu → BN →
+// TestHeadAdamSteps: the article's head (BN → Dense 2048 relu → BN → Dense 1024 relu → BN →
 // Dense 5 softmax, categorical cross-entropy, Adam defaults) built in tf-keras with flowerlib's
 // initial weights and trained with train_on_batch, against flowerlib's trainer.TrainStep on the
 // same features and batches (the last of each epoch 8 rows): every step's loss within

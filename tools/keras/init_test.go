@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// TestHeNormalStreams measures a documented difference: in tf-keras both of the seed's
+// TestHeNormalStreams measures a documented difference: in tf-keras both of the article's
 // he_normal(seed=42) layers draw from the same seeded stream (dense_1's [2048, 1024] kernel is a
 // prefix of dense's values), while flowerlib's head.Init seeds each layer apart.
 func TestHeNormalStreams(t *testing.T) {
@@ -47,7 +47,7 @@ func TestHeNormalStreams(t *testing.T) {
 
 // TestBatchNormMovingVariance measures which batch variance BatchNormalization's moving variance
 // takes in training: tf-keras' fused kernel (4-D inputs, ResNet50's layers) the unbiased one
-// (÷(n−1)), tf-keras on 2-D inputs (the seed's head) and Keras 3 the biased one (÷n), which
+// (÷(n−1)), tf-keras on 2-D inputs (the article's head) and Keras 3 the biased one (÷n), which
 // flowerlib uses everywhere (head, and resnet50 when fine-tuning).
 func TestBatchNormMovingVariance(t *testing.T) {
 	o := runOracle(t)

@@ -27,8 +27,8 @@ Outputs:
   head_<kind>_final64_<layer>_<weight>.npy the same steps in float64 (saved as float32)
   results.json "head_<kind>"      losses, Keras' Adam step sizes, the reversed-rows rerun's differences
   results.json "bn_moving_variance", "he_normal_<kind>", "keras3_loads_*", "augment_same_draws_kp_tfk"
-  summary_<kind>.txt              tf-keras model.summary() of ResNet50 + the seed's head
-  split.json                      the seed's train/validation rows (pandas + sklearn) of job["sample"]
+  summary_<kind>.txt              tf-keras model.summary() of ResNet50 + the article's head
+  split.json                      the article's train/validation rows (pandas + sklearn) of job["sample"]
   results.json "recipes"          job["recipes"]'s losses, one Adam step, balanced weights, CosineDecay and
                                   fastai's one-cycle (recipes_test.go; needs no photo)
 
@@ -172,7 +172,7 @@ def preprocess():
 
 
 def seed_generator(module):
-    """The seed article's ImageDataGenerator, without rescale (values stay 0..255 grey levels)."""
+    """The article's ImageDataGenerator, without rescale (values stay 0..255 grey levels)."""
     return module.ImageDataGenerator(rotation_range=40, width_shift_range=0.4, height_shift_range=0.4,
                                      shear_range=0.2, zoom_range=0.3, horizontal_flip=True, fill_mode="nearest")
 
@@ -204,7 +204,7 @@ def augment():
 
 
 def seed_head(tf_keras, inp, flatten):
-    """The seed article's head, in its layer order, on the features inp."""
+    """The article's head, in its layer order, on the features inp."""
     from tf_keras import layers
     from tf_keras.initializers import he_normal
     x = layers.Flatten()(inp) if flatten else inp
@@ -240,7 +240,7 @@ def adam_step_sizes(opt, steps):
 
 @section("head")
 def head():
-    """The seed's head in tf-keras from flowerlib's initial weights, trained on the same batches."""
+    """The article's head in tf-keras from flowerlib's initial weights, trained on the same batches."""
     import tf_keras
 
     for spec in JOB["head"]:
@@ -334,8 +334,8 @@ def bn():
 
 @section("split")
 def split():
-    """The seed's labels table and split: pandas sample(frac=1, random_state=42), then sklearn's
-    train_test_split(test_size=0.2, random_state=42). Folders are listed sorted, where the seed's
+    """The article's labels table and split: pandas sample(frac=1, random_state=42), then sklearn's
+    train_test_split(test_size=0.2, random_state=42). Folders are listed sorted, where the article's
     os.listdir order is the file system's, so that the figure is reproducible."""
     import pandas as pd
     from sklearn.model_selection import train_test_split
@@ -352,7 +352,7 @@ def split():
 
 @section("summary")
 def summary():
-    """tf-keras model.summary() of the seed's model: frozen ResNet50 + the head."""
+    """tf-keras model.summary() of the article's model: frozen ResNet50 + the head."""
     import tf_keras
 
     for kind in ("flatten", "avg"):

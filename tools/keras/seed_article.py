@@ -1,4 +1,4 @@
-"""The seed article's code (迁移学习理论与实践), run as written with Keras 2 (tf-keras), on a folder of
+"""The article's code (迁移学习理论与实践), run as written with Keras 2 (tf-keras), on a folder of
 class folders; it prints Keras' own epoch lines, then the history and seconds per epoch as JSON.
 
 Only what cannot run is changed, each marked "FIX:" below:
@@ -10,7 +10,7 @@ Only what cannot run is changed, each marked "FIX:" below:
   - the base's weights: ImageNet's cannot be downloaded here, so weights=None (random, NOT ImageNet);
   - `flower_model.fit_generator(...)` on the model-building function: `model.fit(...)` on the model,
     with the same generators, steps and epochs (fit_generator is fit in Keras >= 2.1).
-Everything else is the seed's: cv2.imread (BGR!) + cv2.resize to 224x224, LabelEncoder,
+Everything else is the article's: cv2.imread (BGR!) + cv2.resize to 224x224, LabelEncoder,
 train_test_split(test_size=0.2, random_state=42), the generator settings (rescale=1/255,
 rotation_range=40, ...), the frozen ResNet50 + Flatten/BN/Dense head, Adam, batch 32,
 steps_per_epoch=len(train)/32. Display-only lines (plt.imshow, labels.head()) are left out.
@@ -32,7 +32,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from tqdm import tqdm
 
-import tf_keras as keras  # FIX: the seed's `import keras` is Keras 2; tf-keras is Keras 2's API today
+import tf_keras as keras  # FIX: the article's `import keras` is Keras 2; tf-keras is Keras 2's API today
 from tf_keras.applications.resnet50 import ResNet50
 from tf_keras.initializers import he_normal
 from tf_keras.layers import BatchNormalization, Dense, Flatten
@@ -100,7 +100,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True, help="folder of class folders (the seed's ./flowers/)")
+    ap.add_argument("--data", required=True, help="folder of class folders (the article's ./flowers/)")
     ap.add_argument("--epochs", type=int, default=2, help="the seed trains 30; a few keep the time down")
     ap.add_argument("--json", help="also write the history and timings here")
     a = ap.parse_args()

@@ -10,7 +10,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/prepare"
 )
 
-// TestSplitVsSklearn measures a documented difference: the seed's split (pandas'
+// TestSplitVsSklearn measures a documented difference: the article's split (pandas'
 // sample(frac=1, random_state=42) of its labels table, then sklearn's
 // train_test_split(test_size=0.2, random_state=42)) and flowerlib's (labels.Scan with seed 42,
 // prepare.Split) have the same sizes, but not the same rows: numpy's MT19937 draws are not

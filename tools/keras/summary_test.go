@@ -36,7 +36,7 @@ func atoi(t *testing.T, s string) int {
 	return v
 }
 
-// TestSummary: tf-keras' model.summary() of the seed's model (frozen ResNet50 + the head, Flatten
+// TestSummary: tf-keras' model.summary() of the article's model (frozen ResNet50 + the head, Flatten
 // as the seed, and the pooled variant) against `flowers summary -head KIND`: the same layers in the
 // same order, with the same types, output shapes and parameter counts, and the same totals.
 func TestSummary(t *testing.T) {

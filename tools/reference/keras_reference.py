@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""TensorFlow-Keras reference for `flowers bench`: the seed article's own stack (the product needs
+"""TensorFlow-Keras reference for `flowers bench`: the article's own stack (the product needs
 no Python). Run with the test-only virtual environment's Python ($FLOWERS_PYTHON, .ci/venv.sh:
 tensorflow-cpu 2.21 + tf-keras 2.21, the Keras 2 API the seed uses).
 
@@ -96,7 +96,7 @@ def task_photos(base, req, a):
 
 
 def seed_head(keras, input_shape, classes=5):
-    """The seed's head: Flatten, BN, Dense(2048, relu, he_normal(42)), BN, Dense(1024, ...), BN, Dense(softmax)."""
+    """The article's head: Flatten, BN, Dense(2048, relu, he_normal(42)), BN, Dense(1024, ...), BN, Dense(softmax)."""
     L = keras.layers
     layers = [L.Input(input_shape)]
     if len(input_shape) > 1:
@@ -149,7 +149,7 @@ def epoch_timer(keras, times):
 
 
 def task_augment(base_pooled, req, a):
-    """The seed's augment mode, its own code: photos read into memory once (read_images), then
+    """The article's augment mode, its own code: photos read into memory once (read_images), then
     model.fit on ImageDataGenerator(rotation_range=40, width/height_shift_range=0.4,
     shear_range=0.2, zoom_range=0.3, horizontal_flip=True, fill_mode='nearest').flow(batch 32),
     the ResNet50 base frozen, validation each epoch. Time of the last epoch."""

@@ -7,9 +7,9 @@
 //   - torch_reference.py (TorchScript) is an independent PyTorch ResNet50 mirroring Keras's,
 //     reading a Keras-layout .h5: `features` writes pooled features and probabilities of
 //     photos as .npy (the parity test), `serve` answers `flowers bench` (forward, photos,
-//     the seed's head step, an augment-mode epoch);
+//     the article's head step, an augment-mode epoch);
 //   - keras_reference.py (KerasScript) answers `flowers bench` with TensorFlow-Keras
-//     (tf-keras' own ResNet50 and the seed's head and ImageDataGenerator);
+//     (tf-keras' own ResNet50 and the article's head and ImageDataGenerator);
 //   - benchutil.py holds what both `serve`s share (timing, CPU time and peak RSS).
 //
 // The PyTorch ones need Debian's /usr/bin/python3 with python3-h5py, python3-numpy,

@@ -8,7 +8,7 @@ conv with bias, BN (epsilon 1.001e-5), ReLU, ZeroPadding2D(1) + 3x3/2 valid max-
 (64,3,1) (128,4,2) (256,6,2) (512,3,2) of bottleneck blocks with the stride on the first 1x1
 conv (and the 1x1 conv shortcut) of each stack's first block, 3x3 'same' convs. Input: RGB
 0..255, Keras 'caffe' preprocessing (RGB->BGR, minus [103.939, 116.779, 123.68], no scaling).
-Plus the seed's head: [Flatten] -> BN -> Dense(2048, relu) -> BN -> Dense(1024, relu) -> BN ->
+Plus the article's head: [Flatten] -> BN -> Dense(2048, relu) -> BN -> Dense(1024, relu) -> BN ->
 Dense(5), cross-entropy, Adam(lr=1e-3, eps=1e-7) (Keras' defaults).
 
 usage:
@@ -196,7 +196,7 @@ def features_main(a):
           file=sys.stderr)
 
 
-# --- the seed's head ---------------------------------------------------------------------------
+# --- the article's head ---------------------------------------------------------------------------
 
 def seed_head(d, classes=5):
     """Flatten'd or pooled features [N, d] -> logits; Keras' BN(momentum 0.99, eps 1e-3)."""
@@ -321,7 +321,7 @@ def task_photos(model, req, a):
 
 
 def task_head(model, req, a):
-    """Adam steps of the seed's head on random cached features, batch 32 (speed does not depend on values)."""
+    """Adam steps of the article's head on random cached features, batch 32 (speed does not depend on values)."""
     d = 7 * 7 * 2048 if req["kind"] == "flatten" else 2048
     batch = req["batch"]
     with Meter() as m:
@@ -343,9 +343,9 @@ def task_head(model, req, a):
 
 
 def task_augment(model, req, a):
-    """The seed's augment mode: each epoch, augmented photos through the frozen base, the Flatten
+    """The article's augment mode: each epoch, augmented photos through the frozen base, the Flatten
     head trained on them (batch 32, Adam), then a validation pass. Photos decoded once before
-    training, as the seed's read_images does; augmentation with torchvision's RandomAffine +
+    training, as the article's read_images does; augmentation with torchvision's RandomAffine +
     RandomHorizontalFlip mirroring ImageDataGenerator(rotation_range=40, width/height_shift_range=0.4,
     shear_range=0.2 (degrees), zoom_range=0.3, horizontal_flip=True) (fill: zeros, not 'nearest')."""
     from torchvision import transforms as T
