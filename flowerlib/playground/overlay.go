@@ -22,7 +22,7 @@ type PlayRun struct {
 	Status                string // "training", "done", "stopped", "loaded" (finished before), "failed: …"
 	// TTAAccuracy is the validation accuracy with test-time augmentation (Knobs.TTA; NaN before).
 	TTAAccuracy float64
-	Resumed               bool   // continued a stopped run with the same knobs
+	Resumed     bool // continued a stopped run with the same knobs
 }
 
 // Name is the run's legend entry: "#3 lr 1e-3 · 30 ep · b32 · avg".
