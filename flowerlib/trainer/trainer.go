@@ -12,7 +12,7 @@
 // (the fast path behind Step, see step.go), because a dozen graph ops per variable cost
 // seconds there for the seed's 205M-weight head.
 //
-// Training state lives in a run folder locked to one process (internal/runlock): atomic,
+// Training state lives in a run folder locked to one process (LockRunDir): atomic,
 // checksummed checkpoints hold every variable of the Store (weights, Adam's moments and step,
 // BatchNorm statistics, the random state) and the loop's position as JSON. A run stopped at
 // any moment (kill -9 included) resumes from its newest checkpoint that verifies, at the same
@@ -28,7 +28,6 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
-	"github.com/flowerlib/flowers/flowerlib/internal/runlock"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -202,7 +201,7 @@ type Trainer struct {
 
 	step     Step
 	evalExec *model.Exec
-	lock     *runlock.Lock
+	lock     *RunLock
 	good     []string // checkpoints known to verify, newest first
 	stop     bool
 }
@@ -230,7 +229,7 @@ func New(cfg Config) (*Trainer, error) {
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return nil, errors.Wrapf(err, "creating run folder %q", cfg.RunDir)
 	}
-	lock, err := runlock.Acquire(cfg.RunDir)
+	lock, err := LockRunDir(cfg.RunDir)
 	if err != nil {
 		return nil, err
 	}
