@@ -15,8 +15,8 @@ import (
 // elsewhere, or mounted read-only, and used by another user. Open writes nothing in the run
 // folder; the features it computes and the weights it converts go to a cache folder of the
 // user's: $FLOWERS_CACHE when set, else the run's own cache folder when it can be written
-// here, else the user's default one (the cache setting's default, defaults.CacheDir). The cache is keyed by content, so any
-// of them gives the same numbers.
+// here, else the user's default one (the cache setting's default, defaults.CacheDir). The
+// cache is keyed by content, so any of them gives the same numbers.
 
 // cacheFor returns the cache folder Open uses for a run whose run.json names runCache.
 func cacheFor(runCache string, log io.Writer) string {
