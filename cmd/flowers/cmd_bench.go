@@ -106,6 +106,30 @@ type benchConfig struct {
 }
 
 func runBench(args []string) error {
+	c, o, err := parseBench(args)
+	if err != nil {
+		return err
+	}
+	return c.run(o)
+}
+
+// benchOptions are the flags of flowers bench that say where the inputs and references come
+// from and how the run is arranged, beside the benchConfig they go with.
+type benchOptions struct {
+	tasks       []string
+	backends    string // -backends
+	refs        []string
+	python      string
+	kerasPython string
+	torchDevice string
+	data        string
+	photos      int
+	cpuProfile  string
+	inProcess   bool
+}
+
+// parseBench parses and checks the flags of flowers bench.
+func parseBench(args []string) (*benchConfig, *benchOptions, error) {
 	fs := newFlags("bench", "[-tasks forward,photos,head,augment] [-batch 1,8,32] [-backends go,xla:cpu] [-refs torch,keras] [-duration 5s] [-json]", "")
 	taskList := fs.String("tasks", strings.Join(benchTasks, ","), "comma-separated tasks: forward (ResNet50 at each -batch), photos (decode+resize+features of -data), head (the article's head, one Adam step at batch 32), augment (an epoch of the article's augment mode on -data), finetune (an epoch training conv5 + the pooled head on -data)")
 	batchList := fs.String("batch", "1,8,32", "forward: comma-separated batch sizes")
@@ -132,14 +156,16 @@ func runBench(args []string) error {
 	force := fs.forceFlag()
 	inProcess := fs.Bool("in-process", false, "measure every flowerlib backend in this process (default: each in a child process of its own when there is more than one implementation, so that peak RSS and CPU figures are each one's alone)")
 	if err := fs.parse(args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	c := &benchConfig{size: *size, duration: *duration, seed: *seed, threads: *threads, convMode: *convMode, bf16: *bf16,
 		epochs: *epochs, headKinds: splitList(*headKinds), jsonOut: *jsonOut, progress: os.Stdout, memLimit: *memLimit, rounds: *rounds}
-	if *cpuProfile != "" {
-		*inProcess = true
-		if err := checkOutput("cpuprofile", *cpuProfile, profile, *force, nil); err != nil {
-			return err
+	o := &benchOptions{backends: *backendList, refs: splitList(*refList), python: *python, kerasPython: *kerasPython,
+		torchDevice: *torchDevice, data: *data, photos: *photos, cpuProfile: *cpuProfile, inProcess: *inProcess}
+	if o.cpuProfile != "" {
+		o.inProcess = true
+		if err := checkOutput("cpuprofile", o.cpuProfile, profile, *force, nil); err != nil {
+			return nil, nil, err
 		}
 	}
 	for _, f := range strings.Split(*xlaFlags, ";") {
@@ -147,37 +173,44 @@ func runBench(args []string) error {
 			c.xlaFlags = append(c.xlaFlags, f)
 		}
 	}
-	if len(c.xlaFlags) > 0 && *inProcess {
-		return usagef("-xla-flags needs a child process per setting: leave out -in-process and -cpuprofile")
+	if len(c.xlaFlags) > 0 && o.inProcess {
+		return nil, nil, usagef("-xla-flags needs a child process per setting: leave out -in-process and -cpuprofile")
 	}
-	tasks, err := parseTasks(*taskList)
-	if err != nil {
-		return usageError{err.Error()}
+	var err error
+	if o.tasks, err = parseTasks(*taskList); err != nil {
+		return nil, nil, usageError{err.Error()}
 	}
 	if c.batches, err = parseInts(*batchList); err != nil {
-		return usagef("-batch: %v", err)
+		return nil, nil, usagef("-batch: %v", err)
 	}
-	if err := c.validate(*photos); err != nil {
+	if err := c.validate(o.photos); err != nil {
+		return nil, nil, err
+	}
+	return c, o, nil
+}
+
+// run sets up what the tasks need (backends, inputs, references, a profile), measures them
+// in rounds and reports.
+func (c *benchConfig) run(o *benchOptions) error {
+	if err := c.setup(o.backends); err != nil {
 		return err
 	}
-	if err := c.setup(*backendList); err != nil {
-		return err
-	}
+	var err error
 	if c.tmp, err = os.MkdirTemp("", "flowers-bench-"); err != nil {
 		return err
 	}
 	defer os.RemoveAll(c.tmp)
-	if err := c.prepareInputs(tasks, *data, *photos); err != nil {
+	if err := c.prepareInputs(o.tasks, o.data, o.photos); err != nil {
 		return err
 	}
-	c.startRefs(splitList(*refList), *python, *kerasPython, *torchDevice)
+	c.startRefs(o.refs, o.python, o.kerasPython, o.torchDevice)
 	defer func() {
 		for _, r := range c.refs {
 			r.Close()
 		}
 	}()
-	if *cpuProfile != "" {
-		stop, err := startProfile(*cpuProfile)
+	if o.cpuProfile != "" {
+		stop, err := startProfile(o.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -187,8 +220,8 @@ func runBench(args []string) error {
 	// Each flowerlib backend in a child process of its own (this command), the references in
 	// theirs: every peak RSS and CPU figure is then the implementation's alone (XLA's memory,
 	// say, is not in the go backend's peak).
-	c.children = !*inProcess && (len(c.backends) > 1 || len(c.refs) > 0 || len(c.xlaFlags) > 0)
-	if err := c.runRounds(tasks, c.children); err != nil {
+	c.children = !o.inProcess && (len(c.backends) > 1 || len(c.refs) > 0 || len(c.xlaFlags) > 0)
+	if err := c.runRounds(o.tasks, c.children); err != nil {
 		return err
 	}
 	return c.report()

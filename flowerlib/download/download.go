@@ -99,25 +99,67 @@ func File(url, dest, checksum string, opts *Options) error {
 	}
 	recorded := ""
 	if want == "" {
-		if raw, err := os.ReadFile(dest + SumSuffix); err == nil {
-			recorded = strings.TrimSpace(strings.Fields(string(raw) + " ")[0])
-		}
+		recorded = recordedSum(dest)
 	}
-	if _, err := os.Stat(dest); err == nil {
-		got, err := FileSum(dest, algo)
-		if err != nil {
-			return err
-		}
-		switch {
-		case want != "" && got == want, want == "" && recorded == got:
-			return nil
-		case want == "" && recorded == "":
-			return recordSum(dest, got) // a copy the user put there: trust it from now on
-		}
-		// A corrupt or changed cached copy: download it again below.
+	if done, err := checkCached(dest, algo, want, recorded); done || err != nil {
+		return err
 	}
+	h := newHash()
+	tmp, err := fetch(url, dest, h, opts)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	got := hex.EncodeToString(h.Sum(nil))
+	if err := checkDownload(url, dest, algo, got, want, recorded); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := install(tmp, dest); err != nil {
+		return err
+	}
+	if want == "" && recorded == "" {
+		return recordSum(dest, got)
+	}
+	return nil
+}
+
+// recordedSum returns the SHA-256 recorded in dest+SumSuffix at the first download, or ""
+// when there is none.
+func recordedSum(dest string) string {
+	raw, err := os.ReadFile(dest + SumSuffix)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.Fields(string(raw) + " ")[0])
+}
+
+// checkCached reports whether dest is already there and matches the pinned checksum want
+// or, under trust on first use, the recorded one; a copy with no checksum to check gets
+// its SHA-256 recorded. A missing, corrupt or changed copy is not done: download it.
+func checkCached(dest, algo, want, recorded string) (done bool, err error) {
+	if _, err := os.Stat(dest); err != nil {
+		return false, nil
+	}
+	got, err := FileSum(dest, algo)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case want != "" && got == want, want == "" && recorded == got:
+		return true, nil
+	case want == "" && recorded == "":
+		return true, recordSum(dest, got) // a copy the user put there: trust it from now on
+	}
+	return false, nil
+}
+
+// fetch downloads url into a new temporary file in dest's folder (created if needed),
+// hashing it into h and checking its size against opts.Size; it returns the file open,
+// or removes it on error.
+func fetch(url, dest string, h hash.Hash, opts *Options) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return errors.Wrapf(err, "creating the cache folder for %q", dest)
+		return nil, errors.Wrapf(err, "creating the cache folder for %q", dest)
 	}
 	client := opts.Client
 	if client == nil {
@@ -125,18 +167,21 @@ func File(url, dest, checksum string, opts *Options) error {
 	}
 	resp, err := client.Get(url)
 	if err != nil {
-		return errors.Wrapf(err, "downloading %s", url)
+		return nil, errors.Wrapf(err, "downloading %s", url)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return errors.Errorf("downloading %s: HTTP %s", url, resp.Status)
+		return nil, errors.Errorf("downloading %s: HTTP %s", url, resp.Status)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".part-*")
 	if err != nil {
-		return errors.Wrapf(err, "creating a temporary file for %q", dest)
+		return nil, errors.Wrapf(err, "creating a temporary file for %q", dest)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	h := newHash()
+	fail := func(err error) (*os.File, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
 	var w io.Writer = io.MultiWriter(tmp, h)
 	if opts.Progress != nil {
 		total := resp.ContentLength
@@ -151,23 +196,29 @@ func File(url, dest, checksum string, opts *Options) error {
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
-		tmp.Close()
-		return errors.Wrapf(err, "downloading %s (after %d bytes)", url, n)
+		return fail(errors.Wrapf(err, "downloading %s (after %d bytes)", url, n))
 	}
 	if opts.Size > 0 && n != opts.Size {
-		tmp.Close()
-		return errors.Errorf("downloading %s: got %d bytes, want %d (interrupted or changed upstream)", url, n, opts.Size)
+		return fail(errors.Errorf("downloading %s: got %d bytes, want %d (interrupted or changed upstream)", url, n, opts.Size))
 	}
-	got := hex.EncodeToString(h.Sum(nil))
+	return tmp, nil
+}
+
+// checkDownload checks a download's checksum got against the pinned one (want) or, under
+// trust on first use, the one recorded at the first download.
+func checkDownload(url, dest, algo, got, want, recorded string) error {
 	if want != "" && got != want {
-		tmp.Close()
 		return errors.Errorf("downloading %s: %s %s does not match the pinned %s: the file is corrupt or was changed upstream", url, algo, got, want)
 	}
 	if want == "" && recorded != "" && got != recorded {
-		tmp.Close()
 		return errors.Errorf("downloading %s: SHA-256 %s differs from the one recorded at the first download (%s in %q): the file changed upstream or was tampered with; delete %q to trust the new one",
 			url, got, recorded, dest+SumSuffix, dest+SumSuffix)
 	}
+	return nil
+}
+
+// install syncs and closes the downloaded tmp and renames it over dest.
+func install(tmp *os.File, dest string) error {
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return errors.Wrapf(err, "writing %q", tmp.Name())
@@ -177,9 +228,6 @@ func File(url, dest, checksum string, opts *Options) error {
 	}
 	if err := os.Rename(tmp.Name(), dest); err != nil {
 		return errors.Wrapf(err, "moving the download into %q", dest)
-	}
-	if want == "" && recorded == "" {
-		return recordSum(dest, got)
 	}
 	return nil
 }

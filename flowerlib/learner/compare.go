@@ -2,6 +2,7 @@ package learner
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"time"
@@ -102,21 +103,9 @@ type Comparison struct {
 // takes about 20 s fine-tuning conv5 and 75 s from scratch, against well under a second for the
 // head on cached features.
 func Compare(cfg Config, opts CompareOptions) (*Comparison, error) {
-	if opts.Epochs == 0 {
-		opts.Epochs = DefaultCompareEpochs
-	}
-	if opts.FreezeEpochs == 0 {
-		opts.FreezeEpochs = DefaultFreezeEpochs
-	}
-	if opts.Stage == "" {
-		opts.Stage = DefaultFineTuneStage
-	}
-	if opts.Epochs < 2 || opts.FreezeEpochs < 1 || opts.FreezeEpochs >= opts.Epochs {
-		return nil, errors.Errorf("learner.Compare: %d epochs with %d frozen ones: want at least 2 epochs and 1 ≤ frozen epochs < epochs",
-			opts.Epochs, opts.FreezeEpochs)
-	}
-	if _, err := resnet50.Layers(resnet50.Options{TrainableFrom: opts.Stage}); err != nil {
-		return nil, errors.WithMessage(err, "learner.Compare")
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.RunDir == "" {
 		return nil, errors.New("learner.Compare: a run folder (RunDir) is required: each way trains in a sub-folder of it")
@@ -152,20 +141,9 @@ func Compare(cfg Config, opts CompareOptions) (*Comparison, error) {
 	}
 	defer tuned.Close()
 	logf(frozen.Log, "compare: %s (%d epoch(s) of the head, then %s onwards)\n", WayFineTuned, opts.FreezeEpochs, opts.Stage)
-	h1, err := tuned.Fit()
+	wt, err := tuned.fineTunedWay(opts.Stage, headParams, tc.RunDir)
 	if err != nil {
 		return nil, errors.WithMessage(err, WayFineTuned)
-	}
-	h2, err := tuned.FineTune(opts.Stage)
-	if err != nil {
-		return nil, errors.WithMessage(err, WayFineTuned)
-	}
-	wt := Way{Name: WayFineTuned, History: append(trainer.History{}, h1...), FineTuneAfter: len(h1),
-		Trainable: headParams + baseTrainable(resnet50.Options{TrainableFrom: opts.Stage}), RunDir: tc.RunDir,
-		FeatureSeconds: tuned.FeatureSeconds["base"] + tuned.FeatureSeconds["finetune_frozen"]}
-	for _, e := range h2 {
-		e.Epoch += len(h1)
-		wt.History = append(wt.History, e)
 	}
 
 	// From scratch: the same architecture, random initial weights, everything trained.
@@ -176,16 +154,65 @@ func Compare(cfg Config, opts CompareOptions) (*Comparison, error) {
 	}
 	ws.Trainable = headParams + baseTrainable(resnet50.Options{})
 
-	cmp.Ways = []Way{*ws, wf, wt}
+	cmp.Ways = []Way{*ws, wf, *wt}
+	cmp.total(frozen.Log)
+	return cmp, nil
+}
+
+// withDefaults returns opts with its zero fields set to the defaults, or an error naming what
+// Compare cannot train.
+func (opts CompareOptions) withDefaults() (CompareOptions, error) {
+	if opts.Epochs == 0 {
+		opts.Epochs = DefaultCompareEpochs
+	}
+	if opts.FreezeEpochs == 0 {
+		opts.FreezeEpochs = DefaultFreezeEpochs
+	}
+	if opts.Stage == "" {
+		opts.Stage = DefaultFineTuneStage
+	}
+	if opts.Epochs < 2 || opts.FreezeEpochs < 1 || opts.FreezeEpochs >= opts.Epochs {
+		return opts, errors.Errorf("learner.Compare: %d epochs with %d frozen ones: want at least 2 epochs and 1 ≤ frozen epochs < epochs",
+			opts.Epochs, opts.FreezeEpochs)
+	}
+	if _, err := resnet50.Layers(resnet50.Options{TrainableFrom: opts.Stage}); err != nil {
+		return opts, errors.WithMessage(err, "learner.Compare")
+	}
+	return opts, nil
+}
+
+// fineTunedWay trains l's head for its epochs, then the base from stage on with the head for
+// its fine-tuning epochs, and returns the two phases as one history (in dir; headParams are
+// the head's trainable parameters).
+func (l *Learner) fineTunedWay(stage string, headParams int, dir string) (*Way, error) {
+	h1, err := l.Fit()
+	if err != nil {
+		return nil, err
+	}
+	h2, err := l.FineTune(stage)
+	if err != nil {
+		return nil, err
+	}
+	w := &Way{Name: WayFineTuned, History: append(trainer.History{}, h1...), FineTuneAfter: len(h1),
+		Trainable: headParams + baseTrainable(resnet50.Options{TrainableFrom: stage}), RunDir: dir,
+		FeatureSeconds: l.FeatureSeconds["base"] + l.FeatureSeconds["finetune_frozen"]}
+	for _, e := range h2 {
+		e.Epoch += len(h1)
+		w.History = append(w.History, e)
+	}
+	return w, nil
+}
+
+// total sums each way's training and validation time over its epochs and logs its outcome.
+func (cmp *Comparison) total(log io.Writer) {
 	for i := range cmp.Ways {
 		w := &cmp.Ways[i]
 		for _, e := range w.History {
 			w.Seconds += e.Seconds
 		}
-		logf(frozen.Log, "compare: %-15s val_accuracy %.3f after %d epochs (best %.3f), %d trainable parameters, %.0fs\n",
+		logf(log, "compare: %-15s val_accuracy %.3f after %d epochs (best %.3f), %d trainable parameters, %.0fs\n",
 			w.Name, w.Final().ValAccuracy, len(w.History), w.Best(), w.Trainable, w.Seconds)
 	}
-	return cmp, nil
 }
 
 // baseTrainable counts the base's trainable parameters under opts.

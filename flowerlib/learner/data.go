@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/flowerlib/flowers/flowerlib/augment"
-	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/gomlx/compute/dtypes"
@@ -69,7 +68,7 @@ func augmentID(a *augment.Config, epoch int) string {
 // copy e mod K.
 func (l *Learner) augmentedCopies(p *photos) (trainer.Data, error) {
 	for k := 0; k < l.AugmentCopies; k++ {
-		s, err := features.Build(l.ex, features.Options{CacheDir: defaults.FeaturesDir(l.Cache),
+		s, err := features.Build(l.ex, features.Options{CacheDir: l.FeaturesDir(),
 			Paths: p.paths, Size: l.ImageSize, Pooling: poolingOf(l.Pooling).String(), WeightsID: l.Info.WeightsID,
 			BatchSize: l.BatchSize, Transform: l.Augmentation.Transform(k), TransformID: fmt.Sprintf("copy %d: %s", k, augmentID(l.Augmentation, k)),
 			Progress: l.Progress, Log: l.Log})

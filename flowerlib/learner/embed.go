@@ -58,17 +58,9 @@ type Embedding struct {
 // settings are ignored.
 func Embed(cfg Config, opts EmbedOptions) (*Embedding, error) {
 	start := time.Now()
-	if opts.Method == "" {
-		opts.Method = EmbedPCA
-	}
-	if opts.Method != EmbedPCA && opts.Method != EmbedTSNE {
-		return nil, errors.Errorf("learner.Embed: method %q: want %q or %q", opts.Method, EmbedPCA, EmbedTSNE)
-	}
-	if opts.MaxPoints == 0 {
-		opts.MaxPoints = DefaultMaxPoints
-	}
-	if opts.MaxPoints < 3 {
-		return nil, errors.Errorf("learner.Embed: MaxPoints %d: a map needs at least 3 photos", opts.MaxPoints)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	cfg.Pooling = "avg"
 	l, err := openData(cfg)
@@ -82,34 +74,9 @@ func Embed(cfg Config, opts EmbedOptions) (*Embedding, error) {
 	if err := l.extractFeatures(); err != nil {
 		return nil, err
 	}
-	si := l.Info.Split
 	e := &Embedding{Method: opts.Method, Weights: l.Weights, WeightsID: l.Info.WeightsID, Classes: l.Info.Classes,
 		FeatureSeconds: l.FeatureSeconds["base"]}
-	// Every photo that decoded, training ones first; evenly thinned to MaxPoints.
-	type photo struct {
-		row, label int
-		path       string
-		valid      bool
-	}
-	var all []photo
-	for i, p := range append(append([]string{}, si.Train...), si.Valid...) {
-		if r := l.set.RowOf(i); r >= 0 {
-			code, valid := 0, i >= len(si.Train)
-			if valid {
-				code = si.ValidCodes[i-len(si.Train)]
-			} else {
-				code = si.TrainCodes[i]
-			}
-			all = append(all, photo{row: r, label: code, path: p, valid: valid})
-		}
-	}
-	if len(all) > opts.MaxPoints {
-		thin := make([]photo, opts.MaxPoints)
-		for k := range thin {
-			thin[k] = all[k*len(all)/opts.MaxPoints]
-		}
-		all = thin
-	}
+	all := l.embedPhotos(opts.MaxPoints)
 	n, d := len(all), l.set.RowSize()
 	if n < 3 {
 		return nil, errors.Errorf("learner.Embed: %d photos decoded: a map needs at least 3", n)
@@ -138,6 +105,57 @@ func Embed(cfg Config, opts EmbedOptions) (*Embedding, error) {
 	logf(l.Log, "embedding (%s) of %d photos, %s weights: nearest-neighbour accuracy %.2f in the features, %.2f in the map (chance ≈ %.2f), %.1fs\n",
 		e.Method, n, e.Weights, e.NeighbourAccuracy, e.MapNeighbourAccuracy, 1/float64(len(e.Classes)), e.Seconds)
 	return e, nil
+}
+
+// withDefaults returns opts with its zero fields set to the defaults, or an error naming what
+// Embed cannot map.
+func (opts EmbedOptions) withDefaults() (EmbedOptions, error) {
+	if opts.Method == "" {
+		opts.Method = EmbedPCA
+	}
+	if opts.Method != EmbedPCA && opts.Method != EmbedTSNE {
+		return opts, errors.Errorf("learner.Embed: method %q: want %q or %q", opts.Method, EmbedPCA, EmbedTSNE)
+	}
+	if opts.MaxPoints == 0 {
+		opts.MaxPoints = DefaultMaxPoints
+	}
+	if opts.MaxPoints < 3 {
+		return opts, errors.Errorf("learner.Embed: MaxPoints %d: a map needs at least 3 photos", opts.MaxPoints)
+	}
+	return opts, nil
+}
+
+// embedPhoto is a photo of an embedding map: its row in the features, class and split.
+type embedPhoto struct {
+	row, label int
+	path       string
+	valid      bool
+}
+
+// embedPhotos returns every photo of l's split that decoded, training ones first, evenly
+// thinned to maxPoints.
+func (l *Learner) embedPhotos(maxPoints int) []embedPhoto {
+	si := l.Info.Split
+	var all []embedPhoto
+	for i, p := range append(append([]string{}, si.Train...), si.Valid...) {
+		if r := l.set.RowOf(i); r >= 0 {
+			code, valid := 0, i >= len(si.Train)
+			if valid {
+				code = si.ValidCodes[i-len(si.Train)]
+			} else {
+				code = si.TrainCodes[i]
+			}
+			all = append(all, embedPhoto{row: r, label: code, path: p, valid: valid})
+		}
+	}
+	if len(all) > maxPoints {
+		thin := make([]embedPhoto, maxPoints)
+		for k := range thin {
+			thin[k] = all[k*len(all)/maxPoints]
+		}
+		all = thin
+	}
+	return all
 }
 
 // neighbourAccuracy is the share of the valid rows of x (n × d) whose nearest non-valid row

@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
-	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/pkg/errors"
@@ -48,7 +47,7 @@ func openData(cfg Config) (*Learner, error) {
 // run's features under their own key. The caller closes the set.
 func (l *Learner) stageFeatures(layers []string) (*features.Set, error) {
 	var err error
-	if l.base, err = resnet50.LoadPretrained(l.Weights, defaults.WeightsDir(l.Cache), false, l.Log); err != nil {
+	if l.base, err = resnet50.LoadPretrained(l.Weights, l.WeightsDir(), false, l.Log); err != nil {
 		return nil, err
 	}
 	l.Info.WeightsID = l.base.ID
@@ -60,7 +59,7 @@ func (l *Learner) stageFeatures(layers []string) (*features.Set, error) {
 	}
 	si := l.Info.Split
 	all := append(append([]string{}, si.Train...), si.Valid...)
-	set, err := features.Build(l.ex, features.Options{CacheDir: defaults.FeaturesDir(l.Cache), Paths: all,
+	set, err := features.Build(l.ex, features.Options{CacheDir: l.FeaturesDir(), Paths: all,
 		Size: l.ImageSize, Pooling: stagesPooling(layers), WeightsID: l.base.ID, BatchSize: l.BatchSize,
 		Progress: l.Progress, Log: l.Log})
 	if err != nil {

@@ -26,10 +26,8 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/config"
-	"github.com/flowerlib/flowers/flowerlib/defaults"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
-	"github.com/flowerlib/flowers/flowerlib/internal/runlock"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
@@ -64,7 +62,7 @@ type Learner struct {
 	train      trainer.Data
 	valid      *features.Labeled
 	kept       func(pathIndex int) bool // the photo decoded
-	lock       *runlock.Lock
+	lock       *trainer.RunLock
 	newRun     bool
 	fineTuneTo string // stage of the last FineTune
 	fineTune   fineTuneData
@@ -156,7 +154,7 @@ func (l *Learner) scanAndSplit() error {
 // the head on its output.
 func (l *Learner) loadBase() error {
 	var err error
-	if l.base, err = resnet50.LoadPretrained(l.Weights, defaults.WeightsDir(l.Cache), false, l.Log); err != nil {
+	if l.base, err = resnet50.LoadPretrained(l.Weights, l.WeightsDir(), false, l.Log); err != nil {
 		return err
 	}
 	l.Info.WeightsID = l.base.ID
@@ -213,7 +211,7 @@ func (l *Learner) claimRunFolder() error {
 	if err := os.MkdirAll(l.RunDir, 0o755); err != nil {
 		return errors.Wrapf(err, "creating run folder %q", l.RunDir)
 	}
-	if l.lock, err = runlock.Acquire(l.RunDir); err != nil {
+	if l.lock, err = trainer.LockRunDir(l.RunDir); err != nil {
 		return err
 	}
 	old, err := LoadRunInfo(l.RunDir)
@@ -238,7 +236,7 @@ func (l *Learner) extractFeatures() error {
 	si := l.Info.Split
 	all := append(append([]string{}, si.Train...), si.Valid...)
 	start := time.Now()
-	set, err := features.Build(l.ex, features.Options{CacheDir: defaults.FeaturesDir(l.Cache), Paths: all,
+	set, err := features.Build(l.ex, features.Options{CacheDir: l.FeaturesDir(), Paths: all,
 		Size: l.ImageSize, Pooling: poolingOf(l.Pooling).String(), WeightsID: l.Info.WeightsID,
 		BatchSize: l.BatchSize, Progress: l.Progress, Log: l.Log})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
-	"github.com/flowerlib/flowers/flowerlib/defaults"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/metrics"
@@ -197,7 +197,7 @@ func (m *Model) loadBase() error {
 	if m.base != nil {
 		return nil
 	}
-	p, err := resnet50.LoadPretrained(m.Info.Weights, defaults.WeightsDir(m.Info.CacheDir), false, m.log)
+	p, err := resnet50.LoadPretrained(m.Info.Weights, config.Run{Cache: m.Info.CacheDir}.WeightsDir(), false, m.log)
 	if err != nil {
 		return err
 	}
@@ -276,7 +276,7 @@ func (m *Model) evaluate(progress io.Writer) (*trainer.EvalResult, []string, err
 		}
 		valid = d
 	} else {
-		set, err := features.Build(m.ex, features.Options{CacheDir: defaults.FeaturesDir(m.Info.CacheDir), Paths: all,
+		set, err := features.Build(m.ex, features.Options{CacheDir: config.Run{Cache: m.Info.CacheDir}.FeaturesDir(), Paths: all,
 			Size: m.Info.ImageSize, Pooling: poolingOf(m.Info.Head.Pooling).String(), WeightsID: m.Info.WeightsID,
 			Progress: progress, Log: m.log})
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flowerlib/flowers/flowerlib/defaults"
+	"github.com/flowerlib/flowers/flowerlib/config"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/pkg/errors"
 )
@@ -15,20 +15,20 @@ import (
 // elsewhere, or mounted read-only, and used by another user. Open writes nothing in the run
 // folder; the features it computes and the weights it converts go to a cache folder of the
 // user's: $FLOWERS_CACHE when set, else the run's own cache folder when it can be written
-// here, else the user's default one (defaults.CacheDir). The cache is keyed by content, so any
-// of them gives the same numbers.
+// here, else the user's default one (the cache setting's default, defaults.CacheDir). The
+// cache is keyed by content, so any of them gives the same numbers.
 
 // cacheFor returns the cache folder Open uses for a run whose run.json names runCache.
 func cacheFor(runCache string, log io.Writer) string {
-	if os.Getenv(defaults.CacheEnv) != "" || runCache == "" {
-		return defaults.CacheDir()
+	own := config.Run{}.Defaults().Cache // $FLOWERS_CACHE, else the user's cache folder
+	if os.Getenv(config.EnvName("cache")) != "" || runCache == "" {
+		return own
 	}
 	if writable(runCache) {
 		return runCache
 	}
-	dir := defaults.CacheDir()
-	logf(log, "the run's cache folder %s cannot be written here: using %s\n", runCache, dir)
-	return dir
+	logf(log, "the run's cache folder %s cannot be written here: using %s\n", runCache, own)
+	return own
 }
 
 // writable reports whether a file can be created in dir (created when missing).

@@ -13,9 +13,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowerlib/flowers/flowerlib/head"
-	"github.com/flowerlib/flowers/flowerlib/internal/atomicfile"
 	"github.com/flowerlib/flowers/flowerlib/prepare"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/trainer"
 	"github.com/pkg/errors"
 )
 
@@ -166,11 +166,7 @@ func (ri *RunInfo) save(runDir string) error {
 		}
 		ri.Weights = abs
 	}
-	b, err := json.MarshalIndent(ri, "", "  ")
-	if err != nil {
-		return errors.Wrap(err, "encoding run.json")
-	}
-	return atomicfile.WriteFile(filepath.Join(runDir, RunInfoFile), b, 0o644)
+	return trainer.WriteJSON(runDir, RunInfoFile, ri)
 }
 
 // Changes lists what differs between the run a folder holds (old) and the one asked for

@@ -30,82 +30,113 @@ func Summary(opts Options, connectedTo bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	type row struct {
-		name, shape, params string
-		inputs              []string
-	}
-	rows := make([]row, len(layers))
-	header := row{name: "Layer (type)", shape: "Output Shape", params: "Param #", inputs: []string{"Connected to"}}
-	w := [4]int{len(header.name), len(header.shape), len(header.params), len(header.inputs[0])}
+	header := summaryRow{name: "Layer (type)", shape: "Output Shape", params: "Param #", inputs: []string{"Connected to"}}
+	t := &summaryTable{connectedTo: connectedTo,
+		w: [4]int{len(header.name), len(header.shape), len(header.params), len(header.inputs[0])}}
+	rows := make([]summaryRow, len(layers))
 	var total, trainable int
 	for i := range layers {
-		l := &layers[i]
-		n, tr := l.NumParams()
+		n, tr := layers[i].NumParams()
 		total += n
 		trainable += tr
-		dims := make([]string, 0, 4)
-		dims = append(dims, "None")
-		for _, d := range l.OutputShape {
-			dims = append(dims, strconv.Itoa(d))
-		}
-		r := row{name: l.Name + " (" + l.Type + ")", shape: "(" + strings.Join(dims, ", ") + ")", params: strconv.Itoa(n)}
-		if l.Type == "InputLayer" {
-			r.shape = "[" + r.shape + "]"
-		}
-		for _, in := range l.Inputs {
-			r.inputs = append(r.inputs, "'"+in+"[0][0]'")
-		}
-		rows[i] = r
-		w[0] = max(w[0], len(r.name))
-		w[1] = max(w[1], len(r.shape))
-		w[2] = max(w[2], len(r.params))
-		for _, in := range r.inputs {
-			w[3] = max(w[3], len(in)+2)
-		}
+		rows[i] = layerRow(&layers[i], n)
+		t.fit(rows[i])
 	}
-	width := w[0] + w[1] + w[2] + 3*3 + 1
-	if connectedTo {
-		width += w[3] + 3
-	}
-	var sb strings.Builder
-	line := func(r row, inputs string) {
-		s := fmt.Sprintf(" %-*s   %-*s   %-*s", w[0], r.name, w[1], r.shape, w[2], r.params)
-		if connectedTo {
-			s += "   " + inputs
-		}
-		sb.WriteString(strings.TrimRight(s, " ") + "\n")
-	}
-	fmt.Fprintf(&sb, "Model: \"resnet50\"\n%s\n", strings.Repeat("_", width))
-	line(header, header.inputs[0])
-	sb.WriteString(strings.Repeat("=", width) + "\n")
+	width := t.width()
+	fmt.Fprintf(&t.sb, "Model: \"resnet50\"\n%s\n", strings.Repeat("_", width))
+	t.line(header, header.inputs[0])
+	t.sb.WriteString(strings.Repeat("=", width) + "\n")
 	for i, r := range rows {
-		switch {
-		case !connectedTo || len(r.inputs) <= 1:
-			line(r, "["+strings.Join(r.inputs, "")+"]")
-		default: // Keras lists each inbound layer on its own line
-			for j, in := range r.inputs {
-				open, end := " ", ","
-				if j == 0 {
-					open = "["
-				}
-				if j == len(r.inputs)-1 {
-					end = "]"
-				}
-				if j == 0 {
-					line(r, open+in+end)
-				} else {
-					line(row{}, open+in+end)
-				}
-			}
-		}
+		t.row(r)
 		if i < len(rows)-1 {
-			sb.WriteString("\n")
+			t.sb.WriteString("\n")
 		}
 	}
-	sb.WriteString(strings.Repeat("=", width) + "\n")
-	fmt.Fprintf(&sb, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n",
+	t.sb.WriteString(strings.Repeat("=", width) + "\n")
+	fmt.Fprintf(&t.sb, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n",
 		commas(total), commas(trainable), commas(total-trainable), strings.Repeat("_", width))
-	return sb.String(), nil
+	return t.sb.String(), nil
+}
+
+// summaryRow is one layer of Summary, as Keras prints it.
+type summaryRow struct {
+	name, shape, params string
+	inputs              []string // each quoted: "'conv1_bn[0][0]'"
+}
+
+// layerRow returns l's row of Summary; n is its number of parameters.
+func layerRow(l *Layer, n int) summaryRow {
+	dims := make([]string, 0, 4)
+	dims = append(dims, "None")
+	for _, d := range l.OutputShape {
+		dims = append(dims, strconv.Itoa(d))
+	}
+	r := summaryRow{name: l.Name + " (" + l.Type + ")", shape: "(" + strings.Join(dims, ", ") + ")", params: strconv.Itoa(n)}
+	if l.Type == "InputLayer" {
+		r.shape = "[" + r.shape + "]"
+	}
+	for _, in := range l.Inputs {
+		r.inputs = append(r.inputs, "'"+in+"[0][0]'")
+	}
+	return r
+}
+
+// summaryTable writes Summary's rows in columns as wide as their widest cell.
+type summaryTable struct {
+	sb          strings.Builder
+	w           [4]int // name, shape, params, connected to
+	connectedTo bool
+}
+
+// fit widens the columns to hold r.
+func (t *summaryTable) fit(r summaryRow) {
+	t.w[0] = max(t.w[0], len(r.name))
+	t.w[1] = max(t.w[1], len(r.shape))
+	t.w[2] = max(t.w[2], len(r.params))
+	for _, in := range r.inputs {
+		t.w[3] = max(t.w[3], len(in)+2)
+	}
+}
+
+// width is the width of the table's rules.
+func (t *summaryTable) width() int {
+	width := t.w[0] + t.w[1] + t.w[2] + 3*3 + 1
+	if t.connectedTo {
+		width += t.w[3] + 3
+	}
+	return width
+}
+
+// line writes one line of the table: r's cells, then inputs in the last column.
+func (t *summaryTable) line(r summaryRow, inputs string) {
+	s := fmt.Sprintf(" %-*s   %-*s   %-*s", t.w[0], r.name, t.w[1], r.shape, t.w[2], r.params)
+	if t.connectedTo {
+		s += "   " + inputs
+	}
+	t.sb.WriteString(strings.TrimRight(s, " ") + "\n")
+}
+
+// row writes r: one line, or with connectedTo and several inputs, one line per inbound
+// layer as Keras does.
+func (t *summaryTable) row(r summaryRow) {
+	if !t.connectedTo || len(r.inputs) <= 1 {
+		t.line(r, "["+strings.Join(r.inputs, "")+"]")
+		return
+	}
+	for j, in := range r.inputs {
+		open, end := " ", ","
+		if j == 0 {
+			open = "["
+		}
+		if j == len(r.inputs)-1 {
+			end = "]"
+		}
+		if j == 0 {
+			t.line(r, open+in+end)
+		} else {
+			t.line(summaryRow{}, open+in+end)
+		}
+	}
 }
 
 // commas formats n with thousands separators, as Keras does (23,587,712).

@@ -134,67 +134,100 @@ func (f *File) object(addr uint64, path string, cacheType uint32, btree, heap ui
 	if err != nil {
 		return nil, errors.WithMessagef(err, "object %q", path)
 	}
-	var attrs []*Attribute
-	var symtab, space, dtype, layout *message
+	om, err := f.objectMessages(msgs, path)
+	if err != nil {
+		return nil, err
+	}
+	var o any
+	if om.symtab != nil || (cacheType == 1 && om.space == nil && om.layout == nil) {
+		o, err = f.group(addr, path, om, btree, heap)
+	} else {
+		o, err = f.dataset(addr, path, om)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.objects[addr] = o
+	return o, nil
+}
+
+// objectMsgs are the messages of an object header that say what the object is, and its
+// attributes.
+type objectMsgs struct {
+	attrs                        []*Attribute
+	symtab, space, dtype, layout *message
+}
+
+// objectMessages decodes the attributes of the object at path and picks out the messages
+// that say what it is; features this reader does not support are errors naming them.
+func (f *File) objectMessages(msgs []message, path string) (objectMsgs, error) {
+	var om objectMsgs
 	for i := range msgs {
 		m := &msgs[i]
 		switch m.typ {
 		case msgAttribute:
 			a, err := f.decodeAttribute(m)
 			if err != nil {
-				return nil, errors.WithMessagef(err, "object %q", path)
+				return om, errors.WithMessagef(err, "object %q", path)
 			}
-			attrs = append(attrs, a)
+			om.attrs = append(om.attrs, a)
 		case msgSymbolTable:
-			symtab = m
+			om.symtab = m
 		case msgDataspace:
-			space = m
+			om.space = m
 		case msgDatatype:
-			dtype = m
+			om.dtype = m
 		case msgLayout:
-			layout = m
+			om.layout = m
 		case msgFilters:
-			return nil, f.unsupported(m.off, "filter pipeline (compressed dataset %q)", path)
+			return om, f.unsupported(m.off, "filter pipeline (compressed dataset %q)", path)
 		case msgExternal:
-			return nil, f.unsupported(m.off, "external storage (dataset %q)", path)
+			return om, f.unsupported(m.off, "external storage (dataset %q)", path)
 		case msgLinkInfo, msgLink, msgGroupInfo:
-			if symtab == nil {
-				return nil, f.unsupported(m.off, "new-style (link message) group %q, written with libver='latest'", path)
+			if om.symtab == nil {
+				return om, f.unsupported(m.off, "new-style (link message) group %q, written with libver='latest'", path)
 			}
 		case msgAttrInfo:
-			return nil, f.unsupported(m.off, "dense attribute storage in %q", path)
+			return om, f.unsupported(m.off, "dense attribute storage in %q", path)
 		}
 	}
-	if symtab != nil || (cacheType == 1 && space == nil && layout == nil) {
-		if symtab != nil {
-			d := &decoder{f: f, b: symtab.data, at: symtab.off}
-			btree, heap = d.addr(), d.addr()
-			if d.err != nil {
-				return nil, d.err
-			}
+	return om, nil
+}
+
+// group reads the symbol-table group at addr: its B-tree and local heap are the symbol
+// table message's, else (no message) btree and heap from the cached symbol table entry.
+func (f *File) group(addr uint64, path string, om objectMsgs, btree, heap uint64) (*Group, error) {
+	if om.symtab != nil {
+		d := &decoder{f: f, b: om.symtab.data, at: om.symtab.off}
+		btree, heap = d.addr(), d.addr()
+		if d.err != nil {
+			return nil, d.err
 		}
-		g := &Group{Path: path, Attrs: attrs, addr: addr}
-		children, err := f.readGroup(path, btree, heap)
-		if err != nil {
-			return nil, err
-		}
-		g.Children = children
-		f.objects[addr] = g
-		return g, nil
 	}
-	if space == nil || dtype == nil || layout == nil {
+	g := &Group{Path: path, Attrs: om.attrs, addr: addr}
+	children, err := f.readGroup(path, btree, heap)
+	if err != nil {
+		return nil, err
+	}
+	g.Children = children
+	return g, nil
+}
+
+// dataset reads the dataset at addr: its type, shape and where its data lies.
+func (f *File) dataset(addr uint64, path string, om objectMsgs) (*Dataset, error) {
+	if om.space == nil || om.dtype == nil || om.layout == nil {
 		return nil, f.unsupported(f.base+addr, "object %q that is neither a symbol-table group nor a dataset (e.g. a named datatype)", path)
 	}
-	ds := &Dataset{Path: path, Attrs: attrs, f: f, addr: addr}
-	if ds.Type, err = f.decodeDatatype(dtype.data, dtype.off); err != nil {
+	ds := &Dataset{Path: path, Attrs: om.attrs, f: f, addr: addr}
+	var err error
+	if ds.Type, err = f.decodeDatatype(om.dtype.data, om.dtype.off); err != nil {
 		return nil, errors.WithMessagef(err, "dataset %q", path)
 	}
-	if ds.Shape, err = f.decodeDataspace(space.data, space.off); err != nil {
+	if ds.Shape, err = f.decodeDataspace(om.space.data, om.space.off); err != nil {
 		return nil, errors.WithMessagef(err, "dataset %q", path)
 	}
-	if err := f.decodeLayout(ds, layout); err != nil {
+	if err := f.decodeLayout(ds, om.layout); err != nil {
 		return nil, errors.WithMessagef(err, "dataset %q", path)
 	}
-	f.objects[addr] = ds
 	return ds, nil
 }

@@ -286,20 +286,41 @@ type wEntry struct {
 	isGroup           bool
 }
 
+// wChild is a symbol table node or B-tree node as its parent B-tree node points to it: its
+// address and the local-heap offset of the largest name under it.
+type wChild struct{ addr, lastKey int }
+
 // group writes g's children, its local heap, symbol table nodes, B-tree and object
-// header; returns the header, B-tree and heap addresses.
+// header, in that order; returns the header, B-tree and heap addresses.
 func (e *encoder) group(g *WGroup, depth int) (hdr, btree, heap int, err error) {
 	if depth > 1000 {
 		return 0, 0, 0, errors.New("hdf5: groups nested too deep")
 	}
+	entries, heapData, err := e.children(g, depth)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	heap = e.localHeap(heapData)
+	btree = e.btree(e.symbolNodes(entries))
+	msgs := []wMsg{{typ: msgSymbolTable, data: append(u64(uint64(btree)), u64(uint64(heap))...)}}
+	for _, a := range g.attrs {
+		msgs = append(msgs, e.attr(a))
+	}
+	hdr, err = e.header(msgs)
+	return hdr, btree, heap, err
+}
+
+// children writes g's sub-groups and datasets in name order and returns their symbol
+// table entries with the local heap's data that holds their names: "" at offset 0, then
+// each NUL-terminated name padded to 8.
+func (e *encoder) children(g *WGroup, depth int) (entries []wEntry, heapData []byte, err error) {
 	names := make([]string, 0, len(g.kids))
 	for n := range g.kids {
 		names = append(names, n)
 	}
 	sort.Strings(names) // byte order, as HDF5's strcmp
-	entries := make([]wEntry, len(names))
-	// Local heap data: "" at offset 0, then each NUL-terminated name padded to 8.
-	heapData := make([]byte, 8)
+	entries = make([]wEntry, len(names))
+	heapData = make([]byte, 8)
 	for i, n := range names {
 		entries[i] = wEntry{name: n, nameOff: len(heapData)}
 		heapData = append(heapData, n...)
@@ -312,21 +333,29 @@ func (e *encoder) group(g *WGroup, depth int) (hdr, btree, heap int, err error) 
 			entries[i].addr, err = e.dataset(k)
 		}
 		if err != nil {
-			return 0, 0, 0, err
+			return nil, nil, err
 		}
 	}
-	heapHdr := make([]byte, 32)
-	copy(heapHdr, "HEAP")
-	binary.LittleEndian.PutUint64(heapHdr[8:], uint64(len(heapData)))
-	binary.LittleEndian.PutUint64(heapHdr[16:], 1) // free list: H5HL_FREE_NULL (none)
-	heap = e.alloc(32 + len(heapData))
-	binary.LittleEndian.PutUint64(heapHdr[24:], uint64(heap+32))
-	copy(e.buf[heap:], heapHdr)
-	copy(e.buf[heap+32:], heapData)
+	return entries, heapData, nil
+}
 
-	// Symbol table nodes, up to 2*wLeafK entries each.
-	type child struct{ addr, lastKey int }
-	var level []child
+// localHeap writes a local heap holding data (no free space) and returns its address.
+func (e *encoder) localHeap(data []byte) int {
+	hdr := make([]byte, 32)
+	copy(hdr, "HEAP")
+	binary.LittleEndian.PutUint64(hdr[8:], uint64(len(data)))
+	binary.LittleEndian.PutUint64(hdr[16:], 1) // free list: H5HL_FREE_NULL (none)
+	heap := e.alloc(32 + len(data))
+	binary.LittleEndian.PutUint64(hdr[24:], uint64(heap+32))
+	copy(e.buf[heap:], hdr)
+	copy(e.buf[heap+32:], data)
+	return heap
+}
+
+// symbolNodes writes the symbol table nodes (up to 2*wLeafK entries each) and returns
+// them as the B-tree's leaves.
+func (e *encoder) symbolNodes(entries []wEntry) []wChild {
+	var leaves []wChild
 	for start := 0; start < len(entries); start += 2 * wLeafK {
 		chunk := entries[start:min(len(entries), start+2*wLeafK)]
 		node := make([]byte, 8+2*wLeafK*40)
@@ -343,59 +372,67 @@ func (e *encoder) group(g *WGroup, depth int) (hdr, btree, heap int, err error) 
 				binary.LittleEndian.PutUint64(p[32:], uint64(en.heap))
 			}
 		}
-		level = append(level, child{e.put(node), chunk[len(chunk)-1].nameOff})
+		leaves = append(leaves, wChild{e.put(node), chunk[len(chunk)-1].nameOff})
 	}
-	// B-tree levels: key[0] is "" (heap offset 0), key[i+1] the largest name under child i.
-	nodeSize := 24 + (2*wNodeK+1)*8 + 2*wNodeK*8
+	return leaves
+}
+
+// btree writes the group B-tree over leaves, level by level up to a single root node
+// (written even when there are no leaves), and returns the root's address.
+func (e *encoder) btree(leaves []wChild) int {
+	level := leaves
 	for lvl := 0; ; lvl++ {
-		nNodes := max(1, (len(level)+2*wNodeK-1)/(2*wNodeK))
-		addrs := make([]int, nNodes)
-		for i := range addrs {
-			addrs[i] = e.alloc(nodeSize)
-		}
-		var next []child
-		for i := 0; i < nNodes; i++ {
-			kids := level[min(len(level), i*2*wNodeK):min(len(level), (i+1)*2*wNodeK)]
-			b := e.buf[addrs[i] : addrs[i]+nodeSize]
-			copy(b, "TREE")
-			b[4], b[5] = 0, byte(lvl)
-			binary.LittleEndian.PutUint16(b[6:], uint16(len(kids)))
-			left, right := undef, undef
-			if i > 0 {
-				left = uint64(addrs[i-1])
-			}
-			if i < nNodes-1 {
-				right = uint64(addrs[i+1])
-			}
-			binary.LittleEndian.PutUint64(b[8:], left)
-			binary.LittleEndian.PutUint64(b[16:], right)
-			firstKey := 0
-			if i > 0 {
-				firstKey = level[i*2*wNodeK-1].lastKey
-			}
-			binary.LittleEndian.PutUint64(b[24:], uint64(firstKey))
-			for j, k := range kids {
-				binary.LittleEndian.PutUint64(b[32+16*j:], uint64(k.addr))
-				binary.LittleEndian.PutUint64(b[40+16*j:], uint64(k.lastKey))
-			}
-			last := 0
-			if len(kids) > 0 {
-				last = kids[len(kids)-1].lastKey
-			}
-			next = append(next, child{addrs[i], last})
-		}
-		if nNodes == 1 {
-			btree = addrs[0]
-			break
+		next := e.btreeLevel(level, lvl)
+		if len(next) == 1 {
+			return next[0].addr
 		}
 		level = next
 	}
-	msgs := []wMsg{{typ: msgSymbolTable, data: append(u64(uint64(btree)), u64(uint64(heap))...)}}
-	for _, a := range g.attrs {
-		msgs = append(msgs, e.attr(a))
+}
+
+// btreeLevel writes the B-tree nodes of level lvl (up to 2*wNodeK children each, linked
+// to their siblings) over the nodes of the level below, and returns them. Keys: key[0]
+// is "" (heap offset 0) for the first node, else the last key of the node before; key[i+1]
+// is the largest name under child i.
+func (e *encoder) btreeLevel(below []wChild, lvl int) []wChild {
+	nodeSize := 24 + (2*wNodeK+1)*8 + 2*wNodeK*8
+	nNodes := max(1, (len(below)+2*wNodeK-1)/(2*wNodeK))
+	addrs := make([]int, nNodes)
+	for i := range addrs {
+		addrs[i] = e.alloc(nodeSize)
 	}
-	hdr, err = e.header(msgs)
-	return hdr, btree, heap, err
+	nodes := make([]wChild, 0, nNodes)
+	for i := 0; i < nNodes; i++ {
+		kids := below[min(len(below), i*2*wNodeK):min(len(below), (i+1)*2*wNodeK)]
+		b := e.buf[addrs[i] : addrs[i]+nodeSize]
+		copy(b, "TREE")
+		b[4], b[5] = 0, byte(lvl)
+		binary.LittleEndian.PutUint16(b[6:], uint16(len(kids)))
+		left, right := undef, undef
+		if i > 0 {
+			left = uint64(addrs[i-1])
+		}
+		if i < nNodes-1 {
+			right = uint64(addrs[i+1])
+		}
+		binary.LittleEndian.PutUint64(b[8:], left)
+		binary.LittleEndian.PutUint64(b[16:], right)
+		firstKey := 0
+		if i > 0 {
+			firstKey = below[i*2*wNodeK-1].lastKey
+		}
+		binary.LittleEndian.PutUint64(b[24:], uint64(firstKey))
+		for j, k := range kids {
+			binary.LittleEndian.PutUint64(b[32+16*j:], uint64(k.addr))
+			binary.LittleEndian.PutUint64(b[40+16*j:], uint64(k.lastKey))
+		}
+		last := 0
+		if len(kids) > 0 {
+			last = kids[len(kids)-1].lastKey
+		}
+		nodes = append(nodes, wChild{addrs[i], last})
+	}
+	return nodes
 }
 
 // Encode returns the HDF5 file (superblock version 0, h5py's default layout) for the
