@@ -39,16 +39,19 @@ func TestRunEnv(t *testing.T) {
 		{"FLOWERS_LR", "0", `$FLOWERS_LR="0": lr 0: must be a number > 0 and ≤ 10`},
 		{"FLOWERS_BATCH", "-1", `$FLOWERS_BATCH="-1": batch -1: must be 1 to 4096`},
 		{"FLOWERS_POOLING", "mean", `$FLOWERS_POOLING="mean": pooling "mean": must be one of none, avg, max`},
+		{"FLOWERS_SCHEDULE", "step", `$FLOWERS_SCHEDULE="step": schedule "step": must be one of constant, one-cycle, cosine`},
+		{"FLOWERS_CLASS_WEIGHT", "1,x", `$FLOWERS_CLASS_WEIGHT="1,x": class-weight "1,x": want balanced, or one weight ≥ 0 per class in class order (e.g. 1,2.5,1,1,1)`},
 	} {
 		if _, err := (Run{}).fromEnv(lookupIn(map[string]string{c.name: c.val})); err == nil || err.Error() != c.want {
 			t.Errorf("%s=%s: %v, want %s", c.name, c.val, err, c.want)
 		}
 	}
 	want := []string{"FLOWERS_AUGMENT", "FLOWERS_AUGMENT_COPIES", "FLOWERS_BACKEND", "FLOWERS_BATCH", "FLOWERS_CACHE",
-		"FLOWERS_CHECKPOINT_STEPS", "FLOWERS_DATA", "FLOWERS_DROPOUT", "FLOWERS_EARLY_STOPPING", "FLOWERS_EPOCHS",
-		"FLOWERS_FINE_TUNE", "FLOWERS_FINE_TUNE_EPOCHS", "FLOWERS_FINE_TUNE_LR", "FLOWERS_KEEP_CHECKPOINTS", "FLOWERS_LR",
-		"FLOWERS_MODE", "FLOWERS_MONITOR", "FLOWERS_PER_CLASS", "FLOWERS_POOLING", "FLOWERS_RESTORE_BEST", "FLOWERS_RUN",
-		"FLOWERS_SEED", "FLOWERS_SIZE", "FLOWERS_VALID", "FLOWERS_WEIGHTS", "FLOWERS_WORK"}
+		"FLOWERS_CHECKPOINT_STEPS", "FLOWERS_CLASS_WEIGHT", "FLOWERS_DATA", "FLOWERS_DROPOUT", "FLOWERS_EARLY_STOPPING", "FLOWERS_EPOCHS",
+		"FLOWERS_FINE_TUNE", "FLOWERS_FINE_TUNE_EPOCHS", "FLOWERS_FINE_TUNE_LR", "FLOWERS_KEEP_CHECKPOINTS", "FLOWERS_LABEL_SMOOTHING",
+		"FLOWERS_LR", "FLOWERS_LR_MULT", "FLOWERS_MODE", "FLOWERS_MONITOR", "FLOWERS_PER_CLASS", "FLOWERS_POOLING",
+		"FLOWERS_RESTORE_BEST", "FLOWERS_RUN", "FLOWERS_SCHEDULE", "FLOWERS_SEED", "FLOWERS_SIZE", "FLOWERS_TTA", "FLOWERS_VALID",
+		"FLOWERS_WARMUP_STEPS", "FLOWERS_WEIGHTS", "FLOWERS_WORK"}
 	if got := EnvNames(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("EnvNames\n %q\nwant\n %q", got, want)
 	}
