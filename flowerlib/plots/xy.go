@@ -52,28 +52,7 @@ func XYChart(c Chart, ax Axes, series []Series) *Figure {
 	tx := valueAxis{log: ax.LogX}.of
 	yv := valueAxis{log: c.LogY}
 	ty := yv.of
-
-	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	for _, s := range series {
-		for i := range points(s) {
-			x, y := tx(s.x(i)), ty(s.Y[i])
-			if finite(x) && finite(y) {
-				xlo, xhi = min(xlo, x), max(xhi, x)
-				ylo, yhi = min(ylo, y), max(yhi, y)
-			}
-		}
-	}
-	for _, m := range ax.Markers {
-		if x := tx(m.X); finite(x) {
-			xlo, xhi = min(xlo, x), max(xhi, x)
-		}
-	}
-	if math.IsInf(xlo, 0) {
-		xlo, xhi = 0, 1
-	}
-	if math.IsInf(ylo, 0) {
-		ylo, yhi = 0, 1
-	}
+	xlo, xhi, ylo, yhi := xyBounds(series, ax.Markers, tx, ty)
 	fixed := ax.YMax > ax.YMin && finite(ty(ax.YMin)) && finite(ty(ax.YMax))
 	if fixed {
 		ylo, yhi = ty(ax.YMin), ty(ax.YMax)
@@ -106,6 +85,33 @@ func XYChart(c Chart, ax Axes, series []Series) *Figure {
 		}
 	}
 	return f
+}
+
+// xyBounds is the range, in axis units (tx, ty), of the series' finite points and the
+// markers' x; [0, 1] on an axis with none.
+func xyBounds(series []Series, markers []Marker, tx, ty func(float64) float64) (xlo, xhi, ylo, yhi float64) {
+	xlo, xhi, ylo, yhi = math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		for i := range points(s) {
+			x, y := tx(s.x(i)), ty(s.Y[i])
+			if finite(x) && finite(y) {
+				xlo, xhi = min(xlo, x), max(xhi, x)
+				ylo, yhi = min(ylo, y), max(yhi, y)
+			}
+		}
+	}
+	for _, m := range markers {
+		if x := tx(m.X); finite(x) {
+			xlo, xhi = min(xlo, x), max(xhi, x)
+		}
+	}
+	if math.IsInf(xlo, 0) {
+		xlo, xhi = 0, 1
+	}
+	if math.IsInf(ylo, 0) {
+		ylo, yhi = 0, 1
+	}
+	return
 }
 
 // xSpan is the x axis over [lo, hi] (axis units): decades when log, else round ticks.
