@@ -497,6 +497,8 @@ func (p *Playground) Run() error {
 		why = "this is not a notebook"
 	case os.Getenv(HeadlessEnv) == "1":
 		why = "$" + HeadlessEnv + "=1"
+	case os.Getenv(HeadlessEnv) != "0": // 0: wait for a browser whatever Jupyter says
+		why = NoBrowser() // headless.go: nbconvert, papermill, an editor's kernel, no page open
 	}
 	var w *pgWidgets
 	if why == "" {
