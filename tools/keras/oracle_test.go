@@ -165,7 +165,7 @@ func (o *oracle) run(t *testing.T, py, sample string) error {
 	}
 	prep := time.Since(start)
 	cmd := exec.Command(py, filepath.Join(repoRoot(), "tools", "keras", "oracle.py"), o.dir)
-	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=3", "KERAS_BACKEND=tensorflow")
+	cmd.Env = append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=3", "KERAS_BACKEND=tensorflow", "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s oracle.py %s: %v\n%s", py, o.dir, err, tail(string(out), 4000))

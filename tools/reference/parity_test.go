@@ -51,7 +51,9 @@ func script(name string) string {
 func runPython(t *testing.T, args ...string) {
 	t.Helper()
 	start := time.Now()
-	out, err := exec.Command(python, args...).CombinedOutput()
+	cmd := exec.Command(python, args...)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1") // no __pycache__ in the repository
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %v: %v\n%s", python, args, err, out)
 	}
