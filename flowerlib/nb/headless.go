@@ -20,8 +20,9 @@ import (
 //
 // GoNB's widgets wait for a browser and GoNB does not tell a cell whether one is there
 // (gonbui.IsNotebook is true under nbconvert too), so NoBrowser asks Jupyter. A kernel
-// started by jupyter_client knows its launcher ($JPY_PARENT_PID) and its id
-// ($GONB_JUPYTER_KERNEL_ID, from the connection file's name). A Jupyter server (classic
+// started by jupyter_client knows its launcher ($JPY_PARENT_PID) and, when the launcher names
+// the connection file kernel-<id>.json as Jupyter servers do, its id ($GONB_JUPYTER_KERNEL_ID;
+// nbclient 0.7 uses a temporary name). A Jupyter server (classic
 // Notebook, JupyterLab) writes jpserver-<pid>.json or nbserver-<pid>.json (its URL and token)
 // into its runtime folder, and GET api/kernels/<id> reports how many front-ends hold a
 // websocket to the kernel ("connections"). So:
@@ -34,36 +35,41 @@ import (
 //
 // Checked in milliseconds: one local HTTP request (2 s timeout) at most per server file.
 func NoBrowser() string {
-	kernel := os.Getenv("GONB_JUPYTER_KERNEL_ID")
-	if kernel == "" {
+	kernel := os.Getenv("GONB_JUPYTER_KERNEL_ID") // "" under nbclient 0.7 (a temporary connection file)
+	parent, _ := strconv.Atoi(os.Getenv("JPY_PARENT_PID"))
+	if parent <= 0 && kernel == "" {
 		return ""
 	}
-	parent, _ := strconv.Atoi(os.Getenv("JPY_PARENT_PID"))
 	files := serverFiles(parent)
 	if len(files) == 0 {
 		if parent > 0 {
 			if name := processName(parent); name != "" {
-				return fmt.Sprintf("the kernel was started by %s, not by a Jupyter server: nothing shows the widgets", name)
+				return fmt.Sprintf("no page shows this notebook: %s runs the kernel, not a Jupyter server", name)
 			}
 			return "" // the launcher is gone: cannot tell
 		}
-		return "no Jupyter server on this machine runs this kernel"
+		return noServer
+	}
+	if kernel == "" {
+		return "" // a Jupyter server names its kernels' connection files by id: cannot ask it
 	}
 	for _, f := range files {
 		n, err := kernelConnections(f, kernel)
 		switch {
 		case err == errUnknownKernel && parent <= 0:
-			continue // another user's server, say: try the next one
+			continue // another server: try the next one
 		case err != nil:
 			return ""
 		case n == 0:
-			return "no browser is connected to this kernel (the Jupyter server reports 0 connections)"
+			return "no page shows this notebook: the Jupyter server reports no browser connected to the kernel"
 		default:
 			return ""
 		}
 	}
-	return "no Jupyter server on this machine runs this kernel"
+	return noServer
 }
+
+const noServer = "no page shows this notebook: no Jupyter server on this machine runs the kernel"
 
 // serverFile is the part of a Jupyter server's jpserver-<pid>.json / nbserver-<pid>.json
 // that NoBrowser reads.

@@ -18,11 +18,12 @@ import (
 	"github.com/flowerlib/flowers/internal/testdata"
 )
 
-// TestNoBrowserCannotTell: outside a kernel (no kernel id) NoBrowser does not guess.
+// TestNoBrowserCannotTell: outside a kernel (no kernel id, no launcher) NoBrowser does not guess.
 func TestNoBrowserCannotTell(t *testing.T) {
 	t.Setenv("GONB_JUPYTER_KERNEL_ID", "")
+	t.Setenv("JPY_PARENT_PID", "")
 	if why := NoBrowser(); why != "" {
-		t.Errorf("NoBrowser() without a kernel id = %q, want \"\"", why)
+		t.Errorf("NoBrowser() without a kernel id or launcher = %q, want \"\"", why)
 	}
 }
 
@@ -37,12 +38,17 @@ func TestNoBrowserLauncherNotAServer(t *testing.T) {
 	writeServerFile(t, runtime, "jpserver-1.json", `{"url": "http://127.0.0.1:9/", "token": "x", "pid": 1}`)
 	start := time.Now()
 	why := NoBrowser()
-	want := regexp.MustCompile(`^the kernel was started by \S+ \(pid ` + strconv.Itoa(os.Getpid()) + `\), not by a Jupyter server: nothing shows the widgets$`)
+	want := regexp.MustCompile(`^no page shows this notebook: \S+ \(pid ` + strconv.Itoa(os.Getpid()) + `\) runs the kernel, not a Jupyter server$`)
 	if !want.MatchString(why) {
 		t.Errorf("NoBrowser() = %q, want a match of %s", why, want)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("NoBrowser took %s", d)
+	}
+	// nbclient 0.7 names the connection file at random: no kernel id, same answer.
+	t.Setenv("GONB_JUPYTER_KERNEL_ID", "")
+	if got := NoBrowser(); got != why {
+		t.Errorf("NoBrowser() without a kernel id = %q, want %q", got, why)
 	}
 	// The launcher gone: no guess.
 	t.Setenv("JPY_PARENT_PID", "2147483646")
@@ -123,7 +129,7 @@ func TestNoBrowserServerWithoutPage(t *testing.T) {
 	t.Setenv("JUPYTER_RUNTIME_DIR", runtime)
 	t.Setenv("GONB_JUPYTER_KERNEL_ID", k.ID)
 	t.Setenv("JPY_PARENT_PID", strconv.Itoa(server.Process.Pid))
-	if why := NoBrowser(); why != "no browser is connected to this kernel (the Jupyter server reports 0 connections)" {
+	if why := NoBrowser(); why != "no page shows this notebook: the Jupyter server reports no browser connected to the kernel" {
 		t.Errorf("NoBrowser() for a kernel no page holds = %q", why)
 	}
 	// Another kernel id: this server does not run it, and it launched this "kernel": cannot tell.
@@ -133,7 +139,7 @@ func TestNoBrowserServerWithoutPage(t *testing.T) {
 	}
 	// Without a launcher pid, every server is asked; none runs that id.
 	t.Setenv("JPY_PARENT_PID", "")
-	if why := NoBrowser(); why != "no Jupyter server on this machine runs this kernel" {
+	if why := NoBrowser(); why != "no page shows this notebook: no Jupyter server on this machine runs the kernel" {
 		t.Errorf("NoBrowser() for an unknown kernel, no launcher = %q", why)
 	}
 
