@@ -114,7 +114,7 @@ func TestRunDirNames(t *testing.T) {
 }
 
 func TestDataDirSubset(t *testing.T) {
-	sample := testdata.RequireSample(t)
+	sample := testdata.Photos(t) // the 200-photo sample, else the embedded 50
 	work := t.TempDir()
 	s := Settings{Data: sample, Work: work, PerClass: 3}
 	dir, err := s.DataDir(nil)
