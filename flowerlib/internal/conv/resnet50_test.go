@@ -98,6 +98,7 @@ func TestResNet50FastMatchesNative(t *testing.T) {
 // TestResNet50BFloat16Cost measures the accuracy cost of the bf16 option on real photos at
 // 224² (fast path both ways), and checks it stays a rounding-level difference.
 func TestResNet50BFloat16Cost(t *testing.T) {
+	testdata.Slow(t, "two ResNet50 forwards at 224², bf16 emulated without AVX-512")
 	if testing.Short() {
 		t.Skip("two ResNet50 forwards at 224²")
 	}
