@@ -433,9 +433,9 @@ func waitIdle(t *testing.T, b *browser, fe frontend) runState {
 // a headless Chromium: the pieces every browser test needs. Cleanup stops both.
 type browser struct {
 	tag, out, dir, base, token string
-	logFile               *os.File
-	ctx, bctx             context.Context // the test's deadline; the browser's (within it)
-	poll                  func(what, js string, timeout time.Duration)
+	logFile                    *os.File
+	ctx, bctx                  context.Context // the test's deadline; the browser's (within it)
+	poll                       func(what, js string, timeout time.Duration)
 }
 
 // startBrowser starts the frontend's server (the Jupyter data folder data holds the kernel)

@@ -21,4 +21,3 @@ func xlaCPUPluginDir() string {
 	}
 	return ""
 }
-
