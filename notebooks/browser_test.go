@@ -332,12 +332,13 @@ func runInBrowser(t *testing.T, b *browser, fe frontend, name string, e executio
 		t.Fatalf("Run All: %v", err)
 	}
 	time.Sleep(3 * time.Second) // let the first cell start
+	deadline := start.Add(runDeadline)
 	if e.Playground == "driven" {
-		if waitPlayground(t, b, fe) {
+		if waitPlayground(t, b, fe, deadline) {
 			drivePlayground(t, b, fe, e)
 		}
 	}
-	st := waitIdle(t, b, fe)
+	st := waitIdle(t, b, fe, deadline)
 	t.Logf("%s: Run All of %s: %d of %d code cells ran in %.0fs", fe.name, name, st.Ran, st.Total, time.Since(start).Seconds())
 	time.Sleep(2 * time.Second) // the last outputs' images decode
 	screenshot(t, bctx, fe, filepath.Join(b.out, "browser-"+tag+".png"))
@@ -410,9 +411,12 @@ func runInBrowser(t *testing.T, b *browser, fe frontend, name string, e executio
 	}
 }
 
-// waitIdle waits until no code cell is pending and the kernel is idle (within the browser's
-// deadline) and returns the notebook's state.
-func waitIdle(t *testing.T, b *browser, fe frontend) runState {
+// runDeadline bounds one notebook's Run All in the browser (minutes on a quiet machine).
+const runDeadline = 15 * time.Minute
+
+// waitIdle waits until no code cell is pending and the kernel is idle (before the deadline)
+// and returns the notebook's state.
+func waitIdle(t *testing.T, b *browser, fe frontend, deadline time.Time) runState {
 	t.Helper()
 	for {
 		st, err := chromedp.Run(b.bctx, chromedp.Evaluate[runState](fe.state))
@@ -422,8 +426,8 @@ func waitIdle(t *testing.T, b *browser, fe frontend) runState {
 		if st.Pending == 0 && !st.Busy {
 			return st
 		}
-		if b.ctx.Err() != nil {
-			t.Fatalf("Run All did not finish in time: %d of %d code cells ran, %d pending", st.Ran, st.Total, st.Pending)
+		if b.ctx.Err() != nil || time.Now().After(deadline) {
+			t.Fatalf("Run All did not finish within %s: %d of %d code cells ran, %d pending", runDeadline, st.Ran, st.Total, st.Pending)
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -440,7 +444,7 @@ type browser struct {
 
 // startBrowser starts the frontend's server (the Jupyter data folder data holds the kernel)
 // with the notebook tests' environment on the photos photos (notebookEnv; extra overrides it)
-// and a headless Chromium with a HOME of its own, within a 15-minute deadline; its logs are
+// and a headless Chromium with a HOME of its own, within a 40-minute deadline; its logs are
 // browser-<tag>-server.log and browser-<tag>-console.log.
 func startBrowser(t *testing.T, fe frontend, tag, jupyter, data, photos string, extra ...string) *browser {
 	chromium := chromiumPath()
@@ -504,7 +508,7 @@ func startBrowser(t *testing.T, fe frontend, tag, jupyter, data, photos string, 
 		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
 			"XDG_DATA_HOME="+filepath.Join(home, ".local", "share")),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute) // runInBrowser: 15 minutes a notebook
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })

@@ -206,8 +206,8 @@ func writePlaygroundNotebook(t *testing.T, dir string) {
 }
 
 // waitPlayground waits until the walkthrough's playground shows its widgets (true), or the run
-// stops before (a cell failed: false; the caller reports the cells' errors).
-func waitPlayground(t *testing.T, b *browser, fe frontend) bool {
+// stops before (a cell failed: false; the caller reports the cells' errors), before the deadline.
+func waitPlayground(t *testing.T, b *browser, fe frontend, deadline time.Time) bool {
 	t.Helper()
 	widgetsThere := `document.querySelectorAll('input[type=range][id^="flowers-pg-"]').length === 5 && ` +
 		`document.querySelectorAll('select[id^="flowers-pg-head-"]').length === 1 && document.querySelectorAll('button[id^="flowers-pg-"]').length === 3`
@@ -228,7 +228,7 @@ func waitPlayground(t *testing.T, b *browser, fe frontend) bool {
 		if st.Pending == 0 && !st.Busy && len(st.Errors) > 0 {
 			return false
 		}
-		if b.ctx.Err() != nil || st.Pending == 0 && !st.Busy {
+		if b.ctx.Err() != nil || time.Now().After(deadline) || st.Pending == 0 && !st.Busy {
 			text, _ := chromedp.Run(b.bctx, chromedp.Evaluate[[]string](`Array.from(`+fe.outputs+`).slice(-6).map(o => o.innerHTML.slice(0, 2000))`))
 			screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+b.tag+"-playground-failed.png"))
 			t.Fatalf("%s: the playground's widgets did not appear (state %+v); the last outputs:\n%s\n(server log: %s; console: browser-%s-console.log)",
