@@ -134,7 +134,7 @@ func TestKernelspec(t *testing.T) {
 	bin := requireTools(t)
 	data := t.TempDir()
 	cmd := exec.Command("bash", script, "--name", "flowers-test", "--backend", "go")
-	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data)
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "JUPYTER="+jupyter(t))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("install.sh: %v\n%s", err, out)
 	} else if strings.Contains(string(out), "building ") {
@@ -165,6 +165,15 @@ func TestKernelspec(t *testing.T) {
 	if p := spec.Env["PATH"]; !strings.HasPrefix(p, bin+":") || !strings.Contains(p, "/usr/bin") {
 		t.Errorf("PATH %q must start with %s and keep the system folders", p, bin)
 	}
+}
+
+// jupyter is the jupyter command the kernelspec tests register with ($JUPYTER, else Debian's):
+// never the default, which would make JupyterLab's environment in the user's HOME.
+func jupyter(t *testing.T) string {
+	if j := os.Getenv("JUPYTER"); j != "" {
+		return j
+	}
+	return "/usr/bin/jupyter"
 }
 
 // requireTools skips unless Jupyter and the pinned tools are there (building them takes
@@ -201,7 +210,7 @@ func TestXLAOffline(t *testing.T) {
 	requireTools(t)
 	data, lib := t.TempDir(), t.TempDir()
 	cmd := exec.Command("bash", script, "--name", "flowers-test", "--xla")
-	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "FLOWERS_XLA_LIBDIR="+lib,
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "JUPYTER="+jupyter(t), "FLOWERS_XLA_LIBDIR="+lib,
 		"PJRT_PLUGIN_LIBRARY_PATH="+filepath.Join(lib, "go-xla"), "GOMLX_BACKEND=",
 		"HTTPS_PROXY=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "no_proxy=")
 	out, err := cmd.CombinedOutput()

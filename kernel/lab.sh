@@ -63,6 +63,7 @@ runtime="$("$JUPYTER" --runtime-dir)"
 (
 	for _ in $(seq 1 300); do
 		sleep 0.5
+		kill -0 $$ 2>/dev/null || exit 0 # jupyter stopped
 		f="$runtime/jpserver-$$.json"
 		[ -s "$f" ] || continue
 		url="$(sed -n 's/^ *"url": "\(.*\)",*$/\1/p' "$f")"

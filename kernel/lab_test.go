@@ -159,7 +159,7 @@ func TestLabOpensWalkthrough(t *testing.T) {
 		_ = syscall.Kill(-lab.Process.Pid, syscall.SIGTERM)
 		_ = lab.Wait()
 	}()
-	addr := make(chan string, 1)
+	addr, exited := make(chan string, 1), make(chan struct{})
 	var (
 		mu  sync.Mutex
 		log strings.Builder
@@ -175,10 +175,13 @@ func TestLabOpensWalkthrough(t *testing.T) {
 				addr <- a
 			}
 		}
+		close(exited) // the server's output ended: it stopped
 	}()
 	var url string
 	select {
 	case url = <-addr:
+	case <-exited:
+		t.Fatalf("lab.sh stopped before printing the walkthrough's address:\n%s", logText())
 	case <-time.After(90 * time.Second):
 		t.Fatalf("lab.sh printed no address of the walkthrough within 90s:\n%s", logText())
 	}

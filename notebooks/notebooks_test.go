@@ -385,6 +385,7 @@ func checkOutputs(t *testing.T, name string, nb *notebook, want expectation) str
 
 // TestKernelProtocol runs jupyter_kernel_test (kernel_test.py) against the installed kernel.
 func TestKernelProtocol(t *testing.T) {
+	testdata.Slow(t, "jupyter_kernel_test compiles and runs a dozen cells")
 	requireKernel(t)
 	python := "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import jupyter_kernel_test").Run(); err != nil {
