@@ -50,6 +50,56 @@ func labEnv(t *testing.T) string {
 	return dir
 }
 
+// startLab runs kernel/lab.sh with the environment on a free port (stopped when the test ends)
+// and returns the address of the walkthrough it prints, and a function returning its output.
+func startLab(t *testing.T, env []string) (url string, logText func() string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	lab := exec.Command("bash", labScript, "--", "--no-browser", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
+		"--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+	lab.Env = env
+	lab.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, _ := lab.StderrPipe()
+	lab.Stdout = lab.Stderr
+	if err := lab.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-lab.Process.Pid, syscall.SIGTERM)
+		_ = lab.Wait()
+	})
+	addr, exited := make(chan string, 1), make(chan struct{})
+	var (
+		mu  sync.Mutex
+		log strings.Builder
+	)
+	logText = func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			mu.Lock()
+			log.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if a, ok := strings.CutPrefix(sc.Text(), "kernel/lab.sh: the walkthrough is at "); ok {
+				addr <- a
+			}
+		}
+		close(exited) // the server's output ended: it stopped
+	}()
+	select {
+	case url = <-addr:
+	case <-exited:
+		t.Fatalf("lab.sh stopped before printing the walkthrough's address:\n%s", logText())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("lab.sh printed no address of the walkthrough within 90s:\n%s", logText())
+	}
+	return url, logText
+}
+
 // goEnv returns NAME=`go env NAME`.
 func goEnv(t *testing.T, name string) string {
 	out, err := exec.Command("go", "env", name).Output()
@@ -140,51 +190,7 @@ func TestLabOpensWalkthrough(t *testing.T) {
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("install.sh: %v\n%s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	lab := exec.Command("bash", labScript, "--", "--no-browser", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
-		"--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
-	lab.Env = env
-	lab.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, _ := lab.StderrPipe()
-	lab.Stdout = lab.Stderr
-	if err := lab.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = syscall.Kill(-lab.Process.Pid, syscall.SIGTERM)
-		_ = lab.Wait()
-	}()
-	addr, exited := make(chan string, 1), make(chan struct{})
-	var (
-		mu  sync.Mutex
-		log strings.Builder
-	)
-	logText := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			log.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if a, ok := strings.CutPrefix(sc.Text(), "kernel/lab.sh: the walkthrough is at "); ok {
-				addr <- a
-			}
-		}
-		close(exited) // the server's output ended: it stopped
-	}()
-	var url string
-	select {
-	case url = <-addr:
-	case <-exited:
-		t.Fatalf("lab.sh stopped before printing the walkthrough's address:\n%s", logText())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("lab.sh printed no address of the walkthrough within 90s:\n%s", logText())
-	}
+	url, logText := startLab(t, env)
 	m := regexp.MustCompile(`^(http://[^/]+/)lab/tree/flowers\.ipynb\?token=(\w+)$`).FindStringSubmatch(url)
 	if m == nil {
 		t.Fatalf("the walkthrough's address %q is not http://HOST/lab/tree/flowers.ipynb?token=…", url)

@@ -318,8 +318,7 @@ func runInBrowser(t *testing.T, b *browser, fe frontend, name string, e executio
 		tag += "-" + strings.TrimSuffix(name, ".ipynb")
 	}
 	bctx := b.bctx
-	sharedName := strings.TrimSuffix(name, ".ipynb") + "-shared.ipynb"
-	shared := fe.forNotebook(sharedName)
+	base := fe
 	fe = fe.forNotebook(name)
 	url := fe.url(b.base, name, b.token)
 	start := time.Now()
@@ -368,11 +367,21 @@ func runInBrowser(t *testing.T, b *browser, fe frontend, name string, e executio
 	}
 
 	// The outputs, as saved: what the notebook must show (expect_test.go).
-	savedPath := filepath.Join(b.dir, name)
-	checkOutputs(t, fe.name+" "+name, readNotebook(t, savedPath), want)
+	checkOutputs(t, fe.name+" "+name, readNotebook(t, filepath.Join(b.dir, name)), want)
 
-	// The shared copy: the saved notebook with one metadata field more, as a new file.
-	saved, err := os.ReadFile(savedPath)
+	checkSharedCopy(t, b, base, name, tag, live, want)
+}
+
+// checkSharedCopy opens a copy of the saved notebook with one metadata field more, as a new
+// file (what a person sent the file sees: the trust database, keyed by content, does not know
+// it), and checks that it is untrusted and shows as many pictures as the live notebook (live),
+// every figure as its PNG.
+func checkSharedCopy(t *testing.T, b *browser, fe frontend, name, tag string, live pictures, want expectation) {
+	t.Helper()
+	bctx := b.bctx
+	sharedName := strings.TrimSuffix(name, ".ipynb") + "-shared.ipynb"
+	shared := fe.forNotebook(sharedName)
+	saved, err := os.ReadFile(filepath.Join(b.dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,9 +522,20 @@ func startBrowser(t *testing.T, fe frontend, tag, jupyter, data, photos string, 
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
 	b.ctx, b.bctx = ctx, bctx
-	// The page's console and uncaught exceptions go to a file: a widget whose JavaScript fails
-	// says so there.
-	console, err := os.Create(filepath.Join(b.out, "browser-"+tag+"-console.log"))
+	logConsole(t, bctx, filepath.Join(b.out, "browser-"+tag+"-console.log"))
+	b.poll = func(what, js string, timeout time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
+			t.Fatalf("%s: %s: %v (server log: %s)", fe.name, what, err, logFile.Name())
+		}
+	}
+	return b
+}
+
+// logConsole writes the page's console and uncaught exceptions to the file path, from the tab
+// it opens: a widget whose JavaScript fails says so there.
+func logConsole(t *testing.T, bctx context.Context, path string) {
+	console, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,13 +571,6 @@ func startBrowser(t *testing.T, fe frontend, tag, jupyter, data, photos string, 
 	}); err != nil {
 		t.Fatalf("listening to the page's console: %v", err)
 	}
-	b.poll = func(what, js string, timeout time.Duration) {
-		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
-			t.Fatalf("%s: %s: %v (server log: %s)", fe.name, what, err, logFile.Name())
-		}
-	}
-	return b
 }
 
 // screenshot saves a PNG of the whole notebook: the viewport is made as tall as the notebook

@@ -205,6 +205,67 @@ func writePlaygroundNotebook(t *testing.T, dir string) {
 	}
 }
 
+// pgDriver reads the playground's state on the page while drivePlayground drives it.
+type pgDriver struct {
+	t  *testing.T
+	b  *browser
+	fe frontend
+}
+
+// series returns the series of the playground's accuracy figure.
+func (d pgDriver) series() []pgSeries {
+	d.t.Helper()
+	s, err := chromedp.Run(d.b.bctx, chromedp.Evaluate[[]pgSeries](playgroundSeries(d.fe.outputs)))
+	if err != nil {
+		d.t.Fatalf("reading the playground's figure: %v", err)
+	}
+	return s
+}
+
+// waitRun waits until run #n is in the figure with at least points epochs.
+func (d pgDriver) waitRun(n, points int, timeout time.Duration) pgSeries {
+	d.t.Helper()
+	prefix := "#" + strconv.Itoa(n) + " "
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, s := range d.series() {
+			if strings.HasPrefix(s.Name, prefix) && s.Points >= points {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s: run #%d with %d epochs did not appear in the playground's figure within %s; its series: %+v (server log: %s)",
+				d.fe.name, n, points, timeout, d.series(), d.b.logFile.Name())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// status returns the status column of run #n in the playground's table.
+func (d pgDriver) status(n int) string {
+	d.t.Helper()
+	s, err := chromedp.Run(d.b.bctx, chromedp.Evaluate[string](playgroundStatus(d.fe.outputs, n)))
+	if err != nil {
+		d.t.Fatalf("reading the playground's table: %v", err)
+	}
+	return s
+}
+
+// waitStatus waits until run #n has ended and returns how ("done", "stopped", "failed: …").
+func (d pgDriver) waitStatus(n int, timeout time.Duration) string {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if s := d.status(n); s != "" && s != "training" {
+			return s
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s: run #%d did not end within %s (status %q)", d.fe.name, n, timeout, d.status(n))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // waitPlayground waits until the walkthrough's playground shows its widgets (true), or the run
 // stops before (a cell failed: false; the caller reports the cells' errors), before the deadline.
 func waitPlayground(t *testing.T, b *browser, fe frontend, deadline time.Time) bool {
@@ -244,53 +305,8 @@ func waitPlayground(t *testing.T, b *browser, fe frontend, deadline time.Time) b
 func drivePlayground(t *testing.T, b *browser, fe frontend, e execution) {
 	t.Helper()
 	start := time.Now()
-	series := func() []pgSeries {
-		t.Helper()
-		s, err := chromedp.Run(b.bctx, chromedp.Evaluate[[]pgSeries](playgroundSeries(fe.outputs)))
-		if err != nil {
-			t.Fatalf("reading the playground's figure: %v", err)
-		}
-		return s
-	}
-	// waitRun waits until run #n is in the figure with at least points epochs.
-	waitRun := func(n, points int, timeout time.Duration) pgSeries {
-		t.Helper()
-		prefix := "#" + strconv.Itoa(n) + " "
-		deadline := time.Now().Add(timeout)
-		for {
-			for _, s := range series() {
-				if strings.HasPrefix(s.Name, prefix) && s.Points >= points {
-					return s
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run #%d with %d epochs did not appear in the playground's figure within %s; its series: %+v (server log: %s)",
-					fe.name, n, points, timeout, series(), b.logFile.Name())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	status := func(n int) string {
-		t.Helper()
-		s, err := chromedp.Run(b.bctx, chromedp.Evaluate[string](playgroundStatus(fe.outputs, n)))
-		if err != nil {
-			t.Fatalf("reading the playground's table: %v", err)
-		}
-		return s
-	}
-	waitStatus := func(n int, timeout time.Duration) string {
-		t.Helper()
-		deadline := time.Now().Add(timeout)
-		for {
-			if s := status(n); s != "" && s != "training" {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run #%d did not end within %s (status %q)", fe.name, n, timeout, status(n))
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	d := pgDriver{t, b, fe}
+	series, waitRun, waitStatus := d.series, d.waitRun, d.waitStatus
 
 	// The settings' run: e.Epochs epochs at lr 1e-3.
 	ep := fmt.Sprintf("%d ep", e.Epochs)

@@ -21,6 +21,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/flowerlib/flowers/internal/testdata"
+	"github.com/gomlx/compute"
 )
 
 const python = "/usr/bin/python3"
@@ -145,21 +146,7 @@ func TestTorchParity(t *testing.T) {
 	n = len(paths)
 	dir := t.TempDir()
 
-	// Weights the Go way; the no-top file holds the same tensors without avg_pool/predictions.
-	top := resnet50.RandomWeights(1, true)
-	noTop := &weights.File{}
-	for _, l := range top.Layers {
-		if l.Name != "avg_pool" && l.Name != resnet50.TopLayerName {
-			noTop.Layers = append(noTop.Layers, l)
-		}
-	}
-	topPath, noTopPath := filepath.Join(dir, "top.h5"), filepath.Join(dir, "notop.h5")
-	if err := weights.WriteH5(topPath, top); err != nil {
-		t.Fatal(err)
-	}
-	if err := weights.WriteH5(noTopPath, noTop); err != nil {
-		t.Fatal(err)
-	}
+	top, topPath, noTopPath := parityWeights(t, dir)
 
 	// Photos: decoded and resized once by flowerlib; both models get the same uint8 pixels.
 	const size = 224
@@ -204,29 +191,7 @@ func TestTorchParity(t *testing.T) {
 			t.Fatal(err)
 		}
 		run := func(path string, opts resnet50.Options, n int) []float32 {
-			w, err := weights.ReadH5(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ex, err := resnet50.NewExtractor(be, w, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ex.Finalize()
-			const batch = 8
-			var out []float32
-			start := time.Now()
-			for i := 0; i < n; i += batch {
-				m := min(batch, n-i)
-				o, err := ex.ExtractFloats(pixF[i*size*size*3:(i+m)*size*size*3], m, size, size)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, o...)
-			}
-			t.Logf("flowerlib %s %+v: %d images in %.1fs (%.2f img/s)", name, opts, n, time.Since(start).Seconds(),
-				float64(n)/time.Since(start).Seconds())
-			return out
+			return extract(t, be, name, path, opts, pixF[:n*size*size*3], n, size)
 		}
 		feats[name] = run(noTopPath, resnet50.Options{Pooling: resnet50.PoolingAvg}, n)
 		checkFeatures(t, name+" vs PyTorch", paths, feats[name], wantFeat)
@@ -242,6 +207,55 @@ func TestTorchParity(t *testing.T) {
 	if g, x := feats["go"], feats["xla:cpu"]; g != nil && x != nil {
 		checkFeatures(t, "xla:cpu vs go", paths, x, g)
 	}
+}
+
+// parityWeights writes random Keras-layout ResNet50 weights the Go way into dir, with the top
+// and without (the same tensors less avg_pool and predictions), and returns them and the files.
+func parityWeights(t *testing.T, dir string) (top *weights.File, topPath, noTopPath string) {
+	top = resnet50.RandomWeights(1, true)
+	noTop := &weights.File{}
+	for _, l := range top.Layers {
+		if l.Name != "avg_pool" && l.Name != resnet50.TopLayerName {
+			noTop.Layers = append(noTop.Layers, l)
+		}
+	}
+	topPath, noTopPath = filepath.Join(dir, "top.h5"), filepath.Join(dir, "notop.h5")
+	if err := weights.WriteH5(topPath, top); err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.WriteH5(noTopPath, noTop); err != nil {
+		t.Fatal(err)
+	}
+	return top, topPath, noTopPath
+}
+
+// extract runs flowerlib's ResNet50 (the weights file path, opts) on the backend be (named name)
+// over n photos of pix ([n, size, size, 3] pixels) in batches of 8 and returns its outputs.
+func extract(t *testing.T, be compute.Backend, name, path string, opts resnet50.Options, pix []float32, n, size int) []float32 {
+	t.Helper()
+	w, err := weights.ReadH5(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := resnet50.NewExtractor(be, w, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Finalize()
+	const batch = 8
+	var out []float32
+	start := time.Now()
+	for i := 0; i < n; i += batch {
+		m := min(batch, n-i)
+		o, err := ex.ExtractFloats(pix[i*size*size*3:(i+m)*size*size*3], m, size, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o...)
+	}
+	t.Logf("flowerlib %s %+v: %d images in %.1fs (%.2f img/s)", name, opts, n, time.Since(start).Seconds(),
+		float64(n)/time.Since(start).Seconds())
+	return out
 }
 
 // topPhotos is how many photos flowerlib's with-top model (IncludeTop) runs on in
