@@ -97,6 +97,7 @@ fi
 # shellcheck source=kernel/jupyterlab.sh
 source "$here/jupyterlab.sh"
 JUPYTER="${JUPYTER:-}"
+USER_JUPYTER="$JUPYTER"
 MAKE_LAB=0
 if [ -n "$JUPYTER" ]; then
 	if ! command -v "$JUPYTER" >/dev/null 2>&1; then
@@ -208,8 +209,12 @@ if [ "$XLA" = 1 ]; then
 	fi
 fi
 say "GOEXPERIMENT=simd, GOMLX_BACKEND=${BACKEND:-<unset: flowerlib picks>}"
-if [ "$FRONTEND" = notebook ]; then
-	say "open the walkthrough with: bash kernel/lab.sh --notebook   (classic Notebook, kernel \"$display\")"
+# lab.sh finds the same JupyterLab by itself, unless the caller named one.
+how="bash kernel/lab.sh"
+if [ -n "$USER_JUPYTER" ]; then how="JUPYTER=$JUPYTER $how"; fi
+labver="$(lab_version_of "$JUPYTER")"
+if [ "$FRONTEND" = notebook ] || [ -z "$labver" ]; then
+	say "open the walkthrough with: $how --notebook   (classic Notebook, kernel \"$display\")"
 else
-	say "open the walkthrough with: bash kernel/lab.sh   (JupyterLab $(lab_version_of "$JUPYTER"), kernel \"$display\")"
+	say "open the walkthrough with: $how   (JupyterLab $labver, kernel \"$display\")"
 fi

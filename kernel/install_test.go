@@ -139,6 +139,8 @@ func TestKernelspec(t *testing.T) {
 		t.Fatalf("install.sh: %v\n%s", err, out)
 	} else if strings.Contains(string(out), "building ") {
 		t.Errorf("a second install rebuilt a tool:\n%s", out)
+	} else if want := "open the walkthrough with: JUPYTER=" + jupyter(t) + " bash kernel/lab.sh"; !strings.Contains(string(out), want) {
+		t.Errorf("install.sh does not say how to open the walkthrough (%q):\n%s", want, out)
 	}
 	raw, err := os.ReadFile(filepath.Join(data, "kernels", "flowers-test", "kernel.json"))
 	if err != nil {

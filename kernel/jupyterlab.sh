@@ -22,7 +22,7 @@ _flowers_lab_stamp=".flowers-complete"
 
 # lab_version_of JUPYTER: the JupyterLab version of a jupyter command ("" if it has none).
 lab_version_of() {
-	"$1" lab --version 2>/dev/null | head -n1 | tr -d '[:space:]'
+	{ "$1" lab --version 2>/dev/null || true; } | head -n1 | tr -d '[:space:]'
 }
 
 # lab_pinned_version: the jupyterlab version of the lock.
