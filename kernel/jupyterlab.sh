@@ -25,6 +25,19 @@ lab_version_of() {
 	{ "$1" lab --version 2>/dev/null || true; } | head -n1 | tr -d '[:space:]'
 }
 
+# has_kernel JUPYTER NAME: the kernelspec NAME is where JUPYTER's Jupyter looks for kernels
+# (jupyter_client's search path, with the interpreter of the jupyter script: Debian's jupyter has
+# no kernelspec subcommand).
+has_kernel() {
+	local script interp
+	script="$(command -v "$1")" || return 1
+	read -r -a interp < <(sed -n '1s/^#![[:space:]]*//p' "$script")
+	[ "${#interp[@]}" -gt 0 ] || return 1
+	"${interp[@]}" -c 'import sys
+from jupyter_client.kernelspec import KernelSpecManager
+sys.exit(sys.argv[1] not in KernelSpecManager().find_kernel_specs())' "$2" 2>/dev/null
+}
+
 # lab_pinned_version: the jupyterlab version of the lock.
 lab_pinned_version() {
 	sed -n 's/^jupyterlab==\([^[:space:]]*\).*/\1/p' "$FLOWERS_LAB_LOCK"

@@ -40,7 +40,7 @@ if [ "$FRONTEND" = notebook ]; then
 	fi
 	[ -n "$JUPYTER" ] && "$JUPYTER" notebook --version >/dev/null 2>&1 ||
 		die "no classic Notebook: bash kernel/install.sh --apt --notebook installs it"
-	"$JUPYTER" kernelspec list 2>/dev/null | grep -q '^[[:space:]]*flowers-gonb[[:space:]]' ||
+	has_kernel "$JUPYTER" flowers-gonb ||
 		die "the kernel flowers-gonb is not registered with $JUPYTER: run bash kernel/install.sh --notebook first"
 	cd "$notebooks"
 	echo "kernel/lab.sh: classic Notebook $("$JUPYTER" notebook --version) on $notebooks, opening $NOTEBOOK"
@@ -52,7 +52,7 @@ fi
 version="$(lab_version_of "$JUPYTER")"
 case "$version" in 4.*) ;; *) die "$JUPYTER lab --version says '${version:-nothing}': want JupyterLab 4 (bash kernel/install.sh makes one)" ;; esac
 # The notebooks ask for the kernel install.sh registers.
-"$JUPYTER" kernelspec list 2>/dev/null | grep -q '^[[:space:]]*flowers-gonb[[:space:]]' ||
+has_kernel "$JUPYTER" flowers-gonb ||
 	die "the kernel flowers-gonb is not registered with $JUPYTER: run bash kernel/install.sh first"
 cd "$notebooks"
 echo "kernel/lab.sh: JupyterLab $version ($JUPYTER) on $notebooks, opening $NOTEBOOK"
