@@ -234,3 +234,20 @@ func TestLabOpensWalkthrough(t *testing.T) {
 		t.Errorf("lab.sh does not say which JupyterLab it opens:\n%s", logText())
 	}
 }
+
+// TestLabNeedsTheKernel: lab.sh refuses to open the walkthrough where the kernel the notebooks
+// ask for is not registered, and says what to run.
+func TestLabNeedsTheKernel(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/jupyter"); err != nil {
+		testdata.Need(t, "needs Debian's jupyter (bash kernel/install.sh --apt)")
+	}
+	home := t.TempDir()
+	cmd := exec.Command("bash", labScript, "--notebook")
+	cmd.Env = append(os.Environ(), "HOME="+home, "JUPYTER=", "JUPYTER_DATA_DIR="+filepath.Join(home, "data"),
+		"JUPYTER_PATH=", "XDG_DATA_HOME="+filepath.Join(home, "share"))
+	out, err := cmd.CombinedOutput()
+	want := "kernel/lab.sh: the kernel flowers-gonb is not registered with /usr/bin/jupyter: run bash kernel/install.sh --notebook first"
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("lab.sh --notebook without the kernel: %v, output:\n%s\nwant %q", err, out, want)
+	}
+}
