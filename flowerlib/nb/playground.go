@@ -265,8 +265,9 @@ func (o *Overlay) Table() string {
 // strength (the frozen base over Copies × the training photos: about a minute for the sample
 // at 224×224) and cached like the plain features; each epoch uses copy (epoch mod Copies).
 //
-// Without a browser — outside a notebook, with $FLOWERS_HEADLESS=1 (nbconvert, CI), or when
-// no browser answers the widgets within ConnectTimeout — Run trains once with the settings'
+// Without a browser — outside a notebook, with $FLOWERS_HEADLESS=1, where no page shows the
+// notebook (NoBrowser: nbconvert, papermill; $FLOWERS_HEADLESS=0 skips that check), or when no
+// browser answers the widgets within ConnectTimeout — Run trains once with the settings'
 // values, shows the same figures and says that the widgets need a browser.
 type Playground struct {
 	Settings Settings
