@@ -115,6 +115,17 @@ func TestDockerfileReferencesExist(t *testing.T) {
 	if !setup {
 		t.Error("no RUN installs the XLA CPU plugin with `go run ./cmd/flowers setup -dir /usr/local/lib`")
 	}
+	// JupyterLab comes from kernel/install.sh, pinned as users get it, not from a pip line of its own.
+	pinned := false
+	for _, in := range ins {
+		if in[0] == "RUN" && regexp.MustCompile(`pip3? install[^&]*jupyterlab`).MatchString(in[1]) {
+			t.Errorf("RUN %s: JupyterLab must come from kernel/install.sh (pinned by .ci/requirements-test.txt)", in[1])
+		}
+		pinned = pinned || (in[0] == "RUN" && strings.Contains(in[1], "FLOWERS_JUPYTERLAB_DIR=/opt/jupyter") && strings.Contains(in[1], "kernel/install.sh"))
+	}
+	if !pinned {
+		t.Error("no RUN makes JupyterLab in /opt/jupyter (on the image's PATH) with FLOWERS_JUPYTERLAB_DIR=/opt/jupyter bash kernel/install.sh")
+	}
 }
 
 func TestDockerfileInstallFlags(t *testing.T) {

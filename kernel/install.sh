@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# install.sh installs the Jupyter kernel for the flowers notebooks: GoNB (pinned in
-# kernel/tools/go.mod), goimports and gopls, and a kernelspec whose environment lets a
-# notebook cell `import "github.com/flowerlib/flowers/flowerlib/..."` with no manual step.
+# install.sh installs what the flowers notebooks need: JupyterLab 4 (a system one, else an
+# environment of flowers' own, pinned, outside the repository: kernel/jupyterlab.sh), the GoNB
+# kernel (pinned in kernel/tools/go.mod) with goimports and gopls, and a kernelspec whose
+# environment lets a notebook cell `import "github.com/flowerlib/flowers/flowerlib/..."` with no
+# manual step. Then `bash kernel/lab.sh` opens the walkthrough.
 #
-#   bash kernel/install.sh [--apt] [--xla] [--check] [--force] [--bin DIR] [--name NAME] [--backend B]
+#   bash kernel/install.sh [--apt] [--xla] [--notebook] [--check] [--force] [--bin DIR] [--name NAME] [--backend B]
 #
 #   --apt        first install the Debian packages in kernel/apt-packages.txt (apt-get, sudo if needed)
 #   --xla        also install XLA's CPU PJRT plugin (`flowers setup`: go-xla's installer, from GitHub)
 #                into ~/.local/lib/go-xla (or $FLOWERS_XLA_LIBDIR/go-xla): flowerlib then uses the
 #                fast xla:cpu backend; where the download fails the notebooks run on the go backend
+#   --notebook   classic Notebook (Debian's jupyter-notebook) instead of JupyterLab 4
 #   --check      only check the prerequisites, install nothing
 #   --force      rebuild the tools even when the pinned versions are already there
 #   --bin DIR    where to put gonb, goimports, gopls (default $GOBIN, else $(go env GOPATH)/bin)
@@ -16,7 +19,12 @@
 #   --backend B  set GOMLX_BACKEND in the kernel (go, xla:cpu, xla:cuda); default: unset, so
 #                flowerlib/backend picks XLA when a PJRT plugin is installed, else go
 #
-# The kernelspec goes to $JUPYTER_DATA_DIR/kernels/NAME (default: `jupyter --data-dir`).
+# JupyterLab: $JUPYTER when set (any jupyter command: the kernel is registered with it); else a
+# JupyterLab 4 on PATH; else flowers' own environment in $FLOWERS_JUPYTERLAB_DIR (default
+# ~/.local/share/flowers/jupyterlab), made once with Python's venv and pip at the versions of
+# .ci/requirements-test.txt and reused on the next run.
+# The kernelspec goes to $JUPYTER_DATA_DIR/kernels/NAME (default: `jupyter --data-dir`, the
+# user's folder, which every Jupyter of the user reads).
 # Running it again is safe: tools already built at the pinned versions are kept.
 set -euo pipefail
 
@@ -32,6 +40,7 @@ BIN=""
 BACKEND="${FLOWERS_KERNEL_BACKEND:-}"
 APT=0
 XLA=0
+FRONTEND=lab
 CHECK=0
 FORCE=0
 
@@ -42,6 +51,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--apt) APT=1 ;;
 	--xla) XLA=1 ;;
+	--notebook) FRONTEND=notebook ;;
 	--check) CHECK=1 ;;
 	--force) FORCE=1 ;;
 	--bin) BIN="${2:?--bin needs a directory}"; shift ;;
@@ -50,7 +60,7 @@ while [ $# -gt 0 ]; do
 	--name=*) NAME="${1#--name=}" ;;
 	--backend) BACKEND="${2:?--backend needs a value}"; shift ;;
 	--backend=*) BACKEND="${1#--backend=}" ;;
-	-h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 	shift
@@ -84,21 +94,37 @@ else
 		missing=1
 	fi
 fi
+# shellcheck source=kernel/jupyterlab.sh
+source "$here/jupyterlab.sh"
 JUPYTER="${JUPYTER:-}"
-if [ -z "$JUPYTER" ]; then
+USER_JUPYTER="$JUPYTER"
+MAKE_LAB=0
+if [ -n "$JUPYTER" ]; then
+	if ! command -v "$JUPYTER" >/dev/null 2>&1; then
+		echo "MISSING: \$JUPYTER=$JUPYTER is not a program: point it at a jupyter command, or unset it (JupyterLab 4 is then found, or made: bash kernel/install.sh --apt)." >&2
+		missing=1
+	fi
+elif [ "$FRONTEND" = notebook ]; then
 	if [ -x /usr/bin/jupyter ]; then JUPYTER=/usr/bin/jupyter; else JUPYTER="$(command -v jupyter || true)"; fi
-fi
-if [ -n "$JUPYTER" ] && ! command -v "$JUPYTER" >/dev/null 2>&1; then
-	echo "MISSING: \$JUPYTER=$JUPYTER is not a program." >&2
+	if [ -z "$JUPYTER" ] || ! "$JUPYTER" notebook --version >/dev/null 2>&1; then
+		echo "MISSING: classic Notebook (--notebook). On Debian/Ubuntu:" >&2
+		echo "  sudo apt-get install -y --no-install-recommends $(apt_packages)" >&2
+		echo "  (or: bash kernel/install.sh --apt --notebook; or leave out --notebook for JupyterLab 4)" >&2
+		missing=1
+	fi
+elif ! JUPYTER="$(system_jupyterlab)"; then
 	JUPYTER=""
-fi
-if [ -z "$JUPYTER" ]; then
-	echo "MISSING: Jupyter. On Debian/Ubuntu:" >&2
-	echo "  sudo apt-get install -y --no-install-recommends $(apt_packages)" >&2
-	echo "  (or: bash kernel/install.sh --apt; elsewhere: pip install jupyterlab)" >&2
-	missing=1
+	MAKE_LAB=1 # after the checks: flowers' own JupyterLab environment (made, reused or remade)
 fi
 if [ "$missing" = 1 ]; then die "prerequisites missing (see above)"; fi
+if [ "$MAKE_LAB" = 1 ]; then
+	if [ "$CHECK" = 1 ]; then
+		py="$(lab_python)" || die "prerequisites missing (see above)"
+		say "Go: $GO ($gover); JupyterLab 4: none on PATH; flowers' own in $FLOWERS_LAB_DIR ($py)"
+		exit 0
+	fi
+	JUPYTER="$(make_jupyterlab)" || die "prerequisites missing (see above)"
+fi
 say "Go: $GO ($gover); Jupyter: $JUPYTER"
 if [ "$CHECK" = 1 ]; then exit 0; fi
 
@@ -183,4 +209,12 @@ if [ "$XLA" = 1 ]; then
 	fi
 fi
 say "GOEXPERIMENT=simd, GOMLX_BACKEND=${BACKEND:-<unset: flowerlib picks>}"
-say "open the notebooks with: cd $repo/notebooks && $JUPYTER notebook   (kernel \"$display\")"
+# lab.sh finds the same JupyterLab by itself, unless the caller named one.
+how="bash kernel/lab.sh"
+if [ -n "$USER_JUPYTER" ]; then how="JUPYTER=$JUPYTER $how"; fi
+labver="$(lab_version_of "$JUPYTER")"
+if [ "$FRONTEND" = notebook ] || [ -z "$labver" ]; then
+	say "open the walkthrough with: $how --notebook   (classic Notebook, kernel \"$display\")"
+else
+	say "open the walkthrough with: $how   (JupyterLab $labver, kernel \"$display\")"
+fi

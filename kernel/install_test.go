@@ -12,10 +12,14 @@ import (
 	"testing"
 )
 
-var script = func() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "install.sh")
-}()
+var (
+	kernelDir = func() string {
+		_, file, _, _ := runtime.Caller(0)
+		return filepath.Dir(file)
+	}()
+	script    = filepath.Join(kernelDir, "install.sh")
+	labScript = filepath.Join(kernelDir, "lab.sh")
+)
 
 func TestMissingJupyterSaysWhatToInstall(t *testing.T) {
 	cmd := exec.Command("bash", script, "--check")
@@ -25,9 +29,7 @@ func TestMissingJupyterSaysWhatToInstall(t *testing.T) {
 		t.Fatalf("install.sh --check succeeded without Jupyter:\n%s", out)
 	}
 	for _, want := range []string{
-		"MISSING: $JUPYTER=/nonexistent/jupyter is not a program.",
-		"sudo apt-get install -y --no-install-recommends jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel",
-		"bash kernel/install.sh --apt",
+		"MISSING: $JUPYTER=/nonexistent/jupyter is not a program: point it at a jupyter command, or unset it (JupyterLab 4 is then found, or made: bash kernel/install.sh --apt).",
 		"prerequisites missing",
 	} {
 		if !strings.Contains(string(out), want) {
@@ -36,12 +38,92 @@ func TestMissingJupyterSaysWhatToInstall(t *testing.T) {
 	}
 }
 
+// TestNoPythonForJupyterLab: with no JupyterLab 4 on PATH and no Python to make one, --check
+// says what to install, and the two ways around it.
+func TestNoPythonForJupyterLab(t *testing.T) {
+	cmd := exec.Command("bash", script, "--check")
+	cmd.Env = append(withoutLab(t), "JUPYTER=", "FLOWERS_JUPYTERLAB_DIR="+filepath.Join(t.TempDir(), "lab"),
+		"FLOWERS_LAB_PYTHON=/nonexistent/python3")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("install.sh --check succeeded without Python:\n%s", out)
+	}
+	for _, want := range []string{
+		"MISSING: Python ≥ 3.11 for flowers' own JupyterLab 4 environment; /nonexistent/python3 is not there.",
+		"sudo apt-get install -y python3 python3-venv (or bash kernel/install.sh --apt)",
+		"or use classic Notebook: --notebook",
+		"prerequisites missing",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestJupyterLabFolderNotOurs: a folder at the environment's place that install.sh did not
+// make is never removed or overwritten.
+func TestJupyterLabFolderNotOurs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lab")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(dir, "my-notes.txt")
+	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", script)
+	cmd.Env = append(withoutLab(t), "JUPYTER=", "FLOWERS_JUPYTERLAB_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("install.sh succeeded over a folder it did not make:\n%s", out)
+	}
+	want := "MISSING: JupyterLab 4. " + dir + " exists but was not made by kernel/install.sh: move it away or set FLOWERS_JUPYTERLAB_DIR to another folder."
+	if !strings.Contains(string(out), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if data, err := os.ReadFile(mine); err != nil || string(data) != "mine" {
+		t.Errorf("%s was touched: %q, %v", mine, data, err)
+	}
+}
+
+// withoutLab is the environment with a PATH on which no JupyterLab 4 is found (Go and the
+// system's programs only), so that install.sh turns to its own environment.
+func withoutLab(t *testing.T) []string {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	path := filepath.Dir(goBin) + ":/usr/bin:/bin"
+	for _, j := range []string{"/usr/bin/jupyter"} {
+		if out, err := exec.Command(j, "lab", "--version").Output(); err == nil && strings.HasPrefix(string(out), "4.") {
+			t.Skipf("%s has JupyterLab %s: install.sh uses it", j, out)
+		}
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PATH=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "PATH="+path)
+}
+
 func TestBadArguments(t *testing.T) {
 	for _, args := range [][]string{{"--bogus"}, {"--name", "bad name"}} {
 		out, err := exec.Command("bash", append([]string{script}, args...)...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "kernel/install.sh: ") {
 			t.Errorf("install.sh %q: err %v, output %q", args, err, out)
 		}
+	}
+	for _, args := range [][]string{{"--bogus"}, {"no-such.ipynb"}} {
+		out, err := exec.Command("bash", append([]string{labScript}, args...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "kernel/lab.sh: ") {
+			t.Errorf("lab.sh %q: err %v, output %q", args, err, out)
+		}
+	}
+	out, _ := exec.Command("bash", labScript, "no-such.ipynb").CombinedOutput()
+	if !strings.Contains(string(out), "flowers.ipynb transfer_experiments.ipynb") {
+		t.Errorf("lab.sh with an unknown notebook does not list the notebooks: %s", out)
 	}
 }
 
@@ -52,11 +134,13 @@ func TestKernelspec(t *testing.T) {
 	bin := requireTools(t)
 	data := t.TempDir()
 	cmd := exec.Command("bash", script, "--name", "flowers-test", "--backend", "go")
-	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data)
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "JUPYTER="+jupyter(t))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("install.sh: %v\n%s", err, out)
 	} else if strings.Contains(string(out), "building ") {
 		t.Errorf("a second install rebuilt a tool:\n%s", out)
+	} else if want := "open the walkthrough with: JUPYTER=" + jupyter(t) + " bash kernel/lab.sh"; !strings.Contains(string(out), want) {
+		t.Errorf("install.sh does not say how to open the walkthrough (%q):\n%s", want, out)
 	}
 	raw, err := os.ReadFile(filepath.Join(data, "kernels", "flowers-test", "kernel.json"))
 	if err != nil {
@@ -83,6 +167,15 @@ func TestKernelspec(t *testing.T) {
 	if p := spec.Env["PATH"]; !strings.HasPrefix(p, bin+":") || !strings.Contains(p, "/usr/bin") {
 		t.Errorf("PATH %q must start with %s and keep the system folders", p, bin)
 	}
+}
+
+// jupyter is the jupyter command the kernelspec tests register with ($JUPYTER, else Debian's):
+// never the default, which would make JupyterLab's environment in the user's HOME.
+func jupyter(t *testing.T) string {
+	if j := os.Getenv("JUPYTER"); j != "" {
+		return j
+	}
+	return "/usr/bin/jupyter"
 }
 
 // requireTools skips unless Jupyter and the pinned tools are there (building them takes
@@ -119,7 +212,7 @@ func TestXLAOffline(t *testing.T) {
 	requireTools(t)
 	data, lib := t.TempDir(), t.TempDir()
 	cmd := exec.Command("bash", script, "--name", "flowers-test", "--xla")
-	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "FLOWERS_XLA_LIBDIR="+lib,
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "JUPYTER="+jupyter(t), "FLOWERS_XLA_LIBDIR="+lib,
 		"PJRT_PLUGIN_LIBRARY_PATH="+filepath.Join(lib, "go-xla"), "GOMLX_BACKEND=",
 		"HTTPS_PROXY=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "no_proxy=")
 	out, err := cmd.CombinedOutput()

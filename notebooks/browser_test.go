@@ -19,30 +19,12 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
-// BrowserNotebook is the notebook the browser tests run.
+// The notebooks: the walkthrough and the teaching experiments (experiments_test.go).
 const BrowserNotebook = "flowers.ipynb"
-
-// walkthroughPictures is what the walkthrough shows once run: 9 figures (class counts, sample
-// grid, augmentation preview, curves, confusion matrix, prediction gallery, own photo, the
-// playground's accuracy and loss) and the 3 photos of the resize demo.
-const (
-	walkthroughFigures  = 9
-	walkthroughPictures = walkthroughFigures + 3
-)
-
-// browserNotebooks are the notebooks the browser tests run, with the figures and the pictures
-// in all each shows once run: the walkthrough and the experiments (experiments_test.go).
-var browserNotebooks = []browserNotebook{
-	{BrowserNotebook, walkthroughFigures, walkthroughPictures},
-	{ExperimentsNotebook, experimentsFigures, experimentsFigures},
-}
-
-type browserNotebook struct {
-	name              string
-	figures, pictures int
-}
 
 // chromiumPath is Debian's chromium ($CHROMIUM overrides).
 func chromiumPath() string {
@@ -265,96 +247,100 @@ type runState struct {
 	Busy                bool
 }
 
-// TestBrowserRunAll runs the walkthrough in headless Chromium on the classic Notebook server.
-func TestBrowserRunAll(t *testing.T) {
+// TestNotebooksInJupyterLab executes the walkthrough and the experiments in JupyterLab 4 (the
+// default front-end: the JupyterLab kernel/install.sh finds or makes, or $FLOWERS_JUPYTERLAB),
+// in headless Chromium, on the go backend and the 200 sample photos, driving the playground's
+// widgets, and asserts everything on that one execution of each (runInBrowser).
+func TestNotebooksInJupyterLab(t *testing.T) {
+	testdata.Slow(t, "executes both notebooks in JupyterLab in a browser")
+	lab, data := requireLab(t, "go")
+	if testdata.SampleDir() == "" {
+		testdata.Need(t, "needs the 200 sample photos (../shared/data/flower_photos_small or $FLOWERS_SAMPLE_DIR)")
+	}
+	b := startBrowser(t, jupyterLab, "lab", lab, data, "sample")
+	runInBrowser(t, b, jupyterLab, BrowserNotebook, smallSettings("sample", "go", "driven"))
+	runInBrowser(t, b, jupyterLab, ExperimentsNotebook, smallSettings("sample", "go", ""))
+}
+
+// TestNotebooksInClassicNotebook executes the walkthrough in classic Notebook (install.sh
+// --notebook) on the xla:cpu backend (the kernel registered with --backend xla:cpu), as on a
+// machine that has never seen ../shared (the default Data "auto", offline: the photos embedded
+// in flowerlib), driving the playground's widgets, and asserts everything on that execution.
+func TestNotebooksInClassicNotebook(t *testing.T) {
+	testdata.Slow(t, "executes the walkthrough in classic Notebook in a browser, on XLA")
 	jupyter := requireKernel(t)
-	for _, nbk := range browserNotebooks {
-		t.Run(strings.TrimSuffix(nbk.name, ".ipynb"), func(t *testing.T) { browserRunAll(t, classicNotebook, jupyter, dataDir, nbk) })
+	plugin := xlaCPUPluginDir()
+	if plugin == "" {
+		testdata.Need(t, "needs an XLA CPU PJRT plugin (bash kernel/install.sh --xla, or source .ci/venv.sh)")
 	}
+	data := t.TempDir()
+	if err := installKernel(jupyter, data, KernelName, "xla:cpu"); err != nil {
+		t.Fatal(err)
+	}
+	b := startBrowser(t, classicNotebook, "notebook", jupyter, data, "embedded", "PJRT_PLUGIN_LIBRARY_PATH="+plugin)
+	runInBrowser(t, b, classicNotebook, BrowserNotebook, smallSettings("embedded", "xla:cpu", "driven"))
 }
 
-// TestBrowserRunAllLab runs the walkthrough in headless Chromium on JupyterLab 4
-// ($FLOWERS_JUPYTERLAB, from the test environment .ci/venv.sh makes), with the kernel
-// installed into it by kernel/install.sh.
-func TestBrowserRunAllLab(t *testing.T) {
-	lab, data := requireLab(t)
-	for _, nbk := range browserNotebooks {
-		t.Run(strings.TrimSuffix(nbk.name, ".ipynb"), func(t *testing.T) { browserRunAll(t, jupyterLab, lab, data, nbk) })
-	}
-}
-
-// requireLab returns JupyterLab 4's jupyter command ($FLOWERS_JUPYTERLAB) and a Jupyter data
-// folder with the kernel installed into it by kernel/install.sh.
-func requireLab(t *testing.T) (lab, data string) {
+// requireLab returns JupyterLab 4's jupyter command — $FLOWERS_JUPYTERLAB, else the one
+// kernel/install.sh uses (a JupyterLab 4 on PATH, else flowers' own environment) — and a
+// Jupyter data folder with the kernel installed into it by kernel/install.sh (GOMLX_BACKEND=backend).
+func requireLab(t *testing.T, backend string) (lab, data string) {
 	requireKernel(t)
 	lab = os.Getenv("FLOWERS_JUPYTERLAB")
 	if lab == "" {
-		skipOrFail(t, "$FLOWERS_JUPYTERLAB is not set: source .ci/venv.sh (JupyterLab 4 in a test-only virtual environment)")
+		out, err := exec.Command("bash", "-c", `source "$1" && find_jupyterlab`, "-", filepath.Join(repoRoot, "kernel", "jupyterlab.sh")).Output()
+		if err != nil {
+			testdata.Need(t, "needs JupyterLab 4: bash kernel/install.sh makes it (or set $FLOWERS_JUPYTERLAB)")
+		}
+		lab = strings.TrimSpace(string(out))
 	}
 	if out, err := exec.Command(lab, "lab", "--version").Output(); err != nil || !strings.HasPrefix(string(out), "4.") {
-		skipOrFail(t, "%s lab --version: %q, %v: want JupyterLab 4", lab, out, err)
+		testdata.Need(t, "%s lab --version: %q, %v: want JupyterLab 4", lab, out, err)
 	}
 	data = t.TempDir()
-	cmd := exec.Command("bash", filepath.Join(repoRoot, "kernel", "install.sh"), "--name", KernelName)
-	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "JUPYTER="+lab)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("JUPYTER=%s kernel/install.sh: %v\n%s", lab, err, out)
-	}
-	out, err := exec.Command(lab, "kernelspec", "list").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s kernelspec list: %v\n%s", lab, err, out)
+	if err := installKernel(lab, data, KernelName, backend); err != nil {
+		t.Fatal(err)
 	}
 	return lab, data
 }
 
-// browserRunAll opens the walkthrough in headless Chromium on the frontend's server, runs all
-// cells, waits for the last, checks that no cell failed and that every picture rendered with
-// a size, takes a screenshot and saves the notebook (signed: trusted). Then it opens a copy
-// of the saved notebook with one metadata field changed (so the trust database, keyed by
-// content, does not know it: what a person sent the file sees) and checks that the copy
-// shows as many pictures, now as PNG.
-func browserRunAll(t *testing.T, fe frontend, jupyter, data string, nbk browserNotebook) {
-	// Artifacts: browser-<frontend>[-<notebook>]….
-	tag := fe.name
-	if nbk.name != BrowserNotebook {
-		tag += "-" + strings.TrimSuffix(nbk.name, ".ipynb")
+// runInBrowser opens a notebook in the browser's front-end, runs all its cells (driving the
+// playground's widgets when the walkthrough reaches it: drivePlayground), waits for the last,
+// checks that no cell failed and that every picture rendered with a size, takes a screenshot,
+// saves the notebook (signed: trusted) and checks the saved outputs against the notebook's
+// expectation (expect_test.go). Then it opens a copy of the saved notebook with one metadata
+// field changed (so the trust database, keyed by content, does not know it: what a person sent
+// the file sees) and checks that the copy shows as many pictures, now as PNG.
+func runInBrowser(t *testing.T, b *browser, fe frontend, name string, e execution) {
+	want := expect(name, e)
+	tag := b.tag
+	if name != BrowserNotebook {
+		tag += "-" + strings.TrimSuffix(name, ".ipynb")
 	}
-	// The walkthrough's playground (its last cell) ends after 20 s without a touch.
-	b := startBrowser(t, fe, tag, jupyter, data, "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4", "FLOWERS_PLAYGROUND_TIMEOUT=20s")
-	out, dir, base, token, ctx, bctx, poll := b.out, b.dir, b.base, b.token, b.ctx, b.bctx, b.poll
-	var err error
-	sharedName := strings.TrimSuffix(nbk.name, ".ipynb") + "-shared.ipynb"
-	shared := fe.forNotebook(sharedName)
-	fe = fe.forNotebook(nbk.name)
-	url := fe.url(base, nbk.name, token)
+	bctx := b.bctx
+	base := fe
+	fe = fe.forNotebook(name)
+	url := fe.url(b.base, name, b.token)
 	start := time.Now()
 	if err := chromedp.Do(bctx, focused, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("opening %s: %v", url, err)
 	}
-	poll("the notebook did not load", fe.loaded, 2*time.Minute)
-	poll("the notebook's kernel did not connect", fe.kernel, 2*time.Minute)
+	b.poll("the notebook did not load", fe.loaded, 2*time.Minute)
+	b.poll("the notebook's kernel did not connect", fe.kernel, 2*time.Minute)
 	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](fe.runAll)); err != nil {
 		t.Fatalf("Run All: %v", err)
 	}
-	var st runState
 	time.Sleep(3 * time.Second) // let the first cell start
-	for {
-		st, err = chromedp.Run(bctx, chromedp.Evaluate[runState](fe.state))
-		if err != nil {
-			t.Fatalf("reading the notebook state: %v", err)
+	deadline := start.Add(runDeadline)
+	if e.Playground == "driven" {
+		if waitPlayground(t, b, fe, deadline) {
+			drivePlayground(t, b, fe, e)
 		}
-		if st.Pending == 0 && !st.Busy {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("Run All did not finish in time: %d of %d code cells ran, %d pending", st.Ran, st.Total, st.Pending)
-		}
-		time.Sleep(2 * time.Second)
 	}
-	t.Logf("%s: Run All: %d of %d code cells ran in %.0fs", fe.name, st.Ran, st.Total, time.Since(start).Seconds())
+	st := waitIdle(t, b, fe, deadline)
+	t.Logf("%s: Run All of %s: %d of %d code cells ran in %.0fs", fe.name, name, st.Ran, st.Total, time.Since(start).Seconds())
 	time.Sleep(2 * time.Second) // the last outputs' images decode
-	shot := "browser-" + tag + ".png"
-	screenshot(t, bctx, fe, filepath.Join(out, shot))
+	screenshot(t, bctx, fe, filepath.Join(b.out, "browser-"+tag+".png"))
 	if len(st.Errors) > 0 {
 		t.Fatalf("cells failed in the browser:\n%s", strings.Join(st.Errors, "\n"))
 	}
@@ -366,12 +352,12 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string, nbk browserN
 		t.Fatalf("counting pictures: %v", err)
 	}
 	t.Logf("%s, after Run All (trusted): %s", fe.name, live)
-	if live.total() != nbk.pictures || live.Broken > 0 {
-		t.Errorf("%s after Run All: %s; want %d pictures, none broken", fe.name, live, nbk.pictures)
+	if live.total() != want.Pictures || live.Broken > 0 {
+		t.Errorf("%s after Run All: %s; want %d pictures, none broken", fe.name, live, want.Pictures)
 	}
 	// Where the notebook is trusted the figures show as SVG.
-	if live.SVG+live.SVGImg != nbk.figures {
-		t.Errorf("%s after Run All: %d figures shown as SVG, want %d", fe.name, live.SVG+live.SVGImg, nbk.figures)
+	if live.SVG+live.SVGImg != want.Figures {
+		t.Errorf("%s after Run All: %d figures shown as SVG, want %d", fe.name, live.SVG+live.SVGImg, want.Figures)
 	}
 	if ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](fe.trusted)); err != nil || !ok {
 		t.Errorf("%s: the notebook just run is not trusted (%v)", fe.name, err)
@@ -380,8 +366,22 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string, nbk browserN
 		t.Fatalf("saving the notebook: %v", err)
 	}
 
-	// The shared copy: the saved notebook with one metadata field more, as a new file.
-	saved, err := os.ReadFile(filepath.Join(dir, nbk.name))
+	// The outputs, as saved: what the notebook must show (expect_test.go).
+	checkOutputs(t, fe.name+" "+name, readNotebook(t, filepath.Join(b.dir, name)), want)
+
+	checkSharedCopy(t, b, base, name, tag, live, want)
+}
+
+// checkSharedCopy opens a copy of the saved notebook with one metadata field more, as a new
+// file (what a person sent the file sees: the trust database, keyed by content, does not know
+// it), and checks that it is untrusted and shows as many pictures as the live notebook (live),
+// every figure as its PNG.
+func checkSharedCopy(t *testing.T, b *browser, fe frontend, name, tag string, live pictures, want expectation) {
+	t.Helper()
+	bctx := b.bctx
+	sharedName := strings.TrimSuffix(name, ".ipynb") + "-shared.ipynb"
+	shared := fe.forNotebook(sharedName)
+	saved, err := os.ReadFile(filepath.Join(b.dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,16 +391,16 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string, nbk browserN
 	}
 	doc["metadata"].(map[string]any)["flowers_shared_copy"] = "a copy as a colleague receives it: not in this server's trust database"
 	copyData, _ := json.MarshalIndent(doc, "", " ")
-	if err := os.WriteFile(filepath.Join(dir, sharedName), copyData, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(b.dir, sharedName), copyData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(out, "browser-"+tag+"-shared.ipynb"), copyData, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(b.out, "browser-"+tag+"-shared.ipynb"), copyData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(bctx, chromedp.Navigate(fe.url(base, sharedName, token))); err != nil {
+	if err := chromedp.Do(bctx, chromedp.Navigate(fe.url(b.base, sharedName, b.token))); err != nil {
 		t.Fatalf("opening the shared copy: %v", err)
 	}
-	poll("the shared copy did not load", shared.loaded, 2*time.Minute)
+	b.poll("the shared copy did not load", shared.loaded, 2*time.Minute)
 	time.Sleep(3 * time.Second) // images decode
 	if trusted, err := chromedp.Run(bctx, chromedp.Evaluate[bool](shared.trusted)); err != nil || trusted {
 		t.Errorf("%s: the shared copy counts as trusted (%v): the test would not see what its reader sees", fe.name, err)
@@ -410,42 +410,64 @@ func browserRunAll(t *testing.T, fe frontend, jupyter, data string, nbk browserN
 		t.Fatalf("counting pictures: %v", err)
 	}
 	t.Logf("%s, shared copy (untrusted): %s", fe.name, copyPics)
-	screenshot(t, bctx, shared, filepath.Join(out, "browser-"+tag+"-shared.png"))
+	screenshot(t, bctx, shared, filepath.Join(b.out, "browser-"+tag+"-shared.png"))
 	if copyPics.total() != live.total() || copyPics.Broken > 0 {
 		t.Errorf("%s: the untrusted copy shows %s; the trusted notebook showed %d", fe.name, copyPics, live.total())
 	}
 	// Untrusted, every figure falls back to its PNG.
-	if copyPics.PNGImg < nbk.figures || copyPics.SVG+copyPics.SVGImg != 0 {
-		t.Errorf("%s: the untrusted copy shows %s; want the %d figures as PNG and no SVG", fe.name, copyPics, nbk.figures)
+	if copyPics.PNGImg < want.Figures || copyPics.SVG+copyPics.SVGImg != 0 {
+		t.Errorf("%s: the untrusted copy shows %s; want the %d figures as PNG and no SVG", fe.name, copyPics, want.Figures)
+	}
+}
+
+// runDeadline bounds one notebook's Run All in the browser (minutes on a quiet machine).
+const runDeadline = 15 * time.Minute
+
+// waitIdle waits until no code cell is pending and the kernel is idle (before the deadline)
+// and returns the notebook's state.
+func waitIdle(t *testing.T, b *browser, fe frontend, deadline time.Time) runState {
+	t.Helper()
+	for {
+		st, err := chromedp.Run(b.bctx, chromedp.Evaluate[runState](fe.state))
+		if err != nil {
+			t.Fatalf("reading the notebook state: %v", err)
+		}
+		if st.Pending == 0 && !st.Busy {
+			return st
+		}
+		if b.ctx.Err() != nil || time.Now().After(deadline) {
+			t.Fatalf("Run All did not finish within %s: %d of %d code cells ran, %d pending", runDeadline, st.Ran, st.Total, st.Pending)
+		}
+		time.Sleep(2 * time.Second)
 	}
 }
 
 // browser is a Jupyter server (the frontend's) on a copy of the notebooks (browserTree) with
 // a headless Chromium: the pieces every browser test needs. Cleanup stops both.
 type browser struct {
-	out, dir, base, token string
-	logFile               *os.File
-	ctx, bctx             context.Context // the test's deadline; the browser's (within it)
-	poll                  func(what, js string, timeout time.Duration)
+	tag, out, dir, base, token string
+	logFile                    *os.File
+	ctx, bctx                  context.Context // the test's deadline; the browser's (within it)
+	poll                       func(what, js string, timeout time.Duration)
 }
 
-// startBrowser starts the frontend's server with the notebook tests' environment (extra
-// overrides it) and a headless Chromium, within a 9-minute deadline; its logs are
+// startBrowser starts the frontend's server (the Jupyter data folder data holds the kernel)
+// with the notebook tests' environment on the photos photos (notebookEnv; extra overrides it)
+// and a headless Chromium with a HOME of its own, within a 40-minute deadline; its logs are
 // browser-<tag>-server.log and browser-<tag>-console.log.
-func startBrowser(t *testing.T, fe frontend, tag, jupyter, data string, extra ...string) *browser {
+func startBrowser(t *testing.T, fe frontend, tag, jupyter, data, photos string, extra ...string) *browser {
 	chromium := chromiumPath()
 	if _, err := os.Stat(chromium); err != nil {
-		skipOrFail(t, "Chromium not found at %s: sudo apt-get install chromium chromium-driver (or set $CHROMIUM)", chromium)
+		testdata.Need(t, "needs Chromium at %s: sudo apt-get install chromium chromium-driver (or set $CHROMIUM)", chromium)
 	}
-	if sampleDir() == "" {
-		skipOrFail(t, "the sample photos are not in ../shared/data/flower_photos_small (nor $FLOWERS_SAMPLE_DIR)")
-	}
-	b := &browser{out: outDir(t), dir: browserTree(t), token: fmt.Sprintf("flowers%d", time.Now().UnixNano())}
+	b := &browser{tag: tag, out: outDir(t), dir: browserTree(t), token: fmt.Sprintf("flowers%d", time.Now().UnixNano())}
 	port := freePort(t)
 
-	// The server, in its own process group so that its kernels go with it.
+	// The server, in its own process group so that its kernels go with it. The playground
+	// ends 5 minutes after its last touch (drivePlayground presses Done long before).
 	server := exec.Command(jupyter, fe.server(port, b.token, b.dir)...)
-	env := notebookEnv(filepath.Join(t.TempDir(), "work"), extra...)
+	work := filepath.Join(t.TempDir(), "work")
+	env := notebookEnv(work, photos, append([]string{"FLOWERS_PLAYGROUND_TIMEOUT=5m"}, extra...)...)
 	server.Env = append(env, "JUPYTER_DATA_DIR="+data, "JUPYTERLAB_SETTINGS_DIR="+labSettings(t),
 		"JUPYTERLAB_WORKSPACES_DIR="+t.TempDir())
 	logFile, err := os.Create(filepath.Join(b.out, "browser-"+tag+"-server.log"))
@@ -486,19 +508,34 @@ func startBrowser(t *testing.T, fe frontend, tag, jupyter, data string, extra ..
 		time.Sleep(500 * time.Millisecond)
 	}
 
+	// Chromium writes under HOME and XDG folders (dconf, fonts' caches): its own.
+	home := filepath.Join(work, "chromium-home")
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+			"XDG_DATA_HOME="+filepath.Join(home, ".local", "share")),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute) // runInBrowser: 15 minutes a notebook
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
 	b.ctx, b.bctx = ctx, bctx
-	// The page's console and uncaught exceptions go to a file: a widget whose JavaScript fails
-	// says so there.
-	console, err := os.Create(filepath.Join(b.out, "browser-"+tag+"-console.log"))
+	logConsole(t, bctx, filepath.Join(b.out, "browser-"+tag+"-console.log"))
+	b.poll = func(what, js string, timeout time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
+			t.Fatalf("%s: %s: %v (server log: %s)", fe.name, what, err, logFile.Name())
+		}
+	}
+	return b
+}
+
+// logConsole writes the page's console and uncaught exceptions to the file path, from the tab
+// it opens: a widget whose JavaScript fails says so there.
+func logConsole(t *testing.T, bctx context.Context, path string) {
+	console, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,13 +571,6 @@ func startBrowser(t *testing.T, fe frontend, tag, jupyter, data string, extra ..
 	}); err != nil {
 		t.Fatalf("listening to the page's console: %v", err)
 	}
-	b.poll = func(what, js string, timeout time.Duration) {
-		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
-			t.Fatalf("%s: %s: %v (server log: %s)", fe.name, what, err, logFile.Name())
-		}
-	}
-	return b
 }
 
 // screenshot saves a PNG of the whole notebook: the viewport is made as tall as the notebook

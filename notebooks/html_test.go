@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/nb"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // htmlFiguresCell shows what a notebook shows, through flowerlib/nb: a chart, the training
@@ -64,7 +65,7 @@ func TestHTMLExport(t *testing.T) {
 	writeFiguresNotebook(t, src)
 	out := outDir(t)
 	executed := filepath.Join(out, "html-figures.executed.ipynb")
-	executeNotebook(t, jupyter, src, executed)
+	executeNotebook(t, jupyter, KernelName, "embedded", src, executed)
 	figs, svgs := executedFigures(t, executed)
 	if len(figs) != 4 {
 		t.Fatalf("%d figure outputs in the executed notebook, want 4 (chart, curves, photos, the live figure)", len(figs))
@@ -208,7 +209,7 @@ func executedFigures(t *testing.T, path string) ([]htmlFigure, []string) {
 func nbconvertVersion(t *testing.T, jupyter string) string {
 	out, err := exec.Command(jupyter, "nbconvert", "--version").Output()
 	if err != nil {
-		skipOrFail(t, "%s nbconvert --version: %v", jupyter, err)
+		testdata.Need(t, "%s nbconvert --version: %v", jupyter, err)
 	}
 	return strings.TrimSpace(string(out))
 }

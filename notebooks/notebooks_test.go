@@ -1,10 +1,15 @@
 // Package notebooks_test runs the notebooks the way a user does: it installs the kernel
-// (kernel/install.sh) into a temporary Jupyter data folder, executes every notebook headless
-// with nbconvert on small settings, runs jupyter_kernel_test against the kernel, and opens the
-// walkthrough in headless Chromium on the classic Notebook server (browser_test.go).
+// (kernel/install.sh) into a temporary Jupyter data folder and executes each notebook once per
+// backend, in headless Chromium, with small settings, asserting everything on that execution
+// (browser_test.go): the walkthrough and the experiments in JupyterLab 4 on the go backend, the
+// walkthrough in classic Notebook on xla:cpu with the embedded photos; the playground's widgets
+// are driven there. What each notebook must show is in expect_test.go. The playground run
+// headless by nbconvert, with no setting, must see that no browser is there
+// (playground_test.go); jupyter_kernel_test checks the kernel's protocol.
 //
 // Missing prerequisites (Jupyter, the kernel's build, Chromium) skip these tests with a
-// message, except with CI=true, where they fail. -short skips them too.
+// message, except with CI=true, where they fail. The browser tests are slow: they run in the
+// full suite (internal/testdata.Slow). -short skips all but TestNotebooksAreClean.
 package notebooks_test
 
 import (
@@ -21,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // KernelName is the kernelspec the notebooks ask for.
@@ -47,16 +54,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// skipOrFail skips the test, or fails it when CI=true (CI must run everything).
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: a missing prerequisite is a failure)", msg)
-	}
-	t.Skip(msg)
-}
-
 // outDir returns where tests leave files for a person to look at: $FLOWERS_TEST_OUT when
 // set, else a folder under the test's temporary directory (removed afterwards).
 func outDir(t *testing.T) string {
@@ -70,9 +67,9 @@ func outDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// requireKernel installs the kernel once (kernel/install.sh, into a temporary
-// JUPYTER_DATA_DIR; the tools go to the script's default bin folder, where a second install is
-// a no-op) and returns the jupyter command.
+// requireKernel installs the kernel once (kernel/install.sh --backend go, for classic
+// Notebook's jupyter, into a temporary JUPYTER_DATA_DIR; the tools go to the script's default
+// bin folder, where a second install is a no-op) and returns the jupyter command.
 func requireKernel(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -83,57 +80,78 @@ func requireKernel(t *testing.T) string {
 		jupyter = "/usr/bin/jupyter"
 	}
 	if _, err := os.Stat(jupyter); err != nil {
-		skipOrFail(t, "Jupyter not found at %s: sudo apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel "+
+		testdata.Need(t, "needs Jupyter at %s: sudo apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel "+
 			"(or bash kernel/install.sh --apt), or set $JUPYTER", jupyter)
 	}
 	kernelOnce.Do(func() {
 		dataDir, kernelErr = os.MkdirTemp("", "flowers-jupyter-")
-		if kernelErr != nil {
-			return
+		if kernelErr == nil {
+			kernelErr = installKernel(jupyter, dataDir, KernelName, "go")
 		}
-		cmd := exec.Command("bash", filepath.Join(repoRoot, "kernel", "install.sh"), "--name", KernelName, "--backend", "go") // xla_test.go covers xla:cpu
-		cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+dataDir, "JUPYTER="+jupyter)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			kernelErr = fmt.Errorf("kernel/install.sh: %v\n%s", err, out.String())
-			return
-		}
-		fmt.Fprintf(os.Stderr, "kernel installed in %.0fs:\n%s", time.Since(start).Seconds(), out.String())
 	})
 	if kernelErr != nil {
-		skipOrFail(t, "cannot install the notebook kernel: %v", kernelErr)
+		testdata.Need(t, "cannot install the notebook kernel: %v", kernelErr)
 	}
 	return jupyter
 }
 
-// notebookEnv is the environment of a headless run: Jupyter finds our kernelspec, cells see
-// small CI settings (extra overrides them) and write under work, not in the repository.
-func notebookEnv(work string, extra ...string) []string {
+// installKernel runs kernel/install.sh for the jupyter command into the data folder: the
+// kernel name, GOMLX_BACKEND=backend.
+func installKernel(jupyter, data, name, backend string) error {
+	cmd := exec.Command("bash", filepath.Join(repoRoot, "kernel", "install.sh"), "--name", name, "--backend", backend)
+	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+data, "JUPYTER="+jupyter)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("JUPYTER=%s kernel/install.sh --name %s --backend %s: %v\n%s", jupyter, name, backend, err, out.String())
+	}
+	fmt.Fprintf(os.Stderr, "kernel %s (%s) installed for %s in %.0fs\n", name, backend, jupyter, time.Since(start).Seconds())
+	return nil
+}
+
+// notebookEnv is the environment of a notebook run: Jupyter finds our kernelspec, cells see
+// small CI settings (extra overrides them) and write under work, not in the repository, and
+// nothing is written in the user's HOME. Data "sample" runs on the 200 photos of ../shared;
+// "embedded" as on a machine that has never seen ../shared (Data "auto", offline: the 50
+// photos embedded in flowerlib).
+func notebookEnv(work, data string, extra ...string) []string {
 	home := filepath.Join(work, "home")
 	_ = os.MkdirAll(home, 0o755)
 	env := append(os.Environ(),
-		// Jupyter, IPython and GoNB write under HOME: a temporary one. Go keeps its caches
-		// (a cold build cache would compile GoMLX again in every test).
+		// Jupyter, IPython, GoNB and Chromium write under HOME: a temporary one. Go keeps its
+		// caches (a cold build cache would compile GoMLX again in every test).
 		"HOME="+home, "JUPYTER_CONFIG_DIR="+filepath.Join(home, ".jupyter"),
 		"JUPYTER_RUNTIME_DIR="+filepath.Join(home, "runtime"), "IPYTHONDIR="+filepath.Join(home, ".ipython"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
 		"GOCACHE="+goEnv("GOCACHE"), "GOMODCACHE="+goEnv("GOMODCACHE"), "GOPATH="+goEnv("GOPATH"),
 		"JUPYTER_DATA_DIR="+dataDir,
 		"FLOWERS_WORK="+work,
 		"FLOWERS_CACHE="+filepath.Join(work, "cache"),
-		"FLOWERS_EPOCHS=3",
-		"FLOWERS_PER_CLASS=6",
-		"FLOWERS_HEAD=avg",
-		"FLOWERS_IMAGE_SIZE=96",
-		"FLOWERS_NB_DATA=sample", // the tests' data: the 200 real photos beside the repository
-		"FLOWERS_OFFLINE=1",      // Weights "auto" → random without a network probe
+		"FLOWERS_EPOCHS=2",
+		"FLOWERS_PER_CLASS=4",
+		"FLOWERS_POOLING=avg",
+		"FLOWERS_SIZE=96",
+		"FLOWERS_OFFLINE=1", // Weights "auto" → random without a network probe
 		"PYTHONWARNINGS=ignore",
+		"PYTHONDONTWRITEBYTECODE=1",
+		"FLOWERS_HEADLESS=", // what the notebook decides by itself
 	)
-	if dir := sampleDir(); dir != "" {
-		env = append(env, "FLOWERS_SAMPLE_DIR="+dir)
+	switch data {
+	case "sample":
+		env = append(env, "FLOWERS_DATA=sample", "FLOWERS_SAMPLE_DIR="+testdata.SampleDir())
+	case "embedded":
+		env = append(env, "FLOWERS_DATA=embedded", "FLOWERS_SAMPLE_DIR="+filepath.Join(work, "no-such-sample"))
+	default:
+		panic("notebookEnv: data " + data)
 	}
 	return append(env, extra...)
+}
+
+// smallSettings is the execution notebookEnv's settings give, on data and backend.
+func smallSettings(data, backend, playground string) execution {
+	return execution{Epochs: 2, PerClass: 4, Data: data, Backend: backend, Playground: playground}
 }
 
 // goEnv is `go env NAME` of the test's environment.
@@ -143,20 +161,6 @@ func goEnv(name string) string {
 		panic(fmt.Sprintf("go env %s: %v", name, err))
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// sampleDir is flowerlib/internal/testdata.SampleDir (internal: not importable from here):
-// $FLOWERS_SAMPLE_DIR, else ../shared/data/flower_photos_small beside the repository. The
-// browser test's cells compile flowerlib from a linked tree, so they are told explicitly.
-func sampleDir() string {
-	if d := os.Getenv("FLOWERS_SAMPLE_DIR"); d != "" {
-		return d
-	}
-	d := filepath.Join(repoRoot, "..", "shared", "data", "flower_photos_small")
-	if st, err := os.Stat(d); err == nil && st.IsDir() {
-		return d
-	}
-	return ""
 }
 
 // notebookFiles lists the notebooks (every .ipynb in notebooks/).
@@ -183,6 +187,13 @@ type cell struct {
 	Source         any      `json:"source"` // string or []string
 	Outputs        []output `json:"outputs"`
 	ExecutionCount *int     `json:"execution_count"`
+	Metadata       struct {
+		// Execution is what nbclient (nbconvert) records of the cell's run.
+		Execution struct {
+			Start string `json:"iopub.execute_input"`
+			End   string `json:"shell.execute_reply"`
+		} `json:"execution"`
+	} `json:"metadata"`
 }
 
 type output struct {
@@ -279,57 +290,18 @@ func TestNotebooksAreClean(t *testing.T) {
 	}
 }
 
-// TestNotebooksExecute runs every notebook headless with small settings and checks that no
-// cell failed and that the pictures are there.
-func TestNotebooksExecute(t *testing.T) {
-	jupyter := requireKernel(t)
-	if sampleDir() == "" {
-		skipOrFail(t, "the sample photos are not in ../shared/data/flower_photos_small (nor $FLOWERS_SAMPLE_DIR): the notebooks run on them by default")
-	}
-	out := outDir(t)
-	for _, path := range notebookFiles(t) {
-		name := strings.TrimSuffix(filepath.Base(path), ".ipynb")
-		t.Run(name, func(t *testing.T) {
-			executed := executeNotebook(t, jupyter, path, filepath.Join(out, name+".executed.ipynb"))
-			checkOutputs(t, name, executed)
-		})
-	}
-}
-
-// TestNotebookWithoutSharedSample runs the walkthrough as on a machine that has never seen
-// ../shared: the default Data "auto", offline, falls back to the photos embedded in flowerlib.
-func TestNotebookWithoutSharedSample(t *testing.T) {
-	jupyter := requireKernel(t)
-	path := filepath.Join(notebooksDir, BrowserNotebook)
-	executed := executeNotebook(t, jupyter, path, filepath.Join(outDir(t), "flowers.embedded.executed.ipynb"),
-		"FLOWERS_SAMPLE_DIR="+filepath.Join(t.TempDir(), "no-such-sample"), "FLOWERS_NB_DATA=")
-	checkOutputs(t, "flowers", executed)
-	var text strings.Builder
-	for _, c := range executed.Cells {
-		for _, o := range c.Outputs {
-			text.WriteString(o.text())
-		}
-	}
-	for _, want := range []string{"auto → Data: the 50 embedded photos; Weights: random", "/data-sample-", "images per class (30 in all)"} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("the embedded-sample run lacks %q", want)
-		}
-	}
-}
-
-// executeNotebook runs path headless with nbconvert on the small CI settings (extra env
-// overrides them), writes the executed copy to dest and returns it; it fails the test with
-// the failing cell when a cell fails.
-func executeNotebook(t *testing.T, jupyter, path, dest string, extra ...string) *notebook {
+// executeNotebook runs path headless with nbconvert (the kernel kernel) on the small settings
+// and data (extra env overrides them), writes the executed copy to dest and returns it; it fails
+// the test with the failing cell when a cell fails.
+func executeNotebook(t *testing.T, jupyter, kernel, data, path, dest string, extra ...string) *notebook {
 	t.Helper()
 	name := strings.TrimSuffix(filepath.Base(dest), ".ipynb")
 	work := filepath.Join(t.TempDir(), "work")
 	cmd := exec.Command(jupyter, "nbconvert", "--to", "notebook", "--execute",
-		"--ExecutePreprocessor.kernel_name="+KernelName, "--ExecutePreprocessor.timeout=600",
+		"--ExecutePreprocessor.kernel_name="+kernel, "--ExecutePreprocessor.timeout=600",
 		"--output-dir", filepath.Dir(dest), "--output", filepath.Base(dest), path)
-	cmd.Dir = notebooksDir
-	// No browser shows an nbconvert run: the playground trains once instead of waiting for its widgets.
-	cmd.Env = notebookEnv(work, append([]string{"FLOWERS_HEADLESS=1"}, extra...)...)
+	cmd.Dir = filepath.Dir(path)
+	cmd.Env = notebookEnv(work, data, extra...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	start := time.Now()
@@ -357,8 +329,9 @@ func lastLines(s string, n int) string {
 }
 
 // checkOutputs asserts what an executed notebook must show: no error output, every code cell
-// ran, and the walkthrough's pictures and tables.
-func checkOutputs(t *testing.T, name string, nb *notebook) {
+// ran, every figure as SVG and PNG, no <svg> inside HTML, and the notebook's expectation
+// (expect_test.go). It returns the text of all outputs.
+func checkOutputs(t *testing.T, name string, nb *notebook, want expectation) string {
 	t.Helper()
 	var all strings.Builder
 	figures := 0
@@ -398,53 +371,29 @@ func checkOutputs(t *testing.T, name string, nb *notebook) {
 			}
 		}
 	}
-	if name != "flowers" {
-		checkNotebookOutputs(t, name, all.String(), figures)
-		return
-	}
-	// class counts, sample grid, augmentation, curves, confusion matrix, gallery, own photo,
-	// the playground's accuracy and loss
-	if figures != 9 {
-		t.Errorf("%s: %d figures (SVG+PNG outputs), want 9", name, figures)
+	if figures != want.Figures {
+		t.Errorf("%s: %d figures (SVG+PNG outputs), want %d", name, figures, want.Figures)
 	}
 	text := all.String()
-	for _, want := range []struct{ what, pattern string }{
-		{"labels head table", `<table class="flowers-table".*?\.jpg</td>`},
-		{"class-count chart", `class="flowers-bar-chart"`},
-		{"6 photos per class", `<text x="[^"]+" y="[^"]+" text-anchor="middle" class="value">6</text>`},
-		{"sample grid with JPEG photos", `class="flowers-image-grid".*?href="data:image/jpeg;base64,`},
-		{"augmentation preview", `augmentation preview`},
-		{"one-hot table", `\[0 0 1 0 0\]`},
-		{"ResNet50 totals", `Total params: 23,587,712`},
-		{"head summary", `dense_2 \(Dense\)`},
-		{"loss and accuracy curves", `class="flowers-line-chart".*?>val_loss<.*?class="flowers-line-chart".*?>val_accuracy<`},
-		{"training lines", `Epoch 3/3 - `},
-		{"confusion matrix", `class="flowers-confusion-matrix"`},
-		{"prediction gallery", `predictions, \d+ mistakes \(red\)`},
-		{"own-photo prediction", `class="flowers-bar-chart".*?>prediction<`},
-		{"the banner of random weights", `class="banner"[^>]*>random ResNet50 weights`},
-		{"the compile step of the first cell", `each cell starts in seconds`},
-		{"the playground, headless", `widgets need a browser \(\$FLOWERS_HEADLESS=1\): trained once with the settings(&#39;|') values \(lr 1e-3 · 3 ep · b32 · avg\)`},
-		{"the playground's curves", `class="flowers-playground-accuracy".*?data-name="#1 lr 1e-3 · 3 ep · b32 · avg".*?class="flowers-playground-loss"`},
-		{"the playground's table", `<td[^>]*>#1</td>.*?<td[^>]*>done</td>`},
-	} {
-		if !regexp.MustCompile(`(?s)` + want.pattern).MatchString(text) {
-			t.Errorf("%s: no %s in the outputs (pattern %q)", name, want.what, want.pattern)
+	for _, p := range want.Patterns {
+		if !regexp.MustCompile(`(?s)` + p.re).MatchString(text) {
+			t.Errorf("%s: no %s in the outputs (pattern %q)", name, p.what, p.re)
 		}
 	}
+	return text
 }
 
 // TestKernelProtocol runs jupyter_kernel_test (kernel_test.py) against the installed kernel.
 func TestKernelProtocol(t *testing.T) {
+	testdata.Slow(t, "jupyter_kernel_test compiles and runs a dozen cells")
 	requireKernel(t)
 	python := "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import jupyter_kernel_test").Run(); err != nil {
-		skipOrFail(t, "%s cannot import jupyter_kernel_test: sudo apt-get install python3-jupyter-kernel-test", python)
+		testdata.Need(t, "%s cannot import jupyter_kernel_test: sudo apt-get install python3-jupyter-kernel-test", python)
 	}
 	cmd := exec.Command(python, "-m", "unittest", "-v", "kernel_test")
 	cmd.Dir = notebooksDir
-	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+dataDir, "FLOWERS_REPO="+repoRoot, "FLOWERS_KERNEL_NAME="+KernelName,
-		"PYTHONDONTWRITEBYTECODE=1")
+	cmd.Env = append(notebookEnv(filepath.Join(t.TempDir(), "work"), "embedded"), "FLOWERS_REPO="+repoRoot, "FLOWERS_KERNEL_NAME="+KernelName)
 	out, err := cmd.CombinedOutput()
 	// unittest reports on stderr; keep its verdict lines, not GoNB's log.
 	var verdict []string

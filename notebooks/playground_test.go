@@ -2,8 +2,10 @@ package notebooks_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,24 +14,66 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// playgroundNotebook is the notebook TestBrowserPlayground opens: the walkthrough's first
+// playgroundNotebook is the notebook TestPlaygroundHeadless executes: the walkthrough's first
 // cell, its settings cell and its playground cell (the playground computes the features it
 // needs itself), so that the test does not wait for the whole walkthrough.
 const playgroundNotebook = "playground.ipynb"
 
-// TestBrowserPlayground drives the playground's widgets in headless Chromium on the classic
-// Notebook server: the settings' run draws its curves, the learning-rate slider moved with the
-// keyboard and a click on Train add a run with the new value to the overlaid curves, Stop
-// ends a 60-epoch run early, and Done ends the cell.
-func TestBrowserPlayground(t *testing.T) {
+// TestPlaygroundHeadless executes the playground headless the common way — nbconvert, no
+// browser, no setting (FLOWERS_HEADLESS unset) — and checks that the playground sees at once
+// that no page shows it, trains once with the settings' values and ends: the cell must not wait
+// for widgets (Playground.ConnectTimeout, 40 s, would show in its time and its message).
+func TestPlaygroundHeadless(t *testing.T) {
 	jupyter := requireKernel(t)
-	browserPlayground(t, classicNotebook, jupyter, dataDir)
-}
-
-// TestBrowserPlaygroundLab is TestBrowserPlayground on JupyterLab 4.
-func TestBrowserPlaygroundLab(t *testing.T) {
-	lab, data := requireLab(t)
-	browserPlayground(t, jupyterLab, lab, data)
+	dir := browserTree(t) // the first cell needs the repository at ${GONB_DIR}/..
+	writePlaygroundNotebook(t, dir)
+	out := outDir(t)
+	start := time.Now()
+	executed := executeNotebook(t, jupyter, KernelName, "embedded", filepath.Join(dir, playgroundNotebook),
+		filepath.Join(out, "playground.headless.executed.ipynb"))
+	t.Logf("nbconvert of the playground (3 cells): %.0fs", time.Since(start).Seconds())
+	var text strings.Builder
+	var pg *cell
+	for i, c := range executed.Cells {
+		for _, o := range c.Outputs {
+			if o.OutputType == "error" {
+				t.Errorf("cell %d failed: %s: %s", i, o.Ename, o.Evalue)
+			}
+			text.WriteString(o.text())
+		}
+		if strings.Contains(c.source(), "nb.NewPlayground(") {
+			pg = &executed.Cells[i]
+		}
+	}
+	e := smallSettings("embedded", "go", "headless")
+	for _, p := range walkthroughExpect(e).Patterns {
+		if strings.HasPrefix(p.what, "the playground") && !regexp.MustCompile(`(?s)`+p.re).MatchString(text.String()) {
+			t.Errorf("no %s in the outputs (pattern %q)", p.what, p.re)
+		}
+	}
+	// nbclient records when each cell started and ended: the playground cell compiles, then
+	// its run (the features of 20 photos, 2 epochs of the pooled head) reports its own time.
+	// What is left is the compilation and the decision — seconds — where waiting for a browser
+	// would add 40 s (Playground.ConnectTimeout).
+	if pg == nil || pg.Metadata.Execution.Start == "" {
+		t.Fatalf("the executed playground cell has no execution times: %+v", pg)
+	}
+	begin, err1 := time.Parse(time.RFC3339Nano, pg.Metadata.Execution.Start)
+	end, err2 := time.Parse(time.RFC3339Nano, pg.Metadata.Execution.End)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("the playground cell's times: %v, %v", err1, err2)
+	}
+	m := regexp.MustCompile(`done: 2 epochs in ([\d.]+)s`).FindStringSubmatch(text.String())
+	if m == nil {
+		t.Fatalf("the playground's run does not report its time (done: 2 epochs in …s)")
+	}
+	run, _ := strconv.ParseFloat(m[1], 64)
+	took := end.Sub(begin)
+	rest := took - time.Duration(run*float64(time.Second))
+	t.Logf("the playground cell took %.1fs under nbconvert: its run %.1fs, compiling and deciding %.1fs", took.Seconds(), run, rest.Seconds())
+	if rest > 40*time.Second {
+		t.Errorf("the playground cell spent %s besides its run: as long as waiting for a browser", rest.Round(time.Second))
+	}
 }
 
 // pgSeries is a series of the playground's accuracy figure: its legend name and points.
@@ -127,7 +171,7 @@ func waitShown(t *testing.T, b *browser, fe frontend, name, want string) {
 		state, _ := chromedp.Run(b.bctx, chromedp.Evaluate[string](`JSON.stringify({active: document.activeElement && document.activeElement.id,
 			sliders: Array.from(document.querySelectorAll('input[type=range][id^="flowers-pg-"]')).map(e => e.id + "=" + e.value),
 			shown: Array.from(document.querySelectorAll('[id^="flowers-pg-"][id*="-value-"]')).map(e => e.textContent)})`))
-		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
+		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+b.tag+"-playground-failed.png"))
 		t.Fatalf("%s: the %s slider does not show %s (%v): %s", fe.name, name, want, err, state)
 	}
 }
@@ -161,81 +205,113 @@ func writePlaygroundNotebook(t *testing.T, dir string) {
 	}
 }
 
-func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
-	b := startBrowser(t, fe, fe.name+"-playground", jupyter, data, "FLOWERS_EPOCHS=2", "FLOWERS_PER_CLASS=4", "FLOWERS_PLAYGROUND_TIMEOUT=5m")
-	writePlaygroundNotebook(t, b.dir)
-	fe = fe.forNotebook(playgroundNotebook)
-	url := fe.url(b.base, playgroundNotebook, b.token)
-	start := time.Now()
-	if err := chromedp.Do(b.bctx, focused, chromedp.Navigate(url)); err != nil {
-		t.Fatalf("opening %s: %v", url, err)
-	}
-	b.poll("the notebook did not load", fe.loaded, 2*time.Minute)
-	b.poll("the notebook's kernel did not connect", fe.kernel, 2*time.Minute)
-	if err := chromedp.Do(b.bctx, chromedp.Evaluate[chromedp.Void](fe.runAll)); err != nil {
-		t.Fatalf("Run All: %v", err)
-	}
-	widgetsThere := `document.querySelectorAll('input[type=range][id^="flowers-pg-"]').length === 5 && ` +
-		`document.querySelectorAll('select[id^="flowers-pg-head-"]').length === 1 && document.querySelectorAll('button[id^="flowers-pg-"]').length === 3`
-	if _, err := chromedp.Run(b.bctx, chromedp.Poll[bool](widgetsThere, chromedp.WithPollingTimeout(6*time.Minute), chromedp.WithPollingInterval(time.Second))); err != nil {
-		text, _ := chromedp.Run(b.bctx, chromedp.Evaluate[[]string](`Array.from(`+fe.outputs+`).map(o => o.innerHTML.slice(0, 2000))`))
-		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
-		t.Fatalf("%s: the playground's widgets did not appear (%v); the outputs:\n%s\n(server log: %s; console: browser-%s-playground-console.log)",
-			fe.name, err, strings.Join(text, "\n---\n"), b.logFile.Name(), fe.name)
-	}
-	t.Logf("%s: the playground's widgets are on the page after %.0fs", fe.name, time.Since(start).Seconds())
+// pgDriver reads the playground's state on the page while drivePlayground drives it.
+type pgDriver struct {
+	t  *testing.T
+	b  *browser
+	fe frontend
+}
 
-	series := func() []pgSeries {
-		t.Helper()
-		s, err := chromedp.Run(b.bctx, chromedp.Evaluate[[]pgSeries](playgroundSeries(fe.outputs)))
-		if err != nil {
-			t.Fatalf("reading the playground's figure: %v", err)
-		}
-		return s
+// series returns the series of the playground's accuracy figure.
+func (d pgDriver) series() []pgSeries {
+	d.t.Helper()
+	s, err := chromedp.Run(d.b.bctx, chromedp.Evaluate[[]pgSeries](playgroundSeries(d.fe.outputs)))
+	if err != nil {
+		d.t.Fatalf("reading the playground's figure: %v", err)
 	}
-	// waitRun waits until run #n is in the figure with at least points epochs.
-	waitRun := func(n, points int, timeout time.Duration) pgSeries {
-		t.Helper()
-		prefix := "#" + strconv.Itoa(n) + " "
-		deadline := time.Now().Add(timeout)
-		for {
-			for _, s := range series() {
-				if strings.HasPrefix(s.Name, prefix) && s.Points >= points {
-					return s
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run #%d with %d epochs did not appear in the playground's figure within %s; its series: %+v (server log: %s)",
-					fe.name, n, points, timeout, series(), b.logFile.Name())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	status := func(n int) string {
-		t.Helper()
-		s, err := chromedp.Run(b.bctx, chromedp.Evaluate[string](playgroundStatus(fe.outputs, n)))
-		if err != nil {
-			t.Fatalf("reading the playground's table: %v", err)
-		}
-		return s
-	}
-	waitStatus := func(n int, timeout time.Duration) string {
-		t.Helper()
-		deadline := time.Now().Add(timeout)
-		for {
-			if s := status(n); s != "" && s != "training" {
+	return s
+}
+
+// waitRun waits until run #n is in the figure with at least points epochs.
+func (d pgDriver) waitRun(n, points int, timeout time.Duration) pgSeries {
+	d.t.Helper()
+	prefix := "#" + strconv.Itoa(n) + " "
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, s := range d.series() {
+			if strings.HasPrefix(s.Name, prefix) && s.Points >= points {
 				return s
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run #%d did not end within %s (status %q)", fe.name, n, timeout, status(n))
-			}
-			time.Sleep(200 * time.Millisecond)
 		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s: run #%d with %d epochs did not appear in the playground's figure within %s; its series: %+v (server log: %s)",
+				d.fe.name, n, points, timeout, d.series(), d.b.logFile.Name())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
+}
 
-	// The settings' run: 2 epochs at lr 1e-3.
-	first := waitRun(1, 2, 3*time.Minute)
-	if first.Name != "#1 lr 1e-3 · 2 ep · b32 · avg" {
+// status returns the status column of run #n in the playground's table.
+func (d pgDriver) status(n int) string {
+	d.t.Helper()
+	s, err := chromedp.Run(d.b.bctx, chromedp.Evaluate[string](playgroundStatus(d.fe.outputs, n)))
+	if err != nil {
+		d.t.Fatalf("reading the playground's table: %v", err)
+	}
+	return s
+}
+
+// waitStatus waits until run #n has ended and returns how ("done", "stopped", "failed: …").
+func (d pgDriver) waitStatus(n int, timeout time.Duration) string {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if s := d.status(n); s != "" && s != "training" {
+			return s
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s: run #%d did not end within %s (status %q)", d.fe.name, n, timeout, d.status(n))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitPlayground waits until the walkthrough's playground shows its widgets (true), or the run
+// stops before (a cell failed: false; the caller reports the cells' errors), before the deadline.
+func waitPlayground(t *testing.T, b *browser, fe frontend, deadline time.Time) bool {
+	t.Helper()
+	widgetsThere := `document.querySelectorAll('input[type=range][id^="flowers-pg-"]').length === 5 && ` +
+		`document.querySelectorAll('select[id^="flowers-pg-head-"]').length === 1 && document.querySelectorAll('button[id^="flowers-pg-"]').length === 3`
+	start := time.Now()
+	for {
+		there, err := chromedp.Run(b.bctx, chromedp.Evaluate[bool](widgetsThere))
+		if err != nil {
+			t.Fatalf("looking for the playground's widgets: %v", err)
+		}
+		if there {
+			t.Logf("%s: the playground's widgets are on the page after %.0fs", fe.name, time.Since(start).Seconds())
+			return true
+		}
+		st, err := chromedp.Run(b.bctx, chromedp.Evaluate[runState](fe.state))
+		if err != nil {
+			t.Fatalf("reading the notebook state: %v", err)
+		}
+		if st.Pending == 0 && !st.Busy && len(st.Errors) > 0 {
+			return false
+		}
+		if b.ctx.Err() != nil || time.Now().After(deadline) || st.Pending == 0 && !st.Busy {
+			text, _ := chromedp.Run(b.bctx, chromedp.Evaluate[[]string](`Array.from(`+fe.outputs+`).slice(-6).map(o => o.innerHTML.slice(0, 2000))`))
+			screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+b.tag+"-playground-failed.png"))
+			t.Fatalf("%s: the playground's widgets did not appear (state %+v); the last outputs:\n%s\n(server log: %s; console: browser-%s-console.log)",
+				fe.name, st, strings.Join(text, "\n---\n"), b.logFile.Name(), b.tag)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// drivePlayground drives the playground's widgets as a person does: the settings' run draws
+// its curves, the learning-rate slider moved with a click and a click on Train add a run with
+// the new value to the overlaid curves, Stop ends a 60-epoch run early, and Done ends the cell.
+func drivePlayground(t *testing.T, b *browser, fe frontend, e execution) {
+	t.Helper()
+	start := time.Now()
+	d := pgDriver{t, b, fe}
+	series, waitRun, waitStatus := d.series, d.waitRun, d.waitStatus
+
+	// The settings' run: e.Epochs epochs at lr 1e-3.
+	ep := fmt.Sprintf("%d ep", e.Epochs)
+	first := waitRun(1, e.Epochs, 3*time.Minute)
+	if first.Name != "#1 lr 1e-3 · "+ep+" · b32 · avg" {
 		t.Errorf("%s: the settings' run is %q", fe.name, first.Name)
 	}
 	if s := waitStatus(1, time.Minute); s != "done" {
@@ -251,9 +327,9 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 	if err := chromedp.Do(b.bctx, chromedp.Click(train)); err != nil {
 		t.Fatalf("clicking Train: %v", err)
 	}
-	second := waitRun(2, 2, 3*time.Minute)
-	t.Logf("%s: Train → run #2 with its 2 epochs drawn %.1fs after the click", fe.name, time.Since(clickStart).Seconds())
-	if second.Name != "#2 lr 1e-2 · 2 ep · b32 · avg" {
+	second := waitRun(2, e.Epochs, 3*time.Minute)
+	t.Logf("%s: Train → run #2 with its %d epochs drawn %.1fs after the click", fe.name, e.Epochs, time.Since(clickStart).Seconds())
+	if second.Name != "#2 lr 1e-2 · "+ep+" · b32 · avg" {
 		t.Errorf("%s: the new run is %q, want the moved learning rate 1e-2", fe.name, second.Name)
 	}
 	if s := waitStatus(2, time.Minute); s != "done" {
@@ -263,7 +339,7 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 		t.Errorf("%s: %d series after two runs, want 4 (validation and training of each)", fe.name, n)
 	}
 	time.Sleep(time.Second)
-	screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground.png"))
+	screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+b.tag+"-playground.png"))
 
 	// Stop: 60 epochs (the slider's right end), Train, Stop once the first epochs are drawn.
 	clickSlider(t, b, "flowers-pg-epochs-", 60, 60)
@@ -284,7 +360,7 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 		t.Errorf("%s: the stopped run: %+v", fe.name, third)
 	}
 
-	// Done ends the cell: the controls say why and the kernel goes idle.
+	// Done ends the cell: the controls say why.
 	if err := chromedp.Do(b.bctx, chromedp.Click(chromedp.CSS(`button[id^="flowers-pg-done-"]`))); err != nil {
 		t.Fatalf("clicking Done: %v", err)
 	}
@@ -292,16 +368,8 @@ func browserPlayground(t *testing.T, fe frontend, jupyter, data string) {
 	if _, err := chromedp.Run(b.bctx, chromedp.Poll[bool](closed, chromedp.WithPollingTimeout(time.Minute), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
 		text, _ := chromedp.Run(b.bctx, chromedp.Evaluate[[]string](`Array.from(`+fe.outputs+`).map(o => o.textContent.slice(0, 300))`))
 		st, _ := chromedp.Run(b.bctx, chromedp.Evaluate[runState](fe.state))
-		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+fe.name+"-playground-failed.png"))
+		screenshot(t, b.bctx, fe, filepath.Join(b.out, "browser-"+b.tag+"-playground-failed.png"))
 		t.Fatalf("%s: the controls do not say that the playground closed a minute after Done (%v); state %+v; the outputs:\n%s", fe.name, err, st, strings.Join(text, "\n---\n"))
 	}
-	b.poll("the cell did not end after Done", `(() => { const s = `+fe.state+`; return s.pending === 0 && !s.busy; })()`, time.Minute)
-	st, err := chromedp.Run(b.bctx, chromedp.Evaluate[runState](fe.state))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Errors) > 0 || st.Ran != st.Total {
-		t.Errorf("%s: %d of %d cells ran; errors: %v", fe.name, st.Ran, st.Total, st.Errors)
-	}
-	t.Logf("%s: playground test done in %.0fs", fe.name, time.Since(start).Seconds())
+	t.Logf("%s: the playground driven in %.0fs", fe.name, time.Since(start).Seconds())
 }

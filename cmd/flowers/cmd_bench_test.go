@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // benchStdout runs flowers bench with args and returns its stdout.
@@ -46,12 +47,14 @@ func TestBenchEveryTask(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts PyTorch and TensorFlow, trains two epochs")
 	}
+	testdata.Slow(t, "every bench task on every backend and reference")
 	refs := benchRefs(t)
 	backends := []string{"go"}
 	if x := backend.Choose(""); x != "go" {
 		backends = append(backends, x)
 	}
-	args := []string{"-rounds", "1", "-batch", "1,2", "-size", "64", "-duration", "200ms", "-photos", "10", "-epochs", "1",
+	// The photos: the 200-photo sample where there, else the embedded 50 (10 are used).
+	args := []string{"-rounds", "1", "-data", testdata.Photos(t), "-batch", "1,2", "-size", "64", "-duration", "200ms", "-photos", "10", "-epochs", "1",
 		"-head-kinds", "pooled", "-json", "-backends", strings.Join(backends, ","), "-refs", strings.Join(refs, ",")}
 	out, err := benchStdout(t, args...)
 	if err != nil {

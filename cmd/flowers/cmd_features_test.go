@@ -13,19 +13,25 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/images"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/sample"
 	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
-// samplePhotos returns n sample photos (../shared/data/flower_photos_small, or
-// $FLOWERS_SAMPLE_DIR), or skips. flowerlib/internal/testdata is not importable from cmd/.
+// samplePhotos returns the first n photos (in path order) of the 200-photo sample
+// (../shared/data/flower_photos_small, or $FLOWERS_SAMPLE_DIR) or, where it is absent and n
+// fits, of the photos embedded in flowerlib; otherwise it skips (fails under CI=true).
 func samplePhotos(t *testing.T, n int) []string {
-	dir := os.Getenv("FLOWERS_SAMPLE_DIR")
+	dir := testdata.SampleDir()
+	if dir == "" && n <= sample.Count() {
+		dir = testdata.Photos(t)
+	}
 	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "flower_photos_small")
+		testdata.Need(t, "needs the 200 sample photos (../shared/data/flower_photos_small or $%s)", testdata.SampleEnv)
 	}
 	paths, _ := filepath.Glob(filepath.Join(dir, "*", "*.jpg"))
 	if len(paths) < n {
-		t.Skipf("sample photos not found in %s: skipping", dir)
+		t.Fatalf("%d photos in %s, want %d", len(paths), dir, n)
 	}
 	slices.Sort(paths)
 	return paths[:n]

@@ -17,6 +17,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/sample"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // TestFindLR: the learner's range test on the 50 embedded sample photos (random weights,
@@ -24,6 +25,7 @@ import (
 // inside it, and leaves the run untouched: no file is written, and Fit afterwards trains
 // exactly as in a run folder where no sweep ran.
 func TestFindLR(t *testing.T) {
+	testdata.Slow(t, "the learning-rate finder on ResNet50 features")
 	dir := t.TempDir()
 	data, err := sample.Dir(filepath.Join(dir, "cache"))
 	if err != nil {
@@ -133,6 +135,7 @@ func writeBlobImages(t testing.TB, root string, perClass, size int) map[string][
 // right the map's strongest cell is the one nearest the square in at least 2 of 3 (measured:
 // 8 of 9). A max head gets Grad-CAM maps, never negative, with the same check (9 of 12).
 func TestCAMFindsTheObject(t *testing.T) {
+	testdata.Slow(t, "trains two heads and computes CAMs")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	centres := writeBlobImages(t, data, 20, 96)
@@ -254,6 +257,7 @@ func testInterpret(t *testing.T, m *Model) {
 // the PCA and t-SNE maps), while 5 "classes" drawn from one distribution stay at chance: the
 // measure is not high by construction.
 func TestEmbedSeparatesClasses(t *testing.T) {
+	testdata.Slow(t, "ResNet50 features of 72 photos, PCA and t-SNE")
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "distinct"), 12, 64)
 	same := filepath.Join(dir, "same")
@@ -358,6 +362,7 @@ func TestProbeFindsTheInformativeBlock(t *testing.T) {
 // least one stage telling the 5 classes apart, and a second call reads the finished probes
 // (same numbers) instead of training again.
 func TestTransferability(t *testing.T) {
+	testdata.Slow(t, "a linear probe on every ResNet50 stage")
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 12, 64)
 	cfg := Config{Run: config.Run{Data: filepath.Join(dir, "data"), Weights: "random:1", RunDir: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), ImageSize: 64, Backend: "go", Epochs: 20, BatchSize: 8}, Log: testLog(t)}
@@ -402,6 +407,7 @@ func TestTransferability(t *testing.T) {
 // the trainable parameters are the head's, the head's plus conv5's, and the head's plus all
 // of ResNet50's (23,534,592, Keras' figure).
 func TestCompare(t *testing.T) {
+	testdata.Slow(t, "trains ResNet50 from scratch and fine-tunes conv5, on each backend")
 	if testing.Short() {
 		t.Skip("trains ResNet50 from scratch and fine-tunes conv5")
 	}

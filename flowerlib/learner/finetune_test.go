@@ -11,11 +11,13 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/head"
 	"github.com/flowerlib/flowers/flowerlib/trainer"
+	"github.com/flowerlib/flowers/internal/testdata"
 )
 
 // TestFineTuneConv5: after the head phase, fine-tuning from "conv5" changes the conv5 weights,
 // leaves conv4 untouched, and keeps learning (finite loss, history saved).
 func TestFineTuneConv5(t *testing.T) {
+	testdata.Slow(t, "backpropagates through ResNet50's conv5, on each backend")
 	if testing.Short() {
 		t.Skip("backpropagates through ResNet50's conv5")
 	}
@@ -84,6 +86,7 @@ func cutLast(s, sep string) (string, string, bool) {
 // TestAugmentMode: images augmented on the fly through the base every epoch, and K cached
 // augmented copies, both train (finite loss, one history line per epoch, a copy cache per K).
 func TestAugmentMode(t *testing.T) {
+	testdata.Slow(t, "the frozen base over augmented photos every epoch")
 	dir := t.TempDir()
 	writeClassImages(t, filepath.Join(dir, "data"), 6, 32)
 	for _, copies := range []int{0, 2} {

@@ -2,6 +2,7 @@ package learner
 
 import (
 	"bytes"
+	"github.com/flowerlib/flowers/internal/testdata"
 	"io"
 	"math"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 // models (BatchNorm on batch statistics of 8 1×1 maps, Adam turning round-off gradients into
 // full-size steps) to 1e-2 within four steps, so there only the first step is compared.
 func TestFineTuneFrozenCache(t *testing.T) {
+	testdata.Slow(t, "backpropagates through ResNet50's conv5 four times, on each backend")
 	if testing.Short() {
 		t.Skip("backpropagates through ResNet50's conv5, four times")
 	}

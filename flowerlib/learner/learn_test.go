@@ -70,7 +70,10 @@ func writeClassImages(t testing.TB, root string, perClass, size int) {
 
 // TestLearnGeneratedImages: generated images of 5 distinct classes, through the real (random
 // weights) ResNet50 at 64×64 and the article's head with avg pooling, reach ≥95% validation accuracy.
-func TestLearnGeneratedImages(t *testing.T) { forEachBackend(t, testLearnGeneratedImages) }
+func TestLearnGeneratedImages(t *testing.T) {
+	testdata.Slow(t, "trains heads to convergence, on each backend")
+	forEachBackend(t, testLearnGeneratedImages)
+}
 
 func testLearnGeneratedImages(t *testing.T, backendName string) {
 	dir := t.TempDir()
@@ -89,6 +92,7 @@ func testLearnGeneratedImages(t *testing.T, backendName string) {
 // 64×64 to keep CI short, pooled head) the training accuracy climbs to ≥95%: the loop, the
 // gradients and the optimizer work.
 func TestMemorizeSamplePhotos(t *testing.T) {
+	testdata.Slow(t, "trains 20 epochs on the 200 sample photos")
 	data := testdata.RequireSample(t)
 	dir := t.TempDir()
 	res, err := Run(Config{Run: config.Run{Data: data, Weights: "random:1", RunDir: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Pooling: "avg", ImageSize: 64, Backend: "go", Epochs: 20}, Log: testLog(t)})

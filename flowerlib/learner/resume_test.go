@@ -22,6 +22,7 @@ import (
 // newest checkpoint (same step) and finishes with every file intact. While the first one runs,
 // a second `flowers train` on the same run folder is refused with the first one's pid.
 func TestKillAndResume(t *testing.T) {
+	testdata.Slow(t, "builds the flowers command and trains twice")
 	if testing.Short() {
 		t.Skip("builds the flowers command and trains twice (~1 minute)")
 	}

@@ -43,8 +43,9 @@ const (
 // strength (the frozen base over Copies × the training photos: about a minute for the sample
 // at 224×224) and cached like the plain features; each epoch uses copy (epoch mod Copies).
 //
-// Without a browser — outside a notebook, with $FLOWERS_HEADLESS=1 (nbconvert, CI), or when
-// no browser answers the widgets within ConnectTimeout — Run trains once with the settings'
+// Without a browser — outside a notebook, with $FLOWERS_HEADLESS=1, where no page shows the
+// notebook (nb.NoBrowser: nbconvert, papermill; $FLOWERS_HEADLESS=0 skips that check), or when no
+// browser answers the widgets within ConnectTimeout — Run trains once with the settings'
 // values, shows the same figures and says that the widgets need a browser.
 type Playground struct {
 	// Config is the run the knobs change: the settings, and the head, loss and optimizer of the
@@ -302,6 +303,8 @@ func (p *Playground) Run() error {
 		why = "this is not a notebook"
 	case os.Getenv(HeadlessEnv) == "1":
 		why = "$" + HeadlessEnv + "=1"
+	case os.Getenv(HeadlessEnv) != "0": // 0: wait for a browser whatever Jupyter says
+		why = nb.NoBrowser() // nbconvert, papermill, an editor's kernel, no page open
 	}
 	var w *pgWidgets
 	if why == "" {

@@ -311,6 +311,7 @@ func TestPlaygroundTrain(t *testing.T) {
 // TestPlaygroundRetrainSample measures a retrain of the pooled head on the cached features
 // of the 200 sample photos, at 64×64 (FLOWERS_BENCH=1: at 224×224, the notebook's size).
 func TestPlaygroundRetrainSample(t *testing.T) {
+	testdata.Slow(t, "the features of the 200 sample photos, then a retrain")
 	if testing.Short() {
 		t.Skip("-short: computes the sample's features")
 	}

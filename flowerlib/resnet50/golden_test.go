@@ -90,6 +90,7 @@ func writeGolden(t *testing.T, pixPath, featPath string) {
 	}
 	cmd := exec.Command("/usr/bin/python3", filepath.Join(testdata.RepoRoot(), "tools", "reference", "torch_reference.py"), "features",
 		"--weights", h5, "--images", pixPath, "--features", featPath, "--pooling", "avg", "--dtype", "float64")
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1") // no __pycache__ in the repository
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("PyTorch reference: %v\n%s", err, out)
 	}

@@ -54,7 +54,7 @@ func TestRandomWeightsLayout(t *testing.T) {
 
 // On real photos the random base gives O(1) features that differ between images.
 func TestRandomWeightsActivationScale(t *testing.T) {
-	dir := testdata.RequireSample(t)
+	dir := testdata.Photos(t) // the 200-photo sample, else the embedded 50
 	paths, _ := filepath.Glob(filepath.Join(dir, "*", "*.jpg"))
 	slices.Sort(paths)
 	const n, size = 6, 64

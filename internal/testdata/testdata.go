@@ -1,14 +1,55 @@
-// Package testdata finds the data tests share: the 200 real sample photos that ship
-// beside the repository in ../shared/data/flower_photos_small.
+// Package testdata finds the data tests share — the 200 real sample photos that ship beside
+// the repository in ../shared/data/flower_photos_small, else the 50 photos embedded in
+// flowerlib/sample — and says which tests run where:
+//
+//   - A test that needs something this machine lacks (the 200-photo sample, PyTorch, Keras,
+//     Jupyter, Chromium, XLA's plugin) skips with one line saying what it needs (Need), except
+//     under CI=true, where it fails: CI must run everything.
+//   - A slow test (minutes: the notebooks in a browser, the 200-photo parity, the Keras oracles)
+//     runs only in the full suite (Slow): CI=true (bash .ci/run) or FLOWERS_TEST=full. The
+//     README's `go test ./...` runs the rest, in minutes, on any fresh clone.
 package testdata
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"testing"
+
+	"github.com/flowerlib/flowers/flowerlib/sample"
 )
+
+// FullEnv set to "full" runs the slow tests too (as CI=true does).
+const FullEnv = "FLOWERS_TEST"
+
+// CI reports whether the tests run under CI=true: every prerequisite must be there, and the
+// slow tests run.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Full reports whether the full suite runs: CI=true or FLOWERS_TEST=full.
+func Full() bool { return CI() || os.Getenv(FullEnv) == "full" }
+
+// Need skips the test with the message (what is missing and how to get it), or fails it under
+// CI=true, where a missing prerequisite is a failure.
+func Need(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if CI() {
+		t.Fatalf("%s (CI=true: a missing prerequisite is a failure)", msg)
+	}
+	t.Skip(msg)
+}
+
+// Slow skips a test that takes minutes unless the full suite runs (Full); what says what it
+// does, e.g. "executes both notebooks in JupyterLab and classic Notebook".
+func Slow(t testing.TB, what string) {
+	t.Helper()
+	if !Full() {
+		t.Skipf("slow (%s): runs in the full suite, bash .ci/run or %s=full go test -timeout 60m ./...", what, FullEnv)
+	}
+}
 
 // SampleEnv overrides where the sample photos are.
 const SampleEnv = "FLOWERS_SAMPLE_DIR"
@@ -31,12 +72,29 @@ func SampleDir() string {
 	return ""
 }
 
-// RequireSample returns SampleDir or skips the test with a message saying where it looked.
+// RequireSample returns SampleDir, or skips the test (Need: fails under CI=true) saying where it
+// looked.
 func RequireSample(t testing.TB) string {
 	t.Helper()
 	dir := SampleDir()
 	if dir == "" {
-		t.Skipf("sample photos not found (looked in ../shared/data/flower_photos_small and $%s): skipping", SampleEnv)
+		Need(t, "needs the 200 sample photos (looked in ../shared/data/flower_photos_small and $%s)", SampleEnv)
+	}
+	return dir
+}
+
+// Photos returns a dataset folder of real photos, one sub-folder per class: the 200-photo
+// sample (SampleDir, 40 per class) when there, else the 50 photos embedded in flowerlib/sample
+// (10 per class), written under the test's temporary folder. For tests whose assertions hold
+// on either.
+func Photos(t testing.TB) string {
+	t.Helper()
+	if dir := SampleDir(); dir != "" {
+		return dir
+	}
+	dir, err := sample.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -45,7 +103,19 @@ func RequireSample(t testing.TB) string {
 // turn, each in name order: a few from every class, in a fixed order.
 func SamplePhotos(t testing.TB, n int) []string {
 	t.Helper()
-	root := RequireSample(t)
+	return spread(t, RequireSample(t), n)
+}
+
+// SomePhotos is SamplePhotos from Photos' folder: the 200-photo sample when there, else the
+// embedded 50.
+func SomePhotos(t testing.TB, n int) []string {
+	t.Helper()
+	return spread(t, Photos(t), n)
+}
+
+// spread returns up to n photos of root, taking the class folders in turn.
+func spread(t testing.TB, root string, n int) []string {
+	t.Helper()
 	classes, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/flowerlib/flowers/internal/testdata"
+	"github.com/gomlx/compute"
 )
 
 const python = "/usr/bin/python3"
@@ -37,11 +38,7 @@ func requirePython(t *testing.T, modules string) {
 	if err == nil {
 		return
 	}
-	msg := fmt.Sprintf("%s cannot import %s (install Debian python3-h5py python3-torch): %v %s", python, modules, err, out)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testdata.Need(t, "needs %s with %s (Debian python3-h5py python3-torch): %v %s", python, modules, err, out)
 }
 
 func script(name string) string {
@@ -51,7 +48,9 @@ func script(name string) string {
 func runPython(t *testing.T, args ...string) {
 	t.Helper()
 	start := time.Now()
-	out, err := exec.Command(python, args...).CombinedOutput()
+	cmd := exec.Command(python, args...)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1") // no __pycache__ in the repository
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %v: %v\n%s", python, args, err, out)
 	}
@@ -123,13 +122,16 @@ func TestKerasLayoutSame(t *testing.T) {
 // every backend: "go" (flowerlib's fast convolution path) and "xla:cpu" (XLA's native
 // convolution) when its PJRT plugin is installed (required with CI=true). Pooled (avg)
 // features must agree within Tolerance (see its definition) on every image, between each
-// backend and PyTorch and between the two backends, and the with-top model must give
-// PyTorch's top-5 classes.
+// backend and PyTorch and between the two backends. The top (avg_pool → predictions, a Dense
+// layer and a softmax) on flowerlib's pooled features must give PyTorch's top-5 classes on every
+// image, and flowerlib's with-top model (IncludeTop) the same probabilities on the first
+// topPhotos: one ResNet50 pass per photo and backend, not two.
 //
 // FLOWERS_PARITY_N sets the number of photos (default 16; "all" for every sample
 // photo); FLOWERS_REF_DTYPE=float64 runs the reference in float64 (default float32,
 // which differs from float64 by about 3e-8 relative on these weights).
 func TestTorchParity(t *testing.T) {
+	testdata.Slow(t, "ResNet50 on the sample photos, flowerlib on each backend and PyTorch")
 	requirePython(t, "h5py, numpy, torch")
 	n := 16
 	if s := os.Getenv("FLOWERS_PARITY_N"); s == "all" {
@@ -144,21 +146,7 @@ func TestTorchParity(t *testing.T) {
 	n = len(paths)
 	dir := t.TempDir()
 
-	// Weights the Go way; the no-top file holds the same tensors without avg_pool/predictions.
-	top := resnet50.RandomWeights(1, true)
-	noTop := &weights.File{}
-	for _, l := range top.Layers {
-		if l.Name != "avg_pool" && l.Name != resnet50.TopLayerName {
-			noTop.Layers = append(noTop.Layers, l)
-		}
-	}
-	topPath, noTopPath := filepath.Join(dir, "top.h5"), filepath.Join(dir, "notop.h5")
-	if err := weights.WriteH5(topPath, top); err != nil {
-		t.Fatal(err)
-	}
-	if err := weights.WriteH5(noTopPath, noTop); err != nil {
-		t.Fatal(err)
-	}
+	top, topPath, noTopPath := parityWeights(t, dir)
 
 	// Photos: decoded and resized once by flowerlib; both models get the same uint8 pixels.
 	const size = 224
@@ -202,38 +190,123 @@ func TestTorchParity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		run := func(path string, opts resnet50.Options) []float32 {
-			w, err := weights.ReadH5(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ex, err := resnet50.NewBase(be, w, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ex.Finalize()
-			const batch = 8
-			var out []float32
-			start := time.Now()
-			for i := 0; i < n; i += batch {
-				m := min(batch, n-i)
-				o, err := ex.ExtractFloats(pixF[i*size*size*3:(i+m)*size*size*3], m, size, size)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, o...)
-			}
-			t.Logf("flowerlib %s %+v: %d images in %.1fs (%.2f img/s)", name, opts, n, time.Since(start).Seconds(),
-				float64(n)/time.Since(start).Seconds())
-			return out
+		run := func(path string, opts resnet50.Options, n int) []float32 {
+			return extract(t, be, name, path, opts, pixF[:n*size*size*3], n, size)
 		}
-		feats[name] = run(noTopPath, resnet50.Options{Pooling: resnet50.PoolingAvg})
+		feats[name] = run(noTopPath, resnet50.Options{Pooling: resnet50.PoolingAvg}, n)
 		checkFeatures(t, name+" vs PyTorch", paths, feats[name], wantFeat)
-		checkTop5(t, name, paths, run(topPath, resnet50.Options{IncludeTop: true}), wantProbs)
+		probs := topProbs(t, top, feats[name])
+		checkTop5(t, name+" (top on the pooled features)", paths, probs, wantProbs)
+		k := min(topPhotos, n)
+		withTop := run(topPath, resnet50.Options{IncludeTop: true}, k)
+		checkTop5(t, name+" (with-top model)", paths[:k], withTop, wantProbs[:k*resnet50.NumClasses])
+		if d := maxAbsDiff(withTop, probs[:k*resnet50.NumClasses]); d > 1e-5 {
+			t.Errorf("%s: the with-top model's probabilities differ from the top on the pooled features by %.3g (> 1e-5)", name, d)
+		}
 	}
 	if g, x := feats["go"], feats["xla:cpu"]; g != nil && x != nil {
 		checkFeatures(t, "xla:cpu vs go", paths, x, g)
 	}
+}
+
+// parityWeights writes random Keras-layout ResNet50 weights the Go way into dir, with the top
+// and without (the same tensors less avg_pool and predictions), and returns them and the files.
+func parityWeights(t *testing.T, dir string) (top *weights.File, topPath, noTopPath string) {
+	top = resnet50.RandomWeights(1, true)
+	noTop := &weights.File{}
+	for _, l := range top.Layers {
+		if l.Name != "avg_pool" && l.Name != resnet50.TopLayerName {
+			noTop.Layers = append(noTop.Layers, l)
+		}
+	}
+	topPath, noTopPath = filepath.Join(dir, "top.h5"), filepath.Join(dir, "notop.h5")
+	if err := weights.WriteH5(topPath, top); err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.WriteH5(noTopPath, noTop); err != nil {
+		t.Fatal(err)
+	}
+	return top, topPath, noTopPath
+}
+
+// extract runs flowerlib's ResNet50 (the weights file path, opts) on the backend be (named name)
+// over n photos of pix ([n, size, size, 3] pixels) in batches of 8 and returns its outputs.
+func extract(t *testing.T, be compute.Backend, name, path string, opts resnet50.Options, pix []float32, n, size int) []float32 {
+	t.Helper()
+	w, err := weights.ReadH5(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := resnet50.NewBase(be, w, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Finalize()
+	const batch = 8
+	var out []float32
+	start := time.Now()
+	for i := 0; i < n; i += batch {
+		m := min(batch, n-i)
+		o, err := ex.ExtractFloats(pix[i*size*size*3:(i+m)*size*size*3], m, size, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o...)
+	}
+	t.Logf("flowerlib %s %+v: %d images in %.1fs (%.2f img/s)", name, opts, n, time.Since(start).Seconds(),
+		float64(n)/time.Since(start).Seconds())
+	return out
+}
+
+// topPhotos is how many photos flowerlib's with-top model (IncludeTop) runs on in
+// TestTorchParity; the top on the pooled features covers every photo.
+const topPhotos = 16
+
+// topProbs applies ResNet50's top — the Dense layer "predictions" of w (kernel [2048, 1000],
+// bias [1000]) and a softmax — to pooled features [n, 2048], in float64: [n, 1000].
+func topProbs(t *testing.T, w *weights.File, feats []float32) []float32 {
+	t.Helper()
+	l := w.Layer(resnet50.TopLayerName)
+	if l == nil || len(l.Weights) != 2 {
+		t.Fatalf("the weights have no %s layer with a kernel and a bias", resnet50.TopLayerName)
+	}
+	kernel, bias := l.Weights[0].Data, l.Weights[1].Data
+	const dim, classes = resnet50.FeatureChannels, resnet50.NumClasses
+	if len(kernel) != dim*classes || len(bias) != classes {
+		t.Fatalf("%s: kernel of %d values, bias of %d, want %d×%d and %d", resnet50.TopLayerName, len(kernel), len(bias), dim, classes, classes)
+	}
+	n := len(feats) / dim
+	out := make([]float32, n*classes)
+	logits := make([]float64, classes)
+	for i := 0; i < n; i++ {
+		f := feats[i*dim : (i+1)*dim]
+		top := math.Inf(-1)
+		for c := 0; c < classes; c++ {
+			v := float64(bias[c])
+			for j, x := range f {
+				v += float64(x) * float64(kernel[j*classes+c])
+			}
+			logits[c] = v
+			top = max(top, v)
+		}
+		var sum float64
+		for c := range logits {
+			logits[c] = math.Exp(logits[c] - top)
+			sum += logits[c]
+		}
+		for c := range logits {
+			out[i*classes+c] = float32(logits[c] / sum)
+		}
+	}
+	return out
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	d := 0.0
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
 }
 
 // parityBackends lists the backends the parity test runs: go always, xla:cpu when its plugin

@@ -11,11 +11,12 @@ import (
 	"github.com/flowerlib/flowers/internal/testdata"
 )
 
-// samplePhotos returns n sample photos, a few from each class folder, in a fixed order.
+// samplePhotos returns n real photos (the 200-photo sample, else the embedded 50), a few from
+// each class folder, in a fixed order.
 func samplePhotos(t *testing.T, n int) []string {
-	out := testdata.SamplePhotos(t, n)
+	out := testdata.SomePhotos(t, n)
 	if len(out) < n {
-		t.Fatalf("only %d sample photos under %s, want %d", len(out), testdata.SampleDir(), n)
+		t.Fatalf("only %d photos, want %d", len(out), n)
 	}
 	return out
 }
@@ -97,6 +98,7 @@ func TestResNet50FastMatchesNative(t *testing.T) {
 // TestResNet50BFloat16Cost measures the accuracy cost of the bf16 option on real photos at
 // 224² (fast path both ways), and checks it stays a rounding-level difference.
 func TestResNet50BFloat16Cost(t *testing.T) {
+	testdata.Slow(t, "two ResNet50 forwards at 224², bf16 emulated without AVX-512")
 	if testing.Short() {
 		t.Skip("two ResNet50 forwards at 224²")
 	}

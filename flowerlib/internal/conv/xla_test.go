@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
+	"github.com/flowerlib/flowers/internal/testdata"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -64,6 +65,7 @@ func execOn[F graph.ExecGraphFn](t testing.TB, b compute.Backend, m Mode, graphF
 // and both stride-1 forms, values and gradients (through the folded BatchNorm). The fast
 // path on XLA itself is checked too (FLOWERS_CONV=fast there).
 func TestFastMatchesXLANative(t *testing.T) {
+	testdata.Slow(t, "every ResNet50 convolution shape against XLA's")
 	x := xlaBackend(t)
 	bothStride1Forms(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(21, 22))
