@@ -41,7 +41,7 @@ func TestPlaygroundHeadless(t *testing.T) {
 			}
 			text.WriteString(o.text())
 		}
-		if strings.Contains(c.source(), "nb.NewPlayground(") {
+		if strings.Contains(c.source(), "playground.New(") {
 			pg = &executed.Cells[i]
 		}
 	}
@@ -190,13 +190,22 @@ func writePlaygroundNotebook(t *testing.T, dir string) {
 	for _, c := range doc["cells"].([]any) {
 		cell := c.(map[string]any)
 		src := joinText(cell["source"])
-		if cell["cell_type"] == "code" && (strings.HasPrefix(src, "!*go mod edit") || strings.Contains(src, "var settings = nb.Settings{") ||
-			strings.Contains(src, "nb.NewPlayground(")) {
+		if cell["cell_type"] != "code" {
+			continue
+		}
+		switch {
+		case strings.Contains(src, "func training()"):
+			// The training configuration's declarations, not the training itself: the playground trains.
+			decl, _, _ := strings.Cut(src, "%%")
+			cell["source"] = decl
+			keep = append(keep, cell)
+		case strings.HasPrefix(src, "!*go mod edit"), strings.Contains(src, "var settings = config.Run{"),
+			strings.Contains(src, "func flowerHead("), strings.Contains(src, "playground.New("):
 			keep = append(keep, cell)
 		}
 	}
-	if len(keep) != 3 {
-		t.Fatalf("%s: found %d of the 3 cells the playground needs (module, settings, playground)", BrowserNotebook, len(keep))
+	if len(keep) != 5 {
+		t.Fatalf("%s: found %d of the 5 cells the playground needs (module, settings, head, training's declarations, playground)", BrowserNotebook, len(keep))
 	}
 	doc["cells"] = keep
 	out, _ := json.MarshalIndent(doc, "", " ")
