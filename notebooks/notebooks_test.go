@@ -142,7 +142,7 @@ func notebookEnv(work, data string, extra ...string) []string {
 	case "sample":
 		env = append(env, "FLOWERS_DATA=sample", "FLOWERS_SAMPLE_DIR="+testdata.SampleDir())
 	case "embedded":
-		env = append(env, "FLOWERS_DATA=embedded", "FLOWERS_SAMPLE_DIR="+filepath.Join(work, "no-such-sample"))
+		env = append(env, "FLOWERS_DATA=", "FLOWERS_SAMPLE_DIR="+filepath.Join(work, "no-such-sample")) // "auto", offline: the embedded photos
 	default:
 		panic("notebookEnv: data " + data)
 	}
