@@ -66,7 +66,7 @@ func TestStudentHead(t *testing.T) {
 	testdata.Slow(t, "executes the walkthrough with another head three times")
 	jupyter := requireKernel(t)
 	dir := browserTree(t)
-	nbPath := writeStudentNotebook(t, filepath.Join(dir, "notebooks"))
+	nbPath := writeStudentNotebook(t, dir)
 	for _, backend := range []string{"go", "xla:cpu"} {
 		t.Run(backend, func(t *testing.T) {
 			extra := []string{"GOMLX_BACKEND=" + backend, "FLOWERS_EPOCHS=40", "FLOWERS_BATCH=4", "FLOWERS_CHECKPOINT_STEPS=1"}
