@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,21 +113,36 @@ func killMidTraining(t *testing.T, jupyter, path, work string, extra []string) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the kernel and the cell's program are its children
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
+	// The kernel runs in a session of its own (jupyter_client starts it so) and keeps the output
+	// pipe open after nbconvert is killed: Wait stops waiting for it after a second.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	kill := func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killByEnv("FLOWERS_WORK=" + work) // the kernel, gopls and the cell's program
+		<-exited
 	}
 	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		ckpts, _ := filepath.Glob(filepath.Join(work, "run", "*flowerHead*", "ckpt-*.flw"))
 		if len(ckpts) > 0 {
 			break
 		}
-		if time.Now().After(deadline) || cmd.ProcessState != nil {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-exited:
+			kill()
+			t.Fatalf("nbconvert ended before the training cell wrote a checkpoint:\n%s", lastLines(log.String(), 40))
+		default:
+		}
+		if time.Now().After(deadline) {
+			kill()
 			t.Fatalf("no checkpoint of the training cell within 10 minutes:\n%s", lastLines(log.String(), 40))
 		}
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	cmd.Wait()
+	kill()
 	hist, _ := filepath.Glob(filepath.Join(work, "run", "*flowerHead*", "history.json"))
 	if len(hist) == 1 {
 		var h []map[string]any
@@ -171,5 +187,24 @@ func checkStudentOutputs(t *testing.T, nb *notebook, resumed bool) {
 	}
 	if strings.Contains(s, "batch_normalization (BatchNormalization)") {
 		t.Error("the student's head has no BatchNorm, but the summary shows one")
+	}
+}
+
+// killByEnv sends SIGKILL to every process whose environment holds entry (Linux: /proc/PID/environ).
+func killByEnv(entry string) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		env, err := os.ReadFile(filepath.Join(d, "environ"))
+		if err != nil {
+			continue
+		}
+		for _, e := range bytes.Split(env, []byte{0}) {
+			if string(e) == entry {
+				if pid, err := strconv.Atoi(filepath.Base(d)); err == nil && pid != os.Getpid() {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+				break
+			}
+		}
 	}
 }
