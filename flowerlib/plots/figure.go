@@ -117,58 +117,55 @@ func (f *Figure) endGroup() { f.items = append(f.items, item{kind: kEndGroup}) }
 
 // HStack returns one figure with figs side by side, top-aligned, gap pixels apart (e.g.
 // the loss and accuracy curves): one picture, so it stays one output in a notebook.
-func HStack(class string, gap int, figs ...*Figure) *Figure {
-	w, h := 0, 0
-	var titles []string
-	for i, g := range figs {
-		if i > 0 {
-			w += gap
-		}
-		w += g.Width
-		h = max(h, g.Height)
-		if g.Title != "" {
-			titles = append(titles, g.Title)
-		}
-	}
-	f := newFigure(class, w, h)
-	f.Title = strings.Join(titles, " · ")
-	x := 0
-	scale := 0.0
-	for _, g := range figs {
-		f.items = append(f.items, item{kind: kFigure, x: float64(x), y: 0, sub: g})
-		x += g.Width + gap
-		scale = max(scale, g.scale())
-	}
-	f.Scale = scale
-	return f
-}
+func HStack(class string, gap int, figs ...*Figure) *Figure { return stack(class, gap, false, figs) }
 
 // VStack returns one figure with figs one under the other, centred, gap pixels apart (e.g.
-// a gallery of maps over its colour scale): one picture, one output in a notebook. Its
-// raster scale is the largest of theirs.
-func VStack(class string, gap int, figs ...*Figure) *Figure {
-	w, h := 0, 0
+// a gallery of maps over its colour scale): one picture, one output in a notebook.
+func VStack(class string, gap int, figs ...*Figure) *Figure { return stack(class, gap, true, figs) }
+
+// stack lays figs out in a row (top-aligned) or a column (centred), gap pixels apart; the
+// title joins theirs and the raster scale is the largest of theirs.
+func stack(class string, gap int, vertical bool, figs []*Figure) *Figure {
+	along := func(g *Figure) int { // g's size along the stack
+		if vertical {
+			return g.Height
+		}
+		return g.Width
+	}
+	across := func(g *Figure) int { // and across it
+		if vertical {
+			return g.Width
+		}
+		return g.Height
+	}
+	length, breadth := 0, 0
 	var titles []string
 	for i, g := range figs {
 		if i > 0 {
-			h += gap
+			length += gap
 		}
-		h += g.Height
-		w = max(w, g.Width)
+		length += along(g)
+		breadth = max(breadth, across(g))
 		if g.Title != "" {
 			titles = append(titles, g.Title)
 		}
 	}
+	w, h := length, breadth
+	if vertical {
+		w, h = breadth, length
+	}
 	f := newFigure(class, w, h)
 	f.Title = strings.Join(titles, " · ")
-	y := 0
-	scale := 0.0
+	pos := 0
 	for _, g := range figs {
-		f.items = append(f.items, item{kind: kFigure, x: float64((w - g.Width) / 2), y: float64(y), sub: g})
-		y += g.Height + gap
-		scale = max(scale, g.scale())
+		it := item{kind: kFigure, x: float64(pos), sub: g}
+		if vertical {
+			it.x, it.y = float64((w-g.Width)/2), float64(pos)
+		}
+		f.items = append(f.items, it)
+		pos += along(g) + gap
+		f.Scale = max(f.Scale, g.scale())
 	}
-	f.Scale = scale
 	return f
 }
 
