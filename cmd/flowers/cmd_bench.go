@@ -470,7 +470,8 @@ func (c *benchConfig) notes() []string {
 			map[bool]string{true: "fast (flowerlib/internal/conv)", false: "XLA's native convolution"}[fast],
 			map[bool]string{true: ", bf16 multiplies", false: ""}[c.bf16])
 		if b == "go" {
-			line += fmt.Sprintf("; vector paths: MatMul (convolutions, Dense layers) %s, host Adam %s", matmulVectorPath(), trainer.AdamVectorPath())
+			line += fmt.Sprintf("; frozen base: %s; vector paths: MatMul (heads, fine-tuning) %s, host Adam %s",
+				resnet50.BasePath(true), matmulVectorPath(), trainer.AdamVectorPath())
 		}
 		n = append(n, line)
 	}

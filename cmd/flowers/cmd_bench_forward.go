@@ -13,9 +13,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/features"
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 )
 
 // runForward measures the frozen ResNet50 forward (avg pooling) at each batch size: every
@@ -23,7 +21,7 @@ import (
 func (c *benchConfig) runForward() error {
 	type compiled struct {
 		name string
-		exec *model.Exec
+		base *resnet50.Base
 		fast bool
 	}
 	var execs []compiled
@@ -34,19 +32,18 @@ func (c *benchConfig) runForward() error {
 			c.failed = append(c.failed, name)
 			continue
 		}
-		exec, err := model.NewExec(b, model.NewStore(), func(scope *model.Scope, images *graph.Node) *graph.Node {
-			return resnet50.BuildGraph(scope, images).PreTrained(c.weights).Trainable(false).Pooling(resnet50.PoolingAvg).Done()
-		})
+		// The frozen base as every command runs it (resnet50.NewBase: on go, its host path).
+		base, err := resnet50.NewBase(b, c.weights, resnet50.Options{Pooling: resnet50.PoolingAvg, Height: c.size, Width: c.size})
 		if err != nil {
 			return errors.WithMessagef(err, "backend %s", name)
 		}
-		defer exec.Finalize()
-		execs = append(execs, compiled{name, exec, c.convMode == "fast" || (c.convMode != "native" && backend.IsGo(b))})
+		defer base.Finalize()
+		execs = append(execs, compiled{name, base, c.convMode == "fast" || (c.convMode != "native" && backend.IsGo(b))})
 	}
 	for _, batch := range c.batches {
 		cas := fmt.Sprintf("batch %d", batch)
 		for _, e := range execs {
-			r, err := benchGoMLX(e.exec, e.name, batch, c.size, c.seed, c.duration, c.progress)
+			r, err := benchGoMLX(e.base.Extract, e.name, batch, c.size, c.seed, c.duration, c.progress)
 			if err != nil {
 				return errors.WithMessagef(err, "backend %s, batch %d", e.name, batch)
 			}
@@ -58,9 +55,9 @@ func (c *benchConfig) runForward() error {
 	return nil
 }
 
-// benchGoMLX measures exec on one batch of random 0..255 images with go-benchmarks
+// benchGoMLX measures extract on one batch of random 0..255 images with go-benchmarks
 // (one warm-up run, which also compiles; then timed runs for duration).
-func benchGoMLX(exec *model.Exec, name string, batch, size int, seed int64, duration time.Duration, progress io.Writer) (benchResult, error) {
+func benchGoMLX(extract func(*tensors.Tensor) (*tensors.Tensor, error), name string, batch, size int, seed int64, duration time.Duration, progress io.Writer) (benchResult, error) {
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(batch)))
 	data := make([]float32, batch*size*size*3)
 	for i := range data {
@@ -77,17 +74,15 @@ func benchGoMLX(exec *model.Exec, name string, batch, size int, seed int64, dura
 			return
 		}
 		start := time.Now()
-		out, err := exec.Call(images)
+		out, err := extract(images)
 		if err != nil {
 			runErr = err
 			return
 		}
-		if got := out[0].Shape().Dimensions; len(got) != 2 || got[0] != batch || got[1] != resnet50.FeatureChannels {
-			runErr = errors.Errorf("unexpected output shape %s", out[0].Shape())
+		if got := out.Shape().Dimensions; len(got) != 2 || got[0] != batch || got[1] != resnet50.FeatureChannels {
+			runErr = errors.Errorf("unexpected output shape %s", out.Shape())
 		}
-		for _, t := range out {
-			_ = t.FinalizeAll()
-		}
+		_ = out.FinalizeAll()
 		times = append(times, time.Since(start))
 	}
 	compileStart := time.Now()

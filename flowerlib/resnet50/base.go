@@ -8,6 +8,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -28,18 +29,19 @@ type Base struct {
 	exec    *model.Exec
 	opts    Options
 	warn    sync.Once
+	host    *hostNet // the go backend's path (see useHost); nil runs exec
 	// Log receives the one-time warning about 0..1 input; nil means os.Stderr.
 	Log io.Writer
 }
 
 // NewBase loads w into a new Store and prepares the model described by opts, frozen
 // (Frozen and TrainableFrom are overridden: BatchNorm uses its moving statistics). It fails, naming each tensor, when w does not match (see CheckWeights).
-func NewBase(backend compute.Backend, w *weights.File, opts Options) (*Base, error) {
+func NewBase(b compute.Backend, w *weights.File, opts Options) (*Base, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	opts.Frozen, opts.TrainableFrom = true, ""
-	e := &Base{backend: backend, store: model.NewStore(), opts: opts}
+	e := &Base{backend: b, store: model.NewStore(), opts: opts}
 	// Variables are loaded now, so the graph function does not keep w (~94 MB) alive.
 	if err := LoadIntoScope(e.store.RootScope().At(ExtractorScope), w, opts.IncludeTop); err != nil {
 		return nil, err
@@ -48,7 +50,16 @@ func NewBase(backend compute.Backend, w *weights.File, opts Options) (*Base, err
 	if err := checkOutputNames(opts); err != nil {
 		return nil, err
 	}
-	e.exec, err = model.NewExec(backend, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+	onHost, err := useHost(backend.IsGo(b), opts)
+	if err != nil {
+		return nil, err
+	}
+	if onHost {
+		if e.host, err = newHostNet(w, opts); err != nil {
+			return nil, err
+		}
+	}
+	e.exec, err = model.NewExec(b, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
 		b := BuildGraph(scope.In(ExtractorScope), images).With(opts)
 		if opts.StopAt != "" {
 			return b.DoneAt(opts.StopAt)[0]
@@ -116,6 +127,14 @@ func (e *Base) Extract(batch *tensors.Tensor) (*tensors.Tensor, error) {
 	}
 	e.warnUnitRange(maxValue)
 	var out *tensors.Tensor
+	if e.host != nil {
+		err = batch.ConstFlatData(func(flat any) {
+			d := s.Dimensions
+			feats := e.host.forward(flat.([]float32), d[0], d[1], d[2])
+			out = tensors.FromFlatDataAndDimensions(feats, e.OutputShape(d[0], d[1], d[2])...)
+		})
+		return out, errors.WithMessage(err, "resnet50.Base")
+	}
 	err = exceptions.TryCatch[error](func() { out = e.exec.MustCall1(batch) })
 	if err != nil {
 		return nil, errors.WithMessage(err, "resnet50.Base")
@@ -184,6 +203,9 @@ func (e *Base) Store() *model.Store { return e.store }
 
 // Finalize frees the compiled graphs and the weights.
 func (e *Base) Finalize() {
+	if e.host != nil {
+		e.host.release()
+	}
 	e.exec.Finalize()
 	e.store.Finalize()
 }

@@ -1,0 +1,272 @@
+// Package sgemm multiplies float32 matrices on the CPU for the frozen layers of flowerlib's
+// networks: C = act(Σ_t A_t·W_t + bias [+ C]), where the weights W are packed once and the
+// left operand A is read in place, row by row, at a stride and with per-tap offsets. That one
+// form covers the convolutions of ResNet50 without building patch matrices: a 1×1 convolution
+// is one tap, a 3×3 one is nine taps into the zero-padded input.
+//
+// The work is cut into 6×16 tiles, each computed by a micro-kernel that keeps its 12 eight-lane
+// accumulators in registers: hand-written AVX2/FMA assembly on amd64 CPUs that have it (every
+// x86-64 CPU since 2013–2015), portable Go elsewhere (ARM64 included). Tiles are grouped into
+// blocks that fit the L2 cache and shared among GOMAXPROCS goroutines.
+//
+// It exists because GoMLX's pure-Go backend spends two thirds of a ResNet50 forward pass in its
+// 4×16 AVX2 MatMul (compute v0.1.2) and most of the rest building im2col patches; see
+// docs/BENCHMARKS.md for the measurements.
+package sgemm
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+const (
+	tileRows = 6   // rows of A (and C) per micro-kernel call
+	tileCols = 16  // columns of W (and C) per micro-kernel call: two 8-lane vectors
+	chunkK   = 256 // contraction length per micro-kernel call: a W strip of 16 KB, in L1
+	blockM   = 96  // rows per task: with chunkK, 96 KB of A in L2
+	blockN   = 16  // strips (of tileCols columns) per task at most
+)
+
+const (
+	flagAccumulate = 1 << iota
+	flagBias
+	flagReLU
+)
+
+// kernelFunc computes one 6×16 tile: c[r][j] (op)= Σ_{i<k} a[r·lda+i]·b[i·16+j], then adds c's
+// old values (flagAccumulate), bias[j] (flagBias) and clamps at 0 (flagReLU).
+type kernelFunc func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, flags int)
+
+// EnvKernel names the environment variable that forces the portable kernel ("go") instead of
+// the CPU's best one (for tests and comparisons).
+const EnvKernel = "FLOWERS_SGEMM"
+
+var kernel, kernelName = chooseKernel()
+
+func chooseKernel() (kernelFunc, string) {
+	if os.Getenv(EnvKernel) != "go" {
+		if k, name := nativeKernel(); k != nil {
+			return k, name
+		}
+	}
+	return kernelGo, "go"
+}
+
+// Kernel names the micro-kernel in use: "avx2+fma" (8 float32 lanes) or "go" (portable).
+func Kernel() string { return kernelName }
+
+// Weights is a K×N matrix (with a bias of N values) packed for the micro-kernel: N is cut into
+// strips of 16 columns, each strip stored row after row ([K][16], zero-padded past N).
+type Weights struct {
+	K, N   int
+	strips int
+	packed []float32
+	bias   []float32 // strips·16 values, zero-padded
+}
+
+// Pack returns w (row-major [k][n]) and bias ([n], or nil for none) packed for Apply.
+func Pack(k, n int, w, bias []float32) *Weights {
+	if k <= 0 || n <= 0 || len(w) != k*n || (bias != nil && len(bias) != n) {
+		panic(fmt.Sprintf("sgemm.Pack: %d weights and %d biases for a %d×%d matrix", len(w), len(bias), k, n))
+	}
+	p := &Weights{K: k, N: n, strips: (n + tileCols - 1) / tileCols}
+	p.packed = make([]float32, p.strips*k*tileCols)
+	p.bias = make([]float32, p.strips*tileCols)
+	copy(p.bias, bias)
+	for s := range p.strips {
+		strip := p.packed[s*k*tileCols : (s+1)*k*tileCols]
+		c0 := s * tileCols
+		width := min(tileCols, n-c0)
+		for i := range k {
+			copy(strip[i*tileCols:i*tileCols+width], w[i*n+c0:i*n+c0+width])
+		}
+	}
+	return p
+}
+
+// Op is one product C = act(Σ_t A_t·W_t + bias [+ C]) with W's rows split evenly among the
+// taps: row m of A_t is A[Taps[t]+m·RowStride : …+K/len(Taps)].
+type Op struct {
+	M         int       // rows of A and C
+	A         []float32 // the left operand, read in place
+	RowStride int       // float32s between rows of A
+	Taps      []int     // offset of each tap's first row in A; nil means one tap at 0
+	C         []float32 // the output, rows of N values CStride apart
+	CStride   int       // float32s between rows of C; 0 means N
+	// Accumulate adds the product to C's values (e.g. a residual connection stored there).
+	Accumulate bool
+	// ReLU clamps the result at 0, after the bias and the accumulation.
+	ReLU bool
+}
+
+type chunk struct{ tap, k0, k int }
+
+// Apply computes op with w, in parallel on GOMAXPROCS goroutines. It panics when A or C is
+// too short for op's shape: a bug in the caller, never bad input.
+func (w *Weights) Apply(op Op) {
+	taps := op.Taps
+	if taps == nil {
+		taps = []int{0}
+	}
+	if op.CStride == 0 {
+		op.CStride = w.N
+	}
+	if w.K%len(taps) != 0 {
+		panic(fmt.Sprintf("sgemm: %d rows of weights cannot be split among %d taps", w.K, len(taps)))
+	}
+	kTap := w.K / len(taps)
+	if op.M <= 0 {
+		return
+	}
+	maxTap := 0
+	for _, t := range taps {
+		if t < 0 {
+			panic(fmt.Sprintf("sgemm: negative tap offset %d", t))
+		}
+		maxTap = max(maxTap, t)
+	}
+	if need := maxTap + (op.M-1)*op.RowStride + kTap; len(op.A) < need || op.RowStride < 0 {
+		panic(fmt.Sprintf("sgemm: A holds %d values, %d rows %d apart with taps up to %d need %d", len(op.A), op.M, op.RowStride, maxTap, need))
+	}
+	if need := (op.M-1)*op.CStride + w.N; len(op.C) < need || op.CStride < w.N {
+		panic(fmt.Sprintf("sgemm: C holds %d values, %d rows of %d, %d apart need %d", len(op.C), op.M, w.N, op.CStride, need))
+	}
+	var chunks []chunk
+	for t := range taps {
+		for k0 := 0; k0 < kTap; k0 += chunkK {
+			chunks = append(chunks, chunk{t, k0, min(chunkK, kTap-k0)})
+		}
+	}
+
+	// Tasks: row blocks × strip groups, enough of them to keep every goroutine busy.
+	workers := runtime.GOMAXPROCS(0)
+	rowBlocks := (op.M + blockM - 1) / blockM
+	groups := (w.strips + blockN - 1) / blockN
+	for rowBlocks*groups < 4*workers && groups < w.strips {
+		groups = min(w.strips, 2*groups)
+	}
+	perGroup := (w.strips + groups - 1) / groups
+	groups = (w.strips + perGroup - 1) / perGroup
+	tasks := rowBlocks * groups
+	run := func(s *scratch, t int) {
+		m0, g := (t/groups)*blockM, t%groups
+		w.block(&op, taps, chunks, kTap, m0, min(op.M, m0+blockM), g*perGroup, min(w.strips, (g+1)*perGroup), s)
+	}
+	if workers == 1 || tasks == 1 {
+		s := newScratch()
+		for t := range tasks {
+			run(s, t)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, tasks) {
+		wg.Go(func() {
+			s := newScratch()
+			for t := int(next.Add(1) - 1); t < tasks; t = int(next.Add(1) - 1) {
+				run(s, t)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// scratch holds one goroutine's copies of an edge tile (rows past M, columns past N).
+type scratch struct {
+	a [tileRows * chunkK]float32
+	c [tileRows * tileCols]float32
+}
+
+func newScratch() *scratch { return new(scratch) }
+
+// block computes rows [m0, m1) and strips [s0, s1) of C: chunk by chunk (each a W strip of up
+// to 16 KB that stays in L1 while the block's tiles pass over it).
+func (w *Weights) block(op *Op, taps []int, chunks []chunk, kTap, m0, m1, s0, s1 int, s *scratch) {
+	a, c := op.A, op.C
+	for ci, ch := range chunks {
+		flags := 0
+		if ci > 0 || op.Accumulate {
+			flags |= flagAccumulate
+		}
+		if ci == len(chunks)-1 {
+			flags |= flagBias
+			if op.ReLU {
+				flags |= flagReLU
+			}
+		}
+		aOff := taps[ch.tap] + ch.k0
+		for j := s0; j < s1; j++ {
+			b := &w.packed[(j*w.K+ch.tap*kTap+ch.k0)*tileCols]
+			bias := &w.bias[j*tileCols]
+			col := j * tileCols
+			full := col+tileCols <= w.N
+			m := m0
+			if full {
+				for ; m+tileRows <= m1; m += tileRows {
+					kernel(ch.k, &a[aOff+m*op.RowStride], op.RowStride, b, &c[m*op.CStride+col], op.CStride, bias, flags)
+				}
+			}
+			for ; m < m1; m += tileRows {
+				w.edgeTile(op, s, ch, aOff, m, min(tileRows, m1-m), col, min(tileCols, w.N-col), b, bias, flags)
+			}
+		}
+	}
+}
+
+// edgeTile computes a tile of rows×cols < 6×16 through scratch copies, so that the kernel
+// never reads or writes past A's or C's rows and columns.
+func (w *Weights) edgeTile(op *Op, s *scratch, ch chunk, aOff, m, rows, col, cols int, b, bias *float32, flags int) {
+	clear(s.a[:])
+	clear(s.c[:])
+	for r := range rows {
+		src := aOff + (m+r)*op.RowStride
+		copy(s.a[r*ch.k:(r+1)*ch.k], op.A[src:src+ch.k])
+		if flags&flagAccumulate != 0 {
+			copy(s.c[r*tileCols:r*tileCols+cols], op.C[(m+r)*op.CStride+col:])
+		}
+	}
+	kernel(ch.k, &s.a[0], ch.k, b, &s.c[0], tileCols, bias, flags)
+	for r := range rows {
+		dst := (m+r)*op.CStride + col
+		copy(op.C[dst:dst+cols], s.c[r*tileCols:r*tileCols+cols])
+	}
+}
+
+// kernelGo is the portable micro-kernel (the reference for the assembly ones).
+func kernelGo(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, flags int) {
+	av := unsafe.Slice(a, (tileRows-1)*lda+k)
+	bv := unsafe.Slice(b, k*tileCols)
+	cv := unsafe.Slice(c, (tileRows-1)*ldc+tileCols)
+	var acc [tileRows][tileCols]float32
+	for i := range k {
+		row := (*[tileCols]float32)(bv[i*tileCols:])
+		for r := range tileRows {
+			x := av[r*lda+i]
+			for j, y := range row {
+				acc[r][j] += x * y
+			}
+		}
+	}
+	bs := unsafe.Slice(bias, tileCols)
+	for r := range tileRows {
+		out := cv[r*ldc : r*ldc+tileCols]
+		for j := range tileCols {
+			v := acc[r][j]
+			if flags&flagAccumulate != 0 {
+				v += out[j]
+			}
+			if flags&flagBias != 0 {
+				v += bs[j]
+			}
+			if flags&flagReLU != 0 && v < 0 {
+				v = 0
+			}
+			out[j] = v
+		}
+	}
+}
