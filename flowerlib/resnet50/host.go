@@ -28,9 +28,9 @@ type hostNet struct {
 	layers []Layer
 	opts   Options
 	convs  map[string]*hostConv
-	uses   map[string]int // how many layers read each layer's output, plus one for outputs
-	outs   []string       // the layers whose outputs Extract returns (pooled when Pooling is set)
-	pads   map[string]int // ZeroPadding2D layer → padding on each side
+	uses   map[string]int  // how many layers read each layer's output, plus one for outputs
+	outs   []string        // the layers whose outputs Extract returns (pooled when Pooling is set)
+	pads   map[string]int  // ZeroPadding2D layer → padding on each side
 	fused  map[string]bool // layers computed by the convolution before them
 
 	mu   sync.Mutex
