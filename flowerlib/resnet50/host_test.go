@@ -58,7 +58,8 @@ func TestHostMatchesGraph(t *testing.T) {
 			for i := range want {
 				worst = max(worst, math.Abs(float64(got[i]-want[i])))
 			}
-			if worst > 1e-4*scale || scale == 0 {
+			t.Logf("max |host − graph| / max |graph| = %.2g", worst/scale)
+			if worst > 1e-5*scale || scale == 0 { // measured: 3e-7 to 8e-7 (float32 summation order)
 				t.Errorf("max |host − graph| = %g, max |graph| = %g", worst, scale)
 			}
 		})
