@@ -1,0 +1,183 @@
+//go:build arm64
+
+#include "textflag.h"
+
+// Go's arm64 assembler has no vector FADD or FMAX: their encodings (Arm ARM C7.2, 4S forms).
+#define FADD4S(m, n, d) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
+#define FMAX4S(m, n, d) WORD $(0x4E20F400 | ((m)<<16) | ((n)<<5) | (d))
+
+// One row of one step: the row's next A value (broadcast into V28) times B's row (V24–V27),
+// added to the row's four accumulators.
+#define ROW(ptr, a0, a1, a2, a3) \
+	VLD1R.P 4(ptr), [V28.S4]; \
+	VFMLA V24.S4, V28.S4, a0.S4; \
+	VFMLA V25.S4, V28.S4, a1.S4; \
+	VFMLA V26.S4, V28.S4, a2.S4; \
+	VFMLA V27.S4, V28.S4, a3.S4
+
+// func kernelNEON(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, flags int)
+//
+// The 6×16 tile of kernelAVX2 (kernel_amd64.s) with 4-lane vectors: row r accumulates in
+// V(4r)…V(4r+3). flags: 1 adds c's values, 2 adds bias, 4 clamps at 0 (in that order).
+TEXT ·kernelNEON(SB), NOSPLIT, $0-64
+	MOVD k+0(FP), R0
+	MOVD a+8(FP), R2
+	MOVD lda+16(FP), R13
+	LSL $2, R13
+	MOVD b+24(FP), R1
+	MOVD c+32(FP), R8
+	MOVD ldc+40(FP), R9
+	LSL $2, R9
+	MOVD bias+48(FP), R10
+	MOVD flags+56(FP), R11
+	ADD R13, R2, R3
+	ADD R13, R3, R4
+	ADD R13, R4, R5
+	ADD R13, R5, R6
+	ADD R13, R6, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	CBZ R0, epilogue
+
+loop:
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	ROW(R2, V0, V1, V2, V3)
+	ROW(R3, V4, V5, V6, V7)
+	ROW(R4, V8, V9, V10, V11)
+	ROW(R5, V12, V13, V14, V15)
+	ROW(R6, V16, V17, V18, V19)
+	ROW(R7, V20, V21, V22, V23)
+	SUBS $1, R0, R0
+	BNE loop
+
+epilogue:
+	TBZ $0, R11, nocarry
+	MOVD R8, R12
+	VLD1 (R12), [V24.S4, V25.S4, V26.S4, V27.S4]
+	FADD4S(24, 0, 0)
+	FADD4S(25, 1, 1)
+	FADD4S(26, 2, 2)
+	FADD4S(27, 3, 3)
+	ADD R9, R12, R12
+	VLD1 (R12), [V24.S4, V25.S4, V26.S4, V27.S4]
+	FADD4S(24, 4, 4)
+	FADD4S(25, 5, 5)
+	FADD4S(26, 6, 6)
+	FADD4S(27, 7, 7)
+	ADD R9, R12, R12
+	VLD1 (R12), [V24.S4, V25.S4, V26.S4, V27.S4]
+	FADD4S(24, 8, 8)
+	FADD4S(25, 9, 9)
+	FADD4S(26, 10, 10)
+	FADD4S(27, 11, 11)
+	ADD R9, R12, R12
+	VLD1 (R12), [V24.S4, V25.S4, V26.S4, V27.S4]
+	FADD4S(24, 12, 12)
+	FADD4S(25, 13, 13)
+	FADD4S(26, 14, 14)
+	FADD4S(27, 15, 15)
+	ADD R9, R12, R12
+	VLD1 (R12), [V24.S4, V25.S4, V26.S4, V27.S4]
+	FADD4S(24, 16, 16)
+	FADD4S(25, 17, 17)
+	FADD4S(26, 18, 18)
+	FADD4S(27, 19, 19)
+	ADD R9, R12, R12
+	VLD1 (R12), [V24.S4, V25.S4, V26.S4, V27.S4]
+	FADD4S(24, 20, 20)
+	FADD4S(25, 21, 21)
+	FADD4S(26, 22, 22)
+	FADD4S(27, 23, 23)
+
+nocarry:
+	TBZ $1, R11, nobias
+	VLD1 (R10), [V24.S4, V25.S4, V26.S4, V27.S4]
+	FADD4S(24, 0, 0)
+	FADD4S(25, 1, 1)
+	FADD4S(26, 2, 2)
+	FADD4S(27, 3, 3)
+	FADD4S(24, 4, 4)
+	FADD4S(25, 5, 5)
+	FADD4S(26, 6, 6)
+	FADD4S(27, 7, 7)
+	FADD4S(24, 8, 8)
+	FADD4S(25, 9, 9)
+	FADD4S(26, 10, 10)
+	FADD4S(27, 11, 11)
+	FADD4S(24, 12, 12)
+	FADD4S(25, 13, 13)
+	FADD4S(26, 14, 14)
+	FADD4S(27, 15, 15)
+	FADD4S(24, 16, 16)
+	FADD4S(25, 17, 17)
+	FADD4S(26, 18, 18)
+	FADD4S(27, 19, 19)
+	FADD4S(24, 20, 20)
+	FADD4S(25, 21, 21)
+	FADD4S(26, 22, 22)
+	FADD4S(27, 23, 23)
+
+nobias:
+	TBZ $2, R11, store
+	VEOR V28.B16, V28.B16, V28.B16
+	FMAX4S(28, 0, 0)
+	FMAX4S(28, 1, 1)
+	FMAX4S(28, 2, 2)
+	FMAX4S(28, 3, 3)
+	FMAX4S(28, 4, 4)
+	FMAX4S(28, 5, 5)
+	FMAX4S(28, 6, 6)
+	FMAX4S(28, 7, 7)
+	FMAX4S(28, 8, 8)
+	FMAX4S(28, 9, 9)
+	FMAX4S(28, 10, 10)
+	FMAX4S(28, 11, 11)
+	FMAX4S(28, 12, 12)
+	FMAX4S(28, 13, 13)
+	FMAX4S(28, 14, 14)
+	FMAX4S(28, 15, 15)
+	FMAX4S(28, 16, 16)
+	FMAX4S(28, 17, 17)
+	FMAX4S(28, 18, 18)
+	FMAX4S(28, 19, 19)
+	FMAX4S(28, 20, 20)
+	FMAX4S(28, 21, 21)
+	FMAX4S(28, 22, 22)
+	FMAX4S(28, 23, 23)
+
+store:
+	MOVD R8, R12
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R12)
+	ADD R9, R12, R12
+	VST1 [V4.S4, V5.S4, V6.S4, V7.S4], (R12)
+	ADD R9, R12, R12
+	VST1 [V8.S4, V9.S4, V10.S4, V11.S4], (R12)
+	ADD R9, R12, R12
+	VST1 [V12.S4, V13.S4, V14.S4, V15.S4], (R12)
+	ADD R9, R12, R12
+	VST1 [V16.S4, V17.S4, V18.S4, V19.S4], (R12)
+	ADD R9, R12, R12
+	VST1 [V20.S4, V21.S4, V22.S4, V23.S4], (R12)
+	RET
