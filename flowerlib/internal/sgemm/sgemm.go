@@ -4,11 +4,11 @@
 // form covers the convolutions of ResNet50 without building patch matrices: a 1×1 convolution
 // is one tap, a 3×3 one is nine taps into the zero-padded input.
 //
-// The work is cut into 6×16 tiles, each computed by a micro-kernel that keeps its 12 eight-lane
-// accumulators in registers: hand-written AVX2/FMA assembly on amd64 CPUs that have it (every
-// x86-64 CPU since 2013–2015), NEON assembly on ARM64 (4 lanes; tested under qemu-aarch64),
-// portable Go elsewhere. Tiles are grouped into
-// blocks that fit the L2 cache and shared among GOMAXPROCS goroutines.
+// The work is cut into 6×16 tiles, each computed by a micro-kernel that keeps its accumulators
+// in registers: hand-written AVX2/FMA assembly on amd64 CPUs that have it (every x86-64 CPU
+// since 2013–2015; 12 eight-lane registers), NEON assembly on ARM64 (24 four-lane registers;
+// tested under qemu-aarch64), portable Go elsewhere. Tiles are grouped into blocks that fit
+// the L2 cache and shared among GOMAXPROCS goroutines.
 //
 // It exists because GoMLX's pure-Go backend spends two thirds of a ResNet50 forward pass in its
 // 4×16 AVX2 MatMul (compute v0.1.2) and most of the rest building im2col patches; see
