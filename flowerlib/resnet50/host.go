@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,24 +83,6 @@ func newHostNet(w *weights.File, opts Options) (*hostNet, error) {
 	}
 	h := &hostNet{layers: layers, opts: opts, convs: map[string]*hostConv{}, uses: map[string]int{},
 		pads: map[string]int{}, fused: map[string]bool{}, free: map[int][][]float32{}}
-	byName := map[string]*Layer{}
-	for i := range layers {
-		byName[layers[i].Name] = &layers[i]
-	}
-	consumer := func(name, typ string) *Layer {
-		for i := range layers {
-			if l := &layers[i]; l.Type == typ && len(l.Inputs) > 0 && (l.Inputs[0] == name || len(l.Inputs) == 2 && l.Inputs[1] == name) {
-				return l
-			}
-		}
-		return nil
-	}
-	other := func(add *Layer, name string) string {
-		if add.Inputs[0] == name {
-			return add.Inputs[1]
-		}
-		return add.Inputs[0]
-	}
 	produced := map[string]bool{} // outputs computed before the layer at hand
 	for i := range layers {
 		l := &layers[i]
@@ -109,32 +92,11 @@ func newHostNet(w *weights.File, opts Options) (*hostNet, error) {
 		produced[l.Name] = true
 		switch l.Type {
 		case "ZeroPadding2D":
-			h.pads[l.Name] = (l.OutputShape[0] - byName[l.Inputs[0]].OutputShape[0]) / 2
+			h.pads[l.Name] = (l.OutputShape[0] - h.layer(l.Inputs[0]).OutputShape[0]) / 2
 		case "Conv2D":
-			bn := consumer(l.Name, "BatchNormalization")
-			if bn == nil {
-				return nil, errors.Errorf("resnet50: convolution %q has no BatchNormalization after it", l.Name)
-			}
-			get := func(layer, weight string) []float32 { return values[layer+"/"+weight].Data }
-			kernel, bias := conv.FoldBatchNormValues(get(l.Name, "kernel"), get(l.Name, "bias"), get(bn.Name, "gamma"),
-				get(bn.Name, "beta"), get(bn.Name, "moving_mean"), get(bn.Name, "moving_variance"), BatchNormEpsilon)
-			ws := l.Weights[0].Shape // [k, k, cIn, cOut]
-			c := &hostConv{w: sgemm.Pack(ws[0]*ws[1]*ws[2], ws[3], kernel, bias), kernel: l.Kernel, stride: l.Stride,
-				same: l.Padding == "same", cIn: ws[2], cOut: ws[3], out: bn.Name}
-			h.fused[bn.Name] = true
-			if relu := consumer(bn.Name, "Activation"); relu != nil {
-				c.out, c.relu = relu.Name, true
-				h.fused[relu.Name] = true
-			} else if add := consumer(bn.Name, "Add"); add != nil && produced[other(add, bn.Name)] {
-				// The Add is fused into the second of its two convolutions (the first one's
-				// output is then ready to be accumulated into).
-				c.residual = other(add, bn.Name)
-				c.out = add.Name
-				h.fused[add.Name] = true
-				if relu := consumer(add.Name, "Activation"); relu != nil {
-					c.out, c.relu = relu.Name, true
-					h.fused[relu.Name] = true
-				}
+			c, err := h.fuse(l, values, produced)
+			if err != nil {
+				return nil, err
 			}
 			h.convs[l.Name] = c
 			produced[c.out] = true
@@ -149,15 +111,69 @@ func newHostNet(w *weights.File, opts Options) (*hostNet, error) {
 		h.outs = []string{layers[len(layers)-1].Name}
 	}
 	for _, o := range h.outs {
-		if byName[o] == nil {
+		if h.layer(o) == nil {
 			return nil, errors.Errorf("resnet50: no layer %q (see resnet50.Layers for the names)", o)
 		}
-		if !h.materialized(byName[o]) {
+		if !h.materialized(h.layer(o)) {
 			return nil, errors.Errorf("resnet50: the output of layer %q is fused into the next convolution on this backend: ask for an Activation layer, e.g. %q", o, "conv4_block6_out")
 		}
 		h.uses[o]++
 	}
 	return h, nil
+}
+
+// fuse returns convolution l with its BatchNorm folded in (weights packed for sgemm) and
+// what follows fused into it: the ReLU, or the residual Add (and its ReLU) when the Add's
+// other input is produced before l (of a block's two convolutions into the Add, the second).
+func (h *hostNet) fuse(l *Layer, values map[string]*weights.Tensor, produced map[string]bool) (*hostConv, error) {
+	bn := h.consumer(l.Name, "BatchNormalization")
+	if bn == nil {
+		return nil, errors.Errorf("resnet50: convolution %q has no BatchNormalization after it", l.Name)
+	}
+	get := func(layer, weight string) []float32 { return values[layer+"/"+weight].Data }
+	kernel, bias := conv.FoldBatchNormValues(get(l.Name, "kernel"), get(l.Name, "bias"), get(bn.Name, "gamma"),
+		get(bn.Name, "beta"), get(bn.Name, "moving_mean"), get(bn.Name, "moving_variance"), BatchNormEpsilon)
+	ws := l.Weights[0].Shape // [k, k, cIn, cOut]
+	c := &hostConv{w: sgemm.Pack(ws[0]*ws[1]*ws[2], ws[3], kernel, bias), kernel: l.Kernel, stride: l.Stride,
+		same: l.Padding == "same", cIn: ws[2], cOut: ws[3], out: bn.Name}
+	h.fused[bn.Name] = true
+	last := bn
+	if add := h.consumer(bn.Name, "Add"); add != nil {
+		other := add.Inputs[0]
+		if other == bn.Name {
+			other = add.Inputs[1]
+		}
+		if !produced[other] {
+			return c, nil // the Add is fused into its other convolution, later
+		}
+		c.residual, c.out, last = other, add.Name, add
+		h.fused[add.Name] = true
+	}
+	if relu := h.consumer(last.Name, "Activation"); relu != nil {
+		c.out, c.relu = relu.Name, true
+		h.fused[relu.Name] = true
+	}
+	return c, nil
+}
+
+// layer returns the layer of that name, or nil.
+func (h *hostNet) layer(name string) *Layer {
+	for i := range h.layers {
+		if h.layers[i].Name == name {
+			return &h.layers[i]
+		}
+	}
+	return nil
+}
+
+// consumer returns the first layer of the given type that reads name's output, or nil.
+func (h *hostNet) consumer(name, typ string) *Layer {
+	for i := range h.layers {
+		if l := &h.layers[i]; l.Type == typ && slices.Contains(l.Inputs, name) {
+			return l
+		}
+	}
+	return nil
 }
 
 // materialized reports whether l's output exists as such in hostNet (not folded into a
@@ -314,7 +330,9 @@ func (h *hostNet) convSame(c *hostConv, x, out *act, op sgemm.Op) {
 	wp := x.w + 2*p
 	slack := (c.kernel - 1) * (wp + 1) * c.cIn // the last grid pixels' taps read past the padded map
 	padded := h.pad(x, p, slack)
-	grid := padded.pixels()
+	// The grid ends with the last image's last output row: its 2p rows below are not computed
+	// (at batch 1, 2p/(h+2p) of the work: 22% of conv5's).
+	grid := padded.pixels() - 2*p*wp
 	for ky := range c.kernel {
 		for kx := range c.kernel {
 			op.Taps = append(op.Taps, (ky*wp+kx)*c.cIn)
