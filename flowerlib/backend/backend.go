@@ -2,7 +2,9 @@
 //
 // Order: $GOMLX_BACKEND when set; otherwise XLA where a PJRT plugin is installed
 // (CUDA first, then CPU); otherwise the pure-Go backend ("go"), with one line saying how to get
-// the faster XLA CPU backend (InstallXLA, i.e. `flowers setup` or `bash kernel/install.sh --xla`).
+// the XLA CPU backend (InstallXLA, i.e. `flowers setup` or `bash kernel/install.sh --xla`):
+// the go backend runs the frozen base faster on CPU (resnet50's host path), XLA trains
+// faster (fine-tuning the base, the heads' steps).
 // Plugins are never downloaded implicitly here: go-xla's auto-installer would try the network
 // on every start and fail offline, so a missing plugin just means "use go".
 package backend
@@ -26,7 +28,7 @@ import (
 const EnvVar = compute.ConfigEnvVar
 
 // SetupHint is the one line printed when the automatic choice falls back to the pure-Go backend.
-const SetupHint = "for the faster XLA CPU backend, install its plugin once: `go run ./cmd/flowers setup` " +
+const SetupHint = "to fine-tune the base faster, with the XLA CPU backend, install its plugin once: `go run ./cmd/flowers setup` " +
 	"in the flowers repository (or `bash kernel/install.sh --xla`; needs internet)"
 
 var (
