@@ -21,6 +21,7 @@ import (
 	"slices"
 
 	"github.com/flowerlib/flowers/flowerlib/resnet50"
+	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/pkg/errors"
 )
 
@@ -104,6 +105,32 @@ type Model struct {
 // BaseOptions is the ResNet50 the model's base is: no top, the model's pooling and size.
 func (m *Model) BaseOptions() resnet50.Options {
 	return resnet50.Options{Pooling: m.Pooling, Height: m.ImageSize, Width: m.ImageSize, Frozen: true}
+}
+
+// BaseWeights returns the base's weights as a Keras 2 weights file (the weighted layers in
+// Layers order, weights named "layer/weight:0"), sharing m.Base's values: what
+// resnet50.NewBase takes.
+func (m *Model) BaseWeights() (*weights.File, error) {
+	layers, err := resnet50.Layers(m.BaseOptions())
+	if err != nil {
+		return nil, err
+	}
+	f := &weights.File{Format: weights.FormatKeras2}
+	for _, l := range layers {
+		if len(l.Weights) == 0 {
+			continue
+		}
+		wl := weights.Layer{Name: l.Name}
+		for i, w := range l.Weights {
+			t, ok := m.Base[l.Name+"/"+w.Name]
+			if !ok {
+				return nil, errors.Errorf("export: the model has no %q", l.Name+"/"+w.Name)
+			}
+			wl.Weights = append(wl.Weights, weights.Tensor{Name: l.KerasWeightName(i), Shape: t.Dims, Data: t.Data})
+		}
+		f.Layers = append(f.Layers, wl)
+	}
+	return f, nil
 }
 
 // Validate checks that the model is complete and consistent: every ResNet50 weight present

@@ -42,11 +42,6 @@ func NewBase(b compute.Backend, w *weights.File, opts Options) (*Base, error) {
 	}
 	opts.Frozen, opts.TrainableFrom = true, ""
 	e := &Base{backend: b, store: model.NewStore(), opts: opts}
-	// Variables are loaded now, so the graph function does not keep w (~94 MB) alive.
-	if err := LoadIntoScope(e.store.RootScope().At(ExtractorScope), w, opts.IncludeTop); err != nil {
-		return nil, err
-	}
-	var err error
 	if err := checkOutputNames(opts); err != nil {
 		return nil, err
 	}
@@ -55,9 +50,15 @@ func NewBase(b compute.Backend, w *weights.File, opts Options) (*Base, error) {
 		return nil, err
 	}
 	if onHost {
+		// The host path keeps its own (folded, packed) copy of the weights; no graph.
 		if e.host, err = newHostNet(w, opts); err != nil {
 			return nil, err
 		}
+		return e, nil
+	}
+	// Variables are loaded now, so the graph function does not keep w (~94 MB) alive.
+	if err := LoadIntoScope(e.store.RootScope().At(ExtractorScope), w, opts.IncludeTop); err != nil {
+		return nil, err
 	}
 	e.exec, err = model.NewExec(b, e.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
 		b := BuildGraph(scope.In(ExtractorScope), images).With(opts)
@@ -198,7 +199,8 @@ func maxOf(x []float32) float32 {
 // ExtractorScope is the scope of the Base's variables in its Store.
 const ExtractorScope = "resnet50"
 
-// Store returns the Store holding the model's variables (under scope "/resnet50").
+// Store returns the Store holding the model's variables (under scope "/resnet50"); it is
+// empty when the base runs on the host (the go backend, see RunsOnHost).
 func (e *Base) Store() *model.Store { return e.store }
 
 // Finalize frees the compiled graphs and the weights.
@@ -206,7 +208,9 @@ func (e *Base) Finalize() {
 	if e.host != nil {
 		e.host.release()
 	}
-	e.exec.Finalize()
+	if e.exec != nil {
+		e.exec.Finalize()
+	}
 	e.store.Finalize()
 }
 

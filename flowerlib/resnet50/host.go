@@ -9,9 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/internal/conv"
 	"github.com/flowerlib/flowers/flowerlib/internal/sgemm"
 	"github.com/flowerlib/flowers/flowerlib/weights"
+	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 )
 
@@ -60,6 +62,13 @@ func useHost(isGo bool, opts Options) (bool, error) {
 		return false, errors.Errorf("%s=%q is not one of host, graph", EnvBase, v)
 	}
 	return isGo && !opts.IncludeTop && conv.CurrentMode() == conv.Auto && !conv.BFloat16(), nil
+}
+
+// RunsOnHost reports whether NewBase runs the frozen base (without the top) on the host on
+// backend b with the current settings.
+func RunsOnHost(b compute.Backend) bool {
+	on, err := useHost(backend.IsGo(b), Options{})
+	return err == nil && on
 }
 
 // BasePath says how NewBase runs the frozen base on a backend (isGo: the go backend) with the

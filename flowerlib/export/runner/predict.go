@@ -23,14 +23,17 @@ const (
 	HeadScope = "head"
 )
 
-// Predictor runs a Model on a GoMLX backend: the frozen ResNet50 built by resnet50.BuildGraph
-// (the code training and `flowers predict` run, with its fast CPU convolutions) and the head's
-// layers, in one graph. It is safe for concurrent use; calls run one at a time.
+// Predictor runs a Model on a GoMLX backend: the frozen ResNet50 and the head's layers. The base
+// is resnet50.NewBase's on the go backend (its host path, resnet50.RunsOnHost), with the head
+// a graph on its features; elsewhere the base built by resnet50.BuildGraph (the code training
+// and `flowers predict` run) and the head are one graph. It is safe for concurrent use; calls
+// run one at a time.
 type Predictor struct {
 	Model   *export.Model
 	backend compute.Backend
 	store   *model.Store
-	exec    *model.Exec
+	exec    *model.Exec    // images → probabilities, or with base, features → probabilities
+	base    *resnet50.Base // the frozen base on the host; nil when it is in exec's graph
 	mu      sync.Mutex
 }
 
@@ -41,10 +44,6 @@ func NewPredictor(backend compute.Backend, m *export.Model) (*Predictor, error) 
 		return nil, err
 	}
 	p := &Predictor{Model: m, backend: backend, store: model.NewStore()}
-	layers, err := resnet50.Layers(m.BaseOptions())
-	if err != nil {
-		return nil, err
-	}
 	create := func(scope *model.Scope, name string, t export.Tensor) error {
 		v, err := scope.CreateVariable(name, tensors.FromFlatDataAndDimensions(t.Data, t.Dims...))
 		if err != nil {
@@ -53,10 +52,28 @@ func NewPredictor(backend compute.Backend, m *export.Model) (*Predictor, error) 
 		v.SetTrainable(false)
 		return nil
 	}
-	for _, l := range layers {
-		for _, w := range l.Weights {
-			if err := create(p.store.RootScope().At(BaseScope).At("%s", l.Name), w.Name, m.Base[l.Name+"/"+w.Name]); err != nil {
-				return nil, err
+	graphFn := p.graph
+	if resnet50.RunsOnHost(backend) {
+		w, err := m.BaseWeights()
+		if err != nil {
+			return nil, err
+		}
+		if p.base, err = resnet50.NewBase(backend, w, resnet50.Options{Pooling: m.Pooling, Height: m.ImageSize, Width: m.ImageSize}); err != nil {
+			return nil, errors.WithMessage(err, "runner.NewPredictor")
+		}
+		graphFn = func(scope *model.Scope, features *graph.Node) *graph.Node {
+			return HeadGraph(scope.In(HeadScope), features, p.Model.Head)
+		}
+	} else {
+		layers, err := resnet50.Layers(m.BaseOptions())
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range layers {
+			for _, w := range l.Weights {
+				if err := create(p.store.RootScope().At(BaseScope).At("%s", l.Name), w.Name, m.Base[l.Name+"/"+w.Name]); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -67,7 +84,8 @@ func NewPredictor(backend compute.Backend, m *export.Model) (*Predictor, error) 
 			}
 		}
 	}
-	p.exec, err = model.NewExec(backend, p.store, p.graph)
+	var err error
+	p.exec, err = model.NewExec(backend, p.store, graphFn)
 	if err != nil {
 		return nil, errors.WithMessage(err, "runner.NewPredictor")
 	}
@@ -128,10 +146,19 @@ func (p *Predictor) ExtractFloats(pixels []float32, n, height, width int) ([]flo
 	if height != s || width != s || len(pixels) != n*s*s*3 {
 		return nil, errors.Errorf("export: %d values of %d×%d images, the model takes %d×%d×3", len(pixels), height, width, s, s)
 	}
-	in := tensors.FromFlatDataAndDimensions(pixels, n, s, s, 3)
-	defer in.FinalizeAll()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var in *tensors.Tensor
+	if p.base != nil {
+		feats, err := p.base.ExtractFloats(pixels, n, s, s)
+		if err != nil {
+			return nil, errors.WithMessage(err, "export: running the model")
+		}
+		in = tensors.FromFlatDataAndDimensions(feats, p.base.OutputShape(n, s, s)...)
+	} else {
+		in = tensors.FromFlatDataAndDimensions(pixels, n, s, s, 3)
+	}
+	defer in.FinalizeAll()
 	var out *tensors.Tensor
 	err := exceptions.TryCatch[error](func() { out = p.exec.MustCall1(in) })
 	if err != nil {
@@ -146,6 +173,9 @@ func (p *Predictor) OutputShape(n, height, width int) []int { return []int{n, le
 
 // Finalize frees the graphs and weights.
 func (p *Predictor) Finalize() {
+	if p.base != nil {
+		p.base.Finalize()
+	}
 	p.exec.Finalize()
 	p.store.Finalize()
 }
