@@ -103,6 +103,11 @@ type Op struct {
 	Accumulate bool
 	// ReLU clamps the result at 0, after the bias and the accumulation.
 	ReLU bool
+	// Batch repeats the product over independent items that share W (0 means one): item b
+	// reads A from b·ABatchStride and writes C from b·CBatchStride, M rows each (e.g. one
+	// image's convolution grid, without the rows between images).
+	Batch                      int
+	ABatchStride, CBatchStride int
 }
 
 type chunk struct{ tap, k0, k int }
@@ -131,11 +136,15 @@ func (w *Weights) Apply(op Op) {
 		}
 		maxTap = max(maxTap, t)
 	}
-	if need := maxTap + (op.M-1)*op.RowStride + kTap; len(op.A) < need || op.RowStride < 0 {
-		panic(fmt.Sprintf("sgemm: A holds %d values, %d rows %d apart with taps up to %d need %d", len(op.A), op.M, op.RowStride, maxTap, need))
+	batch := max(op.Batch, 1)
+	if op.ABatchStride < 0 || op.CBatchStride < 0 {
+		panic(fmt.Sprintf("sgemm: negative batch strides %d, %d", op.ABatchStride, op.CBatchStride))
 	}
-	if need := (op.M-1)*op.CStride + w.N; len(op.C) < need || op.CStride < w.N {
-		panic(fmt.Sprintf("sgemm: C holds %d values, %d rows of %d, %d apart need %d", len(op.C), op.M, w.N, op.CStride, need))
+	if need := (batch-1)*op.ABatchStride + maxTap + (op.M-1)*op.RowStride + kTap; len(op.A) < need || op.RowStride < 0 {
+		panic(fmt.Sprintf("sgemm: A holds %d values, %d×%d rows %d apart with taps up to %d need %d", len(op.A), batch, op.M, op.RowStride, maxTap, need))
+	}
+	if need := (batch-1)*op.CBatchStride + (op.M-1)*op.CStride + w.N; len(op.C) < need || op.CStride < w.N {
+		panic(fmt.Sprintf("sgemm: C holds %d values, %d×%d rows of %d, %d apart need %d", len(op.C), batch, op.M, w.N, op.CStride, need))
 	}
 	var chunks []chunk
 	for t := range taps {
@@ -144,19 +153,24 @@ func (w *Weights) Apply(op Op) {
 		}
 	}
 
-	// Tasks: row blocks × strip groups, enough of them to keep every goroutine busy.
+	// Tasks: items × row blocks × strip groups, enough of them to keep every goroutine busy.
 	workers := runtime.GOMAXPROCS(0)
 	rowBlocks := (op.M + blockM - 1) / blockM
 	groups := (w.strips + blockN - 1) / blockN
-	for rowBlocks*groups < 4*workers && groups < w.strips {
+	for batch*rowBlocks*groups < 4*workers && groups < w.strips {
 		groups = min(w.strips, 2*groups)
 	}
 	perGroup := (w.strips + groups - 1) / groups
 	groups = (w.strips + perGroup - 1) / perGroup
-	tasks := rowBlocks * groups
+	tasks := batch * rowBlocks * groups
 	run := func(s *scratch, t int) {
+		item := op
+		if b := t / (rowBlocks * groups); b > 0 {
+			item.A, item.C = op.A[b*op.ABatchStride:], op.C[b*op.CBatchStride:]
+		}
+		t %= rowBlocks * groups
 		m0, g := (t/groups)*blockM, t%groups
-		w.block(&op, taps, chunks, kTap, m0, min(op.M, m0+blockM), g*perGroup, min(w.strips, (g+1)*perGroup), s)
+		w.block(&item, taps, chunks, kTap, m0, min(op.M, m0+blockM), g*perGroup, min(w.strips, (g+1)*perGroup), s)
 	}
 	if workers == 1 || tasks == 1 {
 		s := newScratch()

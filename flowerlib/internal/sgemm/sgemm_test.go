@@ -19,6 +19,18 @@ func reference(w []float32, bias []float32, k, n int, op Op, c0 []float32) []flo
 		cs = n
 	}
 	out := append([]float32(nil), c0...)
+	for b := range max(op.Batch, 1) {
+		item := op
+		item.A, item.Batch = op.A[b*op.ABatchStride:], 0
+		copy(out[b*op.CBatchStride:], referenceOne(w, bias, k, n, item, c0[b*op.CBatchStride:], taps, kTap, cs))
+	}
+	return out
+}
+
+// referenceOne is reference for one item: the rows of C it writes (and the values between
+// them, unchanged).
+func referenceOne(w []float32, bias []float32, k, n int, op Op, c0 []float32, taps []int, kTap, cs int) []float32 {
+	out := append([]float32(nil), c0[:(op.M-1)*cs+n]...)
 	for m := range op.M {
 		for j := range n {
 			var s float64
@@ -59,8 +71,8 @@ func TestApply(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	cases := []struct {
-		m, k, n, taps, stride int
-		acc, relu, bias       bool
+		m, k, n, taps, stride, batch int
+		acc, relu, bias              bool
 	}{
 		{m: 1, k: 1, n: 1, taps: 1},
 		{m: 6, k: 16, n: 16, taps: 1, bias: true},
@@ -69,10 +81,12 @@ func TestApply(t *testing.T) {
 		{m: 97, k: 9 * 24, n: 32, taps: 9, stride: 24, bias: true, relu: true},
 		{m: 13, k: 3 * 520, n: 48, taps: 3, stride: 600, acc: true},
 		{m: 200, k: 147, n: 64, taps: 1, stride: 150, bias: true, relu: true},
+		{m: 61, k: 9 * 32, n: 48, taps: 9, stride: 32, bias: true, relu: true, batch: 3}, // 3 images' grids, rows between them skipped
+		{m: 5, k: 40, n: 20, taps: 1, acc: true, batch: 4},
 	}
 	for name, kern := range kernels {
 		for _, tc := range cases {
-			t.Run(fmt.Sprintf("%s/m%d_k%d_n%d_taps%d", name, tc.m, tc.k, tc.n, tc.taps), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/m%d_k%d_n%d_taps%d_batch%d", name, tc.m, tc.k, tc.n, tc.taps, tc.batch), func(t *testing.T) {
 				saved := kernel
 				kernel = kern
 				defer func() { kernel = saved }()
@@ -82,15 +96,23 @@ func TestApply(t *testing.T) {
 				for i := range taps {
 					taps[i] = i * (stride + 3) // overlapping windows, as the taps of a convolution
 				}
-				a := randoms(r, taps[len(taps)-1]+(tc.m-1)*stride+kTap)
+				batch := max(tc.batch, 1)
+				aItem := taps[len(taps)-1] + (tc.m-1)*stride + kTap
+				aBatch := aItem + 7 // items apart, with values between them that no row reads
+				a := randoms(r, (batch-1)*aBatch+aItem)
 				w := randoms(r, tc.k*tc.n)
 				var bias []float32
 				if tc.bias {
 					bias = randoms(r, tc.n)
 				}
 				cStride := tc.n + 5
-				c := randoms(r, (tc.m-1)*cStride+tc.n)
+				cItem := (tc.m-1)*cStride + tc.n
+				cBatch := cItem + 11 // values between the items' rows, which must stay as they are
+				c := randoms(r, (batch-1)*cBatch+cItem)
 				op := Op{M: tc.m, A: a, RowStride: stride, Taps: taps, C: c, CStride: cStride, Accumulate: tc.acc, ReLU: tc.relu}
+				if tc.batch > 0 {
+					op.Batch, op.ABatchStride, op.CBatchStride = tc.batch, aBatch, cBatch
+				}
 				want := reference(w, bias, tc.k, tc.n, op, c)
 				got := append([]float32(nil), c...)
 				op.C = got
@@ -108,8 +130,10 @@ func TestApply(t *testing.T) {
 func TestApplyRejectsShortOperands(t *testing.T) {
 	w := Pack(4, 16, make([]float32, 64), nil)
 	for name, op := range map[string]Op{
-		"short A": {M: 3, A: make([]float32, 11), RowStride: 4, C: make([]float32, 48)},
-		"short C": {M: 3, A: make([]float32, 12), RowStride: 4, C: make([]float32, 47)},
+		"short A":             {M: 3, A: make([]float32, 11), RowStride: 4, C: make([]float32, 48)},
+		"short C":             {M: 3, A: make([]float32, 12), RowStride: 4, C: make([]float32, 47)},
+		"short A's last item": {M: 3, A: make([]float32, 12+19), RowStride: 4, C: make([]float32, 48+64), Batch: 2, ABatchStride: 20, CBatchStride: 64},
+		"short C's last item": {M: 3, A: make([]float32, 12+20), RowStride: 4, C: make([]float32, 48+63), Batch: 2, ABatchStride: 20, CBatchStride: 64},
 	} {
 		func() {
 			defer func() {
