@@ -77,7 +77,7 @@ func RunsOnHost(b compute.Backend) bool {
 }
 
 // BasePath says how NewBase runs the frozen base on a backend (isGo: the go backend) with the
-// current settings: "host (sgemm avx2+fma)", "host (sgemm go)" or "graph".
+// current settings: "host (sgemm avx512f)", "host (sgemm avx2+fma)", "host (sgemm go)" or "graph".
 func BasePath(isGo bool) string {
 	if on, err := useHost(isGo, Options{}); err != nil || !on {
 		return "graph"

@@ -2,5 +2,5 @@
 
 package sgemm
 
-// nativeKernel: no assembly kernel for this architecture yet (the portable one is used).
-func nativeKernel() (kernelFunc, string) { return nil, "" }
+// nativeKernels: no assembly kernel for this architecture yet (the portable one is used).
+func nativeKernels(string) kernels { return kernels{} }

@@ -6,7 +6,8 @@
 //
 // The work is cut into 6×16 tiles, each computed by a micro-kernel that keeps its accumulators
 // in registers: hand-written AVX2/FMA assembly on amd64 CPUs that have it (every x86-64 CPU
-// since 2013–2015; 12 eight-lane registers), NEON assembly on ARM64 (24 four-lane registers;
+// since 2013–2015; 12 eight-lane registers), AVX-512 assembly where available (6×32 tiles over
+// two strips at once, 12 sixteen-lane registers), NEON assembly on ARM64 (24 four-lane registers;
 // tested under qemu-aarch64), portable Go elsewhere. Tiles are grouped into blocks that fit
 // the L2 cache and shared among GOMAXPROCS goroutines.
 //
@@ -42,24 +43,37 @@ const (
 // old values (flagAccumulate), bias[j] (flagBias) and clamps at 0 (flagReLU).
 type kernelFunc func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, flags int)
 
-// EnvKernel names the environment variable that forces the portable kernel ("go") instead of
-// the CPU's best one (for tests and comparisons).
-const EnvKernel = "FLOWERS_SGEMM"
+// pairKernelFunc computes one 6×32 tile over two adjacent strips, the second bStride
+// float32s after the first (bias: 32 values), with kernelFunc's flags.
+type pairKernelFunc func(k int, a *float32, lda int, b *float32, bStride int, c *float32, ldc int, bias *float32, flags int)
 
-var kernel, kernelName = chooseKernel()
-
-func chooseKernel() (kernelFunc, string) {
-	if os.Getenv(EnvKernel) != "go" {
-		if k, name := nativeKernel(); k != nil {
-			return k, name
-		}
-	}
-	return kernelGo, "go"
+// kernels is the micro-kernel set of a CPU: one 6×16 tile, and where the vectors are wide
+// enough (AVX-512), a 6×32 tile over two strips at once.
+type kernels struct {
+	name string
+	one  kernelFunc
+	two  pairKernelFunc // nil: strips one at a time
 }
 
-// Kernel names the micro-kernel in use: "avx2+fma" (8 float32 lanes), "neon" (ARM64, 4 lanes)
-// or "go" (portable).
-func Kernel() string { return kernelName }
+// EnvKernel names the environment variable that picks a slower micro-kernel than the CPU's
+// best, for tests and comparisons: "go" (portable) or "avx2" (AVX2 on an AVX-512 CPU).
+const EnvKernel = "FLOWERS_SGEMM"
+
+var use = chooseKernels()
+
+func chooseKernels() kernels {
+	want := os.Getenv(EnvKernel)
+	if want != "go" {
+		if k := nativeKernels(want); k.one != nil {
+			return k
+		}
+	}
+	return kernels{name: "go", one: kernelGo}
+}
+
+// Kernel names the micro-kernels in use: "avx512f" (16 float32 lanes, with AVX2 for odd
+// strips), "avx2+fma" (8 lanes), "neon" (ARM64, 4 lanes) or "go" (portable).
+func Kernel() string { return use.name }
 
 // Weights is a K×N matrix (with a bias of N values) packed for the micro-kernel: N is cut into
 // strips of 16 columns, each strip stored row after row ([K][16], zero-padded past N).
@@ -161,6 +175,9 @@ func (w *Weights) Apply(op Op) {
 		groups = min(w.strips, 2*groups)
 	}
 	perGroup := (w.strips + groups - 1) / groups
+	if use.two != nil && perGroup%2 == 1 && perGroup < w.strips {
+		perGroup++ // whole pairs of strips per task
+	}
 	groups = (w.strips + perGroup - 1) / perGroup
 	tasks := batch * rowBlocks * groups
 	run := func(s *scratch, t int) {
@@ -202,7 +219,7 @@ func newScratch() *scratch { return new(scratch) }
 
 // block computes rows [m0, m1) and strips [s0, s1) of C: chunk by chunk (each a W strip of up
 // to 16 KB that stays in L1 while the block's tiles pass over it).
-func (w *Weights) block(op *Op, taps []int, chunks []chunk, kTap, m0, m1, s0, s1 int, s *scratch) {
+func (w *Weights) block(op *Op, taps []int, chunks []chunk, kTap, m0, m1, s0, s1 int, sc *scratch) {
 	a, c := op.A, op.C
 	for ci, ch := range chunks {
 		flags := 0
@@ -216,20 +233,33 @@ func (w *Weights) block(op *Op, taps []int, chunks []chunk, kTap, m0, m1, s0, s1
 			}
 		}
 		aOff := taps[ch.tap] + ch.k0
-		for j := s0; j < s1; j++ {
+		for j := s0; j < s1; {
 			b := &w.packed[(j*w.K+ch.tap*kTap+ch.k0)*tileCols]
 			bias := &w.bias[j*tileCols]
 			col := j * tileCols
-			full := col+tileCols <= w.N
 			m := m0
-			if full {
+			if use.two != nil && j+1 < s1 && col+2*tileCols <= w.N {
 				for ; m+tileRows <= m1; m += tileRows {
-					kernel(ch.k, &a[aOff+m*op.RowStride], op.RowStride, b, &c[m*op.CStride+col], op.CStride, bias, flags)
+					use.two(ch.k, &a[aOff+m*op.RowStride], op.RowStride, b, w.K*tileCols, &c[m*op.CStride+col], op.CStride, bias, flags)
+				}
+				for s := range 2 { // rows past the last whole tile, a strip at a time
+					bs, cs := &w.packed[((j+s)*w.K+ch.tap*kTap+ch.k0)*tileCols], col+s*tileCols
+					for mm := m; mm < m1; mm += tileRows {
+						w.edgeTile(op, sc, ch, aOff, mm, min(tileRows, m1-mm), cs, tileCols, bs, &w.bias[cs], flags)
+					}
+				}
+				j += 2
+				continue
+			}
+			if col+tileCols <= w.N {
+				for ; m+tileRows <= m1; m += tileRows {
+					use.one(ch.k, &a[aOff+m*op.RowStride], op.RowStride, b, &c[m*op.CStride+col], op.CStride, bias, flags)
 				}
 			}
 			for ; m < m1; m += tileRows {
-				w.edgeTile(op, s, ch, aOff, m, min(tileRows, m1-m), col, min(tileCols, w.N-col), b, bias, flags)
+				w.edgeTile(op, sc, ch, aOff, m, min(tileRows, m1-m), col, min(tileCols, w.N-col), b, bias, flags)
 			}
+			j++
 		}
 	}
 }
@@ -246,7 +276,7 @@ func (w *Weights) edgeTile(op *Op, s *scratch, ch chunk, aOff, m, rows, col, col
 			copy(s.c[r*tileCols:r*tileCols+cols], op.C[(m+r)*op.CStride+col:])
 		}
 	}
-	kernel(ch.k, &s.a[0], ch.k, b, &s.c[0], tileCols, bias, flags)
+	use.one(ch.k, &s.a[0], ch.k, b, &s.c[0], tileCols, bias, flags)
 	for r := range rows {
 		dst := (m+r)*op.CStride + col
 		copy(op.C[dst:dst+cols], s.c[r*tileCols:r*tileCols+cols])

@@ -63,9 +63,13 @@ func randoms(r *rand.Rand, n int) []float32 {
 }
 
 func TestApply(t *testing.T) {
-	kernels := map[string]kernelFunc{"go": kernelGo}
-	if k, name := nativeKernel(); k != nil {
-		kernels[name] = k
+	sets := map[string]kernels{"go": {name: "go", one: kernelGo}}
+	if k := nativeKernels(""); k.one != nil {
+		sets[k.name] = k
+		if k.two != nil { // the narrower kernel alone as well (FLOWERS_SGEMM=avx2)
+			narrow := nativeKernels("avx2")
+			sets[narrow.name] = narrow
+		}
 	} else {
 		t.Logf("no native kernel on this CPU: testing the portable one only")
 	}
@@ -83,13 +87,15 @@ func TestApply(t *testing.T) {
 		{m: 200, k: 147, n: 64, taps: 1, stride: 150, bias: true, relu: true},
 		{m: 61, k: 9 * 32, n: 48, taps: 9, stride: 32, bias: true, relu: true, batch: 3}, // 3 images' grids, rows between them skipped
 		{m: 5, k: 40, n: 20, taps: 1, acc: true, batch: 4},
+		{m: 100, k: 600, n: 80, taps: 1, acc: true, bias: true, relu: true}, // pairs of strips, an odd one, rows past the tiles
+		{m: 7, k: 40, n: 80, taps: 1, bias: true, relu: true},               // tasks split the strips (whole pairs each)
 	}
-	for name, kern := range kernels {
+	for name, kern := range sets {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s/m%d_k%d_n%d_taps%d_batch%d", name, tc.m, tc.k, tc.n, tc.taps, tc.batch), func(t *testing.T) {
-				saved := kernel
-				kernel = kern
-				defer func() { kernel = saved }()
+				saved := use
+				use = kern
+				defer func() { use = saved }()
 				kTap := tc.k / tc.taps
 				stride := max(tc.stride, kTap)
 				taps := make([]int, tc.taps)
