@@ -471,7 +471,9 @@ func (c *benchConfig) notes() []string {
 			map[bool]string{true: ", bf16 multiplies", false: ""}[c.bf16])
 		if b == "go" {
 			line += fmt.Sprintf("; frozen base: %s; vector paths: MatMul (heads, fine-tuning) %s, host Adam %s",
-				resnet50.BasePath(true), matmulVectorPath(), trainer.AdamVectorPath())
+				resnet50.BasePath(true, false), matmulVectorPath(), trainer.AdamVectorPath())
+		} else if strings.HasPrefix(b, "xla:cpu") {
+			line += "; frozen base: " + resnet50.BasePath(false, true)
 		}
 		n = append(n, line)
 	}

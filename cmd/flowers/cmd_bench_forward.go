@@ -32,7 +32,7 @@ func (c *benchConfig) runForward() error {
 			c.failed = append(c.failed, name)
 			continue
 		}
-		// The frozen base as every command runs it (resnet50.NewBase: on go, its host path).
+		// The frozen base as every command runs it (resnet50.NewBase: on CPU backends, its host path).
 		base, err := resnet50.NewBase(b, c.weights, resnet50.Options{Pooling: resnet50.PoolingAvg, Height: c.size, Width: c.size})
 		if err != nil {
 			return errors.WithMessagef(err, "backend %s", name)

@@ -112,7 +112,7 @@ func TestBenchForwardOnlyGo(t *testing.T) {
 	}
 	for _, want := range []string{"| images/s, median of 2 rounds [range] (× PyTorch [range]) | flowerlib go |",
 		"| ResNet50 forward, batch 1 | ", "| ResNet50 forward, batch 1 | flowerlib go | ",
-		"frozen base: " + resnet50.BasePath(true) + "; vector paths: MatMul (heads, fine-tuning) " + matmulVectorPath() + ", host Adam " + string(trainer.AdamVectorPath()),
+		"frozen base: " + resnet50.BasePath(true, false) + "; vector paths: MatMul (heads, fine-tuning) " + matmulVectorPath() + ", host Adam " + string(trainer.AdamVectorPath()),
 		"2 rounds: each implementation measured once per round per task"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the Markdown tables lack %q:\n%s", want, out)

@@ -2,9 +2,9 @@
 //
 // Order: $GOMLX_BACKEND when set; otherwise XLA where a PJRT plugin is installed
 // (CUDA first, then CPU); otherwise the pure-Go backend ("go"), with one line saying how to get
-// the XLA CPU backend (InstallXLA, i.e. `flowers setup` or `bash kernel/install.sh --xla`):
-// the go backend runs the frozen base faster on CPU (resnet50's host path), XLA trains
-// faster (fine-tuning the base, the heads' steps).
+// the XLA CPU backend (InstallXLA, i.e. `flowers setup` or `bash kernel/install.sh --xla`),
+// which trains faster (fine-tuning the base, the heads' steps). On both CPU backends the frozen
+// base runs on the host (resnet50's host path, faster than either backend's convolutions).
 // Plugins are never downloaded implicitly here: go-xla's auto-installer would try the network
 // on every start and fail offline, so a missing plugin just means "use go".
 package backend
@@ -169,5 +169,12 @@ func MustNew(request string, w io.Writer) compute.Backend {
 // IsGo reports whether b is GoMLX's pure-Go backend, where flowerlib uses its own
 // convolution path (XLA's native convolution is fast; the Go backend's is not).
 func IsGo(b compute.Backend) bool { return strings.HasPrefix(b.Name(), "Go") } // gobackend names itself "Go Backend"
+
+// IsXLACPU reports whether b is XLA on its CPU PJRT plugin ("cpu", or go-xla's installer's
+// versioned "cpu_v0.114.0").
+func IsXLACPU(b compute.Backend) bool {
+	p, ok := b.(interface{ PluginName() string })
+	return ok && strings.HasPrefix(p.PluginName(), "cpu")
+}
 
 func cutConfig(config string) (name, rest string, found bool) { return strings.Cut(config, ":") }

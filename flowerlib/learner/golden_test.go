@@ -22,7 +22,7 @@ import (
 // graph and Keras do (it used 1 − float32(0.999) and 1 − float32(0.9)), which moves the go figures
 // by up to 1.1e-5 relative after two epochs. With the old two constants restored in adam.go the
 // go figures match within 1e-6 again (checked on 2026-12-07); so the go backend is held to
-// goldenGoTolerance, xla:cpu still to 1e-6 (FLOWERS_WRITE_GOLDEN=1 rewrites the file).
+// goldenGoTolerance, xla:cpu to goldenXLATolerance (FLOWERS_WRITE_GOLDEN=1 rewrites the file).
 //
 // The figures were written with the base's features from the GoMLX graph; since the go backend
 // runs the frozen base on the host (resnet50.EnvBase), its features differ from the graph's by
@@ -34,6 +34,13 @@ const goldenHeadFile = "testdata/golden_head.json"
 // goldenGoTolerance bounds the go backend's relative difference to the golden figures: the
 // host Adam's 1−β2 fix (see goldenHeadFile).
 const goldenGoTolerance = 2e-5
+
+// goldenXLATolerance bounds xla:cpu's: XLA's CPU kernels pick their code (and summation order)
+// by the CPU's vector extensions. The file was written on an AMD EPYC; on a 2-core Intel Xeon
+// with AVX-512 (2026-12-07) the same code gives xla:cpu figures up to 3.5e-4 relative away
+// (the Flatten head's val_loss 304.46 against 304.57 after two epochs on random-weight
+// features), and 1e-6 everywhere on the machine that wrote them.
+const goldenXLATolerance = 1e-3
 
 type goldenRun struct {
 	History  []goldenEpoch `json:"history"`
@@ -127,7 +134,7 @@ func compareGolden(t *testing.T, key string, got, want goldenRun) {
 	if len(want.History) == 0 {
 		t.Fatalf("%s: not in %s", key, goldenHeadFile)
 	}
-	tol := 1e-6
+	tol := goldenXLATolerance
 	if strings.HasPrefix(key, "go/") {
 		tol = goldenGoTolerance
 	}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -29,7 +28,7 @@ type Base struct {
 	exec    *model.Exec
 	opts    Options
 	warn    sync.Once
-	host    *hostNet // the go backend's path (see useHost); nil runs exec
+	host    *hostNet // CPU backends' path (see useHost); nil runs exec
 	// Log receives the one-time warning about 0..1 input; nil means os.Stderr.
 	Log io.Writer
 }
@@ -45,7 +44,7 @@ func NewBase(b compute.Backend, w *weights.File, opts Options) (*Base, error) {
 	if err := checkOutputNames(opts); err != nil {
 		return nil, err
 	}
-	onHost, err := useHost(backend.IsGo(b), opts)
+	onHost, err := useHost(b, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +199,7 @@ func maxOf(x []float32) float32 {
 const ExtractorScope = "resnet50"
 
 // Store returns the Store holding the model's variables (under scope "/resnet50"); it is
-// empty when the base runs on the host (the go backend, see RunsOnHost).
+// empty when the base runs on the host (CPU backends, see RunsOnHost).
 func (e *Base) Store() *model.Store { return e.store }
 
 // Finalize frees the compiled graphs and the weights.

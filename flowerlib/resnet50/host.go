@@ -17,8 +17,9 @@ import (
 	"github.com/pkg/errors"
 )
 
-// EnvBase names the environment variable that chooses how NewBase runs the frozen base on the
-// go backend: "host" (default: hostNet, below) or "graph" (a GoMLX graph, as on XLA).
+// EnvBase names the environment variable that chooses how NewBase runs the frozen base on a
+// CPU backend (go, xla:cpu): "host" (default: hostNet, below) or "graph" (a GoMLX graph, as on
+// a GPU).
 const EnvBase = "FLOWERS_BASE"
 
 // patchWidth is the widest map whose 3×3 convolutions convSame runs on a patch matrix: at
@@ -26,12 +27,15 @@ const EnvBase = "FLOWERS_BASE"
 // on the AVX2 EPYC, 7, 14 and 28 measured within 1% of each other, 14 the fastest.
 const patchWidth = 14
 
-// hostNet runs the frozen ResNet50 on the CPU, for NewBase on the go backend: every
+// hostNet runs the frozen ResNet50 on the CPU, for NewBase on a CPU backend: every
 // convolution, with its BatchNorm folded in, is one sgemm product read straight from the
 // activations (1×1: the pixels are the rows; 3×3: nine taps into the zero-padded map; conv1:
 // 7×7 patches), with the bias, the residual Add and the ReLU applied as each tile is stored.
 // It follows Layers, the same description the graph builder follows, and its results equal
-// the graph's within float32 rounding (TestHostMatchesGraph).
+// the graph's within float32 rounding (TestHostMatchesGraph). On the go backend it is 7–8×
+// faster than the graph; on xla:cpu, 1.3–1.5× faster than XLA's own convolutions (AVX2 and
+// AVX-512 tables of docs/BENCHMARKS.md), so it is used there too where sgemm has a vector
+// kernel for the CPU.
 type hostNet struct {
 	layers []Layer
 	opts   Options
@@ -56,9 +60,13 @@ type hostConv struct {
 	relu           bool
 }
 
-// useHost reports whether NewBase runs opts on the host: the go backend, the default
-// convolution mode, no top (its Dense runs in the graph), unless $FLOWERS_BASE=graph.
-func useHost(isGo bool, opts Options) (bool, error) {
+// useHost reports whether NewBase runs opts on the host: a CPU backend (see useHostOn), the
+// default convolution mode, no top (its Dense runs in the graph), unless $FLOWERS_BASE=graph.
+func useHost(b compute.Backend, opts Options) (bool, error) {
+	return useHostOn(backend.IsGo(b), backend.IsXLACPU(b), opts)
+}
+
+func useHostOn(isGo, isXLACPU bool, opts Options) (bool, error) {
 	switch v := strings.ToLower(os.Getenv(EnvBase)); v {
 	case "", "host":
 	case "graph":
@@ -66,20 +74,23 @@ func useHost(isGo bool, opts Options) (bool, error) {
 	default:
 		return false, errors.Errorf("%s=%q is not one of host, graph", EnvBase, v)
 	}
-	return isGo && !opts.IncludeTop && conv.CurrentMode() == conv.Auto && !conv.BFloat16(), nil
+	// On XLA's CPU plugin only with a vector kernel: the portable one is slower than XLA.
+	cpu := isGo || (isXLACPU && sgemm.Kernel() != "go")
+	return cpu && !opts.IncludeTop && conv.CurrentMode() == conv.Auto && !conv.BFloat16(), nil
 }
 
 // RunsOnHost reports whether NewBase runs the frozen base (without the top) on the host on
 // backend b with the current settings.
 func RunsOnHost(b compute.Backend) bool {
-	on, err := useHost(backend.IsGo(b), Options{})
+	on, err := useHost(b, Options{})
 	return err == nil && on
 }
 
-// BasePath says how NewBase runs the frozen base on a backend (isGo: the go backend) with the
-// current settings: "host (sgemm avx512f)", "host (sgemm avx2+fma)", "host (sgemm go)" or "graph".
-func BasePath(isGo bool) string {
-	if on, err := useHost(isGo, Options{}); err != nil || !on {
+// BasePath says how NewBase runs the frozen base with the current settings on the go backend
+// (isGo) or XLA's CPU plugin (isXLACPU), both false for other backends: "host (sgemm
+// avx512f)", "host (sgemm avx2+fma)", "host (sgemm neon)", "host (sgemm go)" or "graph".
+func BasePath(isGo, isXLACPU bool) string {
+	if on, err := useHostOn(isGo, isXLACPU, Options{}); err != nil || !on {
 		return "graph"
 	}
 	return "host (sgemm " + sgemm.Kernel() + ")"

@@ -3,10 +3,14 @@ package resnet50
 import (
 	"fmt"
 	"math"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/internal/sgemm"
+	"github.com/gomlx/compute"
 )
 
 // The go backend's host path (hostNet with sgemm) against the GoMLX graph on the same backend
@@ -28,41 +32,73 @@ func TestHostMatchesGraph(t *testing.T) {
 		h, w := tc.opts.size()
 		t.Run(fmt.Sprintf("%s_%dx%d_pool%s_outputs%d_stop%s", "n"+fmt.Sprint(tc.n), h, w, tc.opts.Pooling, len(tc.opts.Outputs), tc.opts.StopAt), func(t *testing.T) {
 			x := randomImages(11, tc.n, h, w)
-			run := func(base string) []float32 {
-				t.Setenv(EnvBase, base)
-				ex, err := NewBase(goBackend(t), testWeights, tc.opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ex.Finalize()
-				if (ex.host != nil) != (base == "host") {
-					t.Fatalf("%s=%s: host path %v", EnvBase, base, ex.host != nil)
-				}
-				var out []float32
-				for range 2 { // the second pass reuses the first one's buffers
-					if out, err = ex.ExtractFloats(x, tc.n, h, w); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return out
-			}
-			got, want := run("host"), run("graph")
-			if len(got) != len(want) {
-				t.Fatalf("host gave %d values, graph %d", len(got), len(want))
-			}
-			scale := 0.0
-			for _, v := range want {
-				scale = max(scale, math.Abs(float64(v)))
-			}
-			worst := 0.0
-			for i := range want {
-				worst = max(worst, math.Abs(float64(got[i]-want[i])))
-			}
-			t.Logf("max |host − graph| / max |graph| = %.2g", worst/scale)
-			if worst > 1e-5*scale || scale == 0 { // measured: 3e-7 to 8e-7 (float32 summation order)
-				t.Errorf("max |host − graph| = %g, max |graph| = %g", worst, scale)
-			}
+			compareHostGraph(t, goBackend(t), tc.opts, x, tc.n, h, w)
 		})
+	}
+}
+
+// On XLA's CPU plugin NewBase runs the frozen base on the host too (faster than XLA's
+// convolutions where sgemm has a vector kernel), with the graph's results.
+func TestHostOnXLACPU(t *testing.T) {
+	if !slices.ContainsFunc(backend.Plugins(), func(p string) bool { return p == "cpu" || strings.HasPrefix(p, "cpu_v") }) {
+		msg := "no XLA CPU PJRT plugin (flowers setup, or source .ci/venv.sh)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	b := backend.MustNew("xla:cpu", nil)
+	if !backend.IsXLACPU(b) || backend.IsXLACPU(goBackend(t)) {
+		t.Fatalf("backend.IsXLACPU: %v on xla:cpu, %v on go", backend.IsXLACPU(b), backend.IsXLACPU(goBackend(t)))
+	}
+	onHost := sgemm.Kernel() != "go"
+	if got := RunsOnHost(b); got != onHost {
+		t.Fatalf("RunsOnHost(xla:cpu) = %v with sgemm kernel %s, want %v", got, sgemm.Kernel(), onHost)
+	}
+	if !onHost {
+		t.Skipf("sgemm has no vector kernel on this CPU: xla:cpu keeps its graph")
+	}
+	opts := Options{Pooling: PoolingAvg, Height: 64, Width: 64}
+	compareHostGraph(t, b, opts, randomImages(12, 2, 64, 64), 2, 64, 64)
+}
+
+// compareHostGraph runs NewBase on b with $FLOWERS_BASE=host and =graph and compares the
+// outputs (within 1e-5 of the graph's largest value; measured 3e-7 to 8e-7).
+func compareHostGraph(t *testing.T, b compute.Backend, opts Options, x []float32, n, h, w int) {
+	t.Helper()
+	run := func(base string) []float32 {
+		t.Setenv(EnvBase, base)
+		ex, err := NewBase(b, testWeights, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ex.Finalize()
+		if (ex.host != nil) != (base == "host") {
+			t.Fatalf("%s=%s: host path %v", EnvBase, base, ex.host != nil)
+		}
+		var out []float32
+		for range 2 { // the second pass reuses the first one's buffers
+			if out, err = ex.ExtractFloats(x, n, h, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	got, want := run("host"), run("graph")
+	if len(got) != len(want) {
+		t.Fatalf("host gave %d values, graph %d", len(got), len(want))
+	}
+	scale := 0.0
+	for _, v := range want {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	worst := 0.0
+	for i := range want {
+		worst = max(worst, math.Abs(float64(got[i]-want[i])))
+	}
+	t.Logf("%s: max |host − graph| / max |graph| = %.2g", b.Name(), worst/scale)
+	if worst > 1e-5*scale || scale == 0 {
+		t.Errorf("max |host − graph| = %g, max |graph| = %g", worst, scale)
 	}
 }
 

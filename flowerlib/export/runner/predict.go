@@ -24,7 +24,7 @@ const (
 )
 
 // Predictor runs a Model on a GoMLX backend: the frozen ResNet50 and the head's layers. The base
-// is resnet50.NewBase's on the go backend (its host path, resnet50.RunsOnHost), with the head
+// is resnet50.NewBase's on CPU backends (its host path, resnet50.RunsOnHost), with the head
 // a graph on its features; elsewhere the base built by resnet50.BuildGraph (the code training
 // and `flowers predict` run) and the head are one graph. It is safe for concurrent use; calls
 // run one at a time.

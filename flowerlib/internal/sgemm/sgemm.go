@@ -63,6 +63,9 @@ var use = chooseKernels()
 
 func chooseKernels() kernels {
 	want := os.Getenv(EnvKernel)
+	if want != "" && want != "go" && want != "avx2" {
+		fmt.Fprintf(os.Stderr, "sgemm: %s=%q is not go or avx2 (unset it for the CPU's best kernel); using the CPU's best kernel\n", EnvKernel, want)
+	}
 	if want != "go" {
 		if k := nativeKernels(want); k.one != nil {
 			return k
