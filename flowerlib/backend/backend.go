@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -61,13 +62,20 @@ func choose(request string) (config string, auto bool) {
 // which the xla backend resolves from "cpu".
 func pick(plugins []string) string {
 	for _, name := range []string{"cuda", "cpu"} {
-		for _, p := range plugins {
-			if p == name || strings.HasPrefix(p, name+"_v") {
-				return "xla:" + name
-			}
+		if slices.ContainsFunc(plugins, func(p string) bool { return isPlugin(p, name) }) {
+			return "xla:" + name
 		}
 	}
 	return "go"
+}
+
+// isPlugin reports whether the plugin named p is the one for device ("cpu", "cuda"), versioned
+// or not.
+func isPlugin(p, device string) bool { return p == device || strings.HasPrefix(p, device+"_v") }
+
+// HasXLACPU reports whether an XLA CPU plugin is installed where go-xla finds it (Plugins).
+func HasXLACPU() bool {
+	return slices.ContainsFunc(Plugins(), func(p string) bool { return isPlugin(p, "cpu") })
 }
 
 // Plugins lists the PJRT plugins go-xla finds now ($PJRT_PLUGIN_LIBRARY_PATH, else

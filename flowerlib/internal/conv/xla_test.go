@@ -2,9 +2,7 @@ package conv
 
 import (
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
@@ -18,12 +16,8 @@ import (
 // (fails with CI=true: .ci/venv.sh installs one).
 func xlaBackend(t testing.TB) compute.Backend {
 	t.Helper()
-	if !slices.ContainsFunc(backend.Plugins(), func(p string) bool { return p == "cpu" || strings.HasPrefix(p, "cpu_v") }) {
-		msg := "no XLA CPU PJRT plugin (flowers setup, or source .ci/venv.sh)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+	if !backend.HasXLACPU() {
+		testdata.Need(t, "no XLA CPU PJRT plugin (flowers setup, or source .ci/venv.sh)")
 	}
 	return backend.MustNew("xla:cpu", nil)
 }
