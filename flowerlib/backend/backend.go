@@ -182,7 +182,7 @@ func IsGo(b compute.Backend) bool { return strings.HasPrefix(b.Name(), "Go") } /
 // versioned "cpu_v0.114.0").
 func IsXLACPU(b compute.Backend) bool {
 	p, ok := b.(interface{ PluginName() string })
-	return ok && strings.HasPrefix(p.PluginName(), "cpu")
+	return ok && isPlugin(p.PluginName(), "cpu")
 }
 
 func cutConfig(config string) (name, rest string, found bool) { return strings.Cut(config, ":") }

@@ -64,7 +64,7 @@ var use = chooseKernels()
 func chooseKernels() kernels {
 	want := os.Getenv(EnvKernel)
 	if want != "" && want != "go" && want != "avx2" {
-		fmt.Fprintf(os.Stderr, "sgemm: %s=%q is not go or avx2 (unset it for the CPU's best kernel); using the CPU's best kernel\n", EnvKernel, want)
+		fmt.Fprintf(os.Stderr, "sgemm: %s=%q is neither go nor avx2, so it is ignored: the CPU's best kernel runs (unset it, or set go or avx2)\n", EnvKernel, want)
 	}
 	if want != "go" {
 		if k := nativeKernels(want); k.one != nil {
