@@ -70,6 +70,7 @@ type benchResult struct {
 
 	// flowerlib forward only.
 	ConvPath       string  `json:"conv,omitempty"`
+	FrozenBase     string  `json:"frozen_base,omitempty"` // where resnet50.NewBase ran: "host" (flowerlib's GEMM) or "graph"
 	BFloat16       bool    `json:"bf16,omitempty"`
 	CompileSeconds float64 `json:"compile_seconds,omitempty"`      // graph build + compile + first run
 	FaultsPerRun   float64 `json:"minor_faults_per_run,omitempty"` // page faults (fresh memory touched) per timed run
@@ -96,6 +97,7 @@ type benchConfig struct {
 	rounds      int
 	children    bool     // each flowerlib backend measured in a child process per round
 	xlaFlags    []string // -xla-flags: XLA_FLAGS variants, each measured as an implementation of its own
+	xlaGraph    bool     // -xla-graph-base: each XLA backend also with its frozen base in XLA's graph
 	round       int      // the round being measured, 1-based
 	jsonOut     bool
 	results     []benchResult
@@ -141,6 +143,7 @@ func parseBench(args []string) (*benchConfig, *benchOptions, error) {
 	jsonOut := fs.Bool("json", false, "print one JSON object per measurement on stdout (progress goes to stderr)")
 	duration := fs.Duration("duration", 5*time.Second, "forward and head: measuring time per implementation, case and round (after warm-up); at least one timed run")
 	xlaFlags := fs.String("xla-flags", "", "\";\"-separated XLA_FLAGS settings, each measured as one more implementation of every XLA backend (\"flowerlib xla:cpu (XLA flags 1)\"…) beside the plain one, in the same rounds")
+	xlaGraph := fs.Bool("xla-graph-base", false, "also measure every XLA backend with the frozen base in XLA's graph ($"+resnet50.EnvBase+"=graph: XLA's own convolutions) as one more implementation (\"flowerlib xla:cpu (base in XLA)\"), beside the plain one (the base on flowerlib's GEMM on xla:cpu), in the same rounds")
 	rounds := fs.Int("rounds", 3, "measure every task this many times, the implementations in turn (A B C, B C A, …); figures are the medians of the rounds, with their range")
 	size := fs.Int("size", resnet50.DefaultSize, "image height and width (every task)")
 	data := fs.String("data", "", "photos, augment, finetune: a dataset folder (one sub-folder per class; default: the 200-photo sample)")
@@ -175,6 +178,10 @@ func parseBench(args []string) (*benchConfig, *benchOptions, error) {
 	}
 	if len(c.xlaFlags) > 0 && o.inProcess {
 		return nil, nil, usagef("-xla-flags needs a child process per setting: leave out -in-process and -cpuprofile")
+	}
+	c.xlaGraph = *xlaGraph
+	if c.xlaGraph && o.inProcess {
+		return nil, nil, usagef("-xla-graph-base needs a child process of its own: leave out -in-process and -cpuprofile")
 	}
 	var err error
 	if o.tasks, err = parseTasks(*taskList); err != nil {
@@ -220,7 +227,7 @@ func (c *benchConfig) run(o *benchOptions) error {
 	// Each flowerlib backend in a child process of its own (this command), the references in
 	// theirs: every peak RSS and CPU figure is then the implementation's alone (XLA's memory,
 	// say, is not in the go backend's peak).
-	c.children = !o.inProcess && (len(c.backends) > 1 || len(c.refs) > 0 || len(c.xlaFlags) > 0)
+	c.children = !o.inProcess && (len(c.backends) > 1 || len(c.refs) > 0 || len(c.xlaFlags) > 0 || c.xlaGraph)
 	if err := c.runRounds(o.tasks, c.children); err != nil {
 		return err
 	}
@@ -479,6 +486,9 @@ func (c *benchConfig) notes() []string {
 	}
 	for i, f := range c.xlaFlags {
 		n = append(n, fmt.Sprintf("XLA flags %d: the XLA backends with XLA_FLAGS=%q", i+1, f))
+	}
+	if c.xlaGraph {
+		n = append(n, fmt.Sprintf("base in XLA: the XLA backends with %s=graph, the frozen base in XLA's graph (XLA's own convolutions)", resnet50.EnvBase))
 	}
 	order := "the order rotating by one each round, each flowerlib backend in a child process of its own"
 	if !c.children {

@@ -20,9 +20,10 @@ import (
 // flowerlib backend, then each reference, batch by batch (the same machine state per batch).
 func (c *benchConfig) runForward() error {
 	type compiled struct {
-		name string
-		base *resnet50.Base
-		fast bool
+		name   string
+		base   *resnet50.Base
+		fast   bool
+		onHost bool
 	}
 	var execs []compiled
 	for _, name := range c.backends {
@@ -38,7 +39,7 @@ func (c *benchConfig) runForward() error {
 			return errors.WithMessagef(err, "backend %s", name)
 		}
 		defer base.Finalize()
-		execs = append(execs, compiled{name, base, c.convMode == "fast" || (c.convMode != "native" && backend.IsGo(b))})
+		execs = append(execs, compiled{name, base, c.convMode == "fast" || (c.convMode != "native" && backend.IsGo(b)), resnet50.RunsOnHost(b)})
 	}
 	for _, batch := range c.batches {
 		cas := fmt.Sprintf("batch %d", batch)
@@ -48,6 +49,7 @@ func (c *benchConfig) runForward() error {
 				return errors.WithMessagef(err, "backend %s, batch %d", e.name, batch)
 			}
 			r.Case, r.BFloat16, r.ConvPath = cas, c.bf16, map[bool]string{true: "fast", false: "native"}[e.fast]
+			r.FrozenBase = map[bool]string{true: "host", false: "graph"}[e.onHost]
 			c.add(r)
 		}
 		c.refTask("forward", cas, batch, map[string]any{"batch": batch, "size": c.size, "duration": c.duration.Seconds()})

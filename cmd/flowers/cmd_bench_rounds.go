@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/flowerlib/flowers/flowerlib/resnet50"
 )
 
 // runRounds measures every task -rounds times. With children (each flowerlib backend in a
@@ -54,11 +56,13 @@ func (c *benchConfig) runRounds(tasks []string, children bool) error {
 }
 
 // benchImpl is one implementation of a round: a flowerlib backend (run in a child, with
-// XLA_FLAGS set to -xla-flags' setting number variant when that is not 0) or a reference.
+// XLA_FLAGS set to -xla-flags' setting number variant when that is not 0, with the frozen base
+// in XLA's graph with graphBase) or a reference.
 type benchImpl struct {
-	backend string
-	variant int
-	ref     *refProc
+	backend   string
+	variant   int
+	graphBase bool
+	ref       *refProc
 }
 
 // name is how the tables call impl.
@@ -68,6 +72,9 @@ func (impl benchImpl) name() string {
 	}
 	if impl.variant > 0 {
 		return fmt.Sprintf("flowerlib %s (XLA flags %d)", impl.backend, impl.variant)
+	}
+	if impl.graphBase {
+		return fmt.Sprintf("flowerlib %s (base in XLA)", impl.backend)
 	}
 	return "flowerlib " + impl.backend
 }
@@ -80,6 +87,9 @@ func (c *benchConfig) roundOrder(backends []string, round int) []benchImpl {
 		if strings.HasPrefix(b, "xla") {
 			for v := range c.xlaFlags {
 				all = append(all, benchImpl{backend: b, variant: v + 1})
+			}
+			if c.xlaGraph {
+				all = append(all, benchImpl{backend: b, graphBase: true})
 			}
 		}
 	}
@@ -254,6 +264,9 @@ func (c *benchConfig) runChild(impl benchImpl, tasks []string) {
 	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
 	if impl.variant > 0 {
 		cmd.Env = append(cmd.Env, "XLA_FLAGS="+c.xlaFlags[impl.variant-1])
+	}
+	if impl.graphBase {
+		cmd.Env = append(cmd.Env, resnet50.EnvBase+"=graph")
 	}
 	cmd.Stderr = c.progress
 	out, err := cmd.Output()

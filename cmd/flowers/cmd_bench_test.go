@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -123,7 +124,7 @@ func TestBenchForwardOnlyGo(t *testing.T) {
 func TestBenchBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"-batch", "0"}, {"-batch", "x"}, {"-size", "16"}, {"-conv", "gpu"}, {"extra"},
 		{"-tasks", "train"}, {"-tasks", ""}, {"-head-kinds", "max"}, {"-epochs", "0"}, {"-rounds", "0"},
-		{"-xla-flags", "--xla_cpu_enable_fast_math=false", "-in-process"}} {
+		{"-xla-flags", "--xla_cpu_enable_fast_math=false", "-in-process"}, {"-xla-graph-base", "-in-process"}} {
 		if _, err := benchStdout(t, append(args, "-refs", "")...); err == nil {
 			t.Errorf("flowers bench %v: no error", args)
 		}
@@ -198,6 +199,51 @@ func TestBenchRoundOrder(t *testing.T) {
 	c.xlaFlags = []string{"--xla_cpu_enable_fast_math=false"}
 	if got, want := order(2), "flowerlib xla:cpu, flowerlib xla:cpu (XLA flags 1), PyTorch, flowerlib go"; got != want {
 		t.Errorf("with -xla-flags, round 2: %q, want %q", got, want)
+	}
+	c.xlaFlags, c.xlaGraph = nil, true
+	if got, want := order(1), "flowerlib go, flowerlib xla:cpu, flowerlib xla:cpu (base in XLA), PyTorch"; got != want {
+		t.Errorf("with -xla-graph-base, round 1: %q, want %q", got, want)
+	}
+}
+
+// TestBenchXLAGraphBase measures xla:cpu with its frozen base on flowerlib's GEMM (the
+// default) and in XLA's graph in the same rounds: two columns, and the notes saying which is
+// which. It needs XLA's CPU plugin.
+func TestBenchXLAGraphBase(t *testing.T) {
+	if !backend.HasXLACPU() {
+		testdata.Need(t, "no XLA CPU PJRT plugin: PJRT_PLUGIN_LIBRARY_PATH (source .ci/venv.sh) or flowers setup")
+	}
+	out, err := benchStdout(t, "-tasks", "forward", "-batch", "1", "-size", "64", "-duration", "100ms", "-backends", "xla:cpu",
+		"-refs", "", "-rounds", "1", "-xla-graph-base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| flowerlib xla:cpu | flowerlib xla:cpu (base in XLA) |",
+		"| ResNet50 forward, batch 1 | flowerlib xla:cpu (base in XLA) | ",
+		"flowerlib xla:cpu: random Keras-layout weights (seed 1), conv path XLA's native convolution; frozen base: " + resnet50.BasePath(false, true),
+		"base in XLA: the XLA backends with " + resnet50.EnvBase + "=graph"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the tables lack %q:\n%s", want, out)
+		}
+	}
+	// Where each column's base ran, from the -json objects.
+	out, err = benchStdout(t, "-tasks", "forward", "-batch", "1", "-size", "64", "-duration", "100ms", "-backends", "xla:cpu",
+		"-refs", "", "-rounds", "1", "-xla-graph-base", "-json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"flowerlib xla:cpu": map[bool]string{true: "host", false: "graph"}[resnet50.BasePath(false, true) != "graph"],
+		"flowerlib xla:cpu (base in XLA)": "graph"}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r benchResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		got[r.Impl] = r.FrozenBase
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("frozen bases %v, want %v", got, want)
 	}
 }
 
