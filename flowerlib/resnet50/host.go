@@ -33,7 +33,7 @@ const patchWidth = 14
 // 7×7 patches), with the bias, the residual Add and the ReLU applied as each tile is stored.
 // It follows Layers, the same description the graph builder follows, and its results equal
 // the graph's within float32 rounding (TestHostMatchesGraph). On the go backend it is 7–8×
-// faster than the graph; on xla:cpu, 1.3–1.5× faster than XLA's own convolutions (AVX2 and
+// faster than the graph; on xla:cpu, 1.2–1.4× faster than XLA's own convolutions (AVX2 and
 // AVX-512 tables of docs/BENCHMARKS.md), so it is used there too where sgemm has a vector
 // kernel for the CPU.
 type hostNet struct {
