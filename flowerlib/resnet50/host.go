@@ -12,6 +12,7 @@ import (
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/internal/conv"
 	"github.com/flowerlib/flowers/flowerlib/internal/sgemm"
+	"github.com/flowerlib/flowers/flowerlib/internal/winograd"
 	"github.com/flowerlib/flowers/flowerlib/weights"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
@@ -21,6 +22,11 @@ import (
 // CPU backend (go, xla:cpu): "host" (default: hostNet, below) or "graph" (a GoMLX graph, as on
 // a GPU).
 const EnvBase = "FLOWERS_BASE"
+
+// EnvWinograd names the environment variable that turns off ("off") hostNet's Winograd
+// 3×3 convolutions (internal/winograd), which it uses where their transforms are vectorized:
+// for comparisons and tests.
+const EnvWinograd = "FLOWERS_WINOGRAD"
 
 // patchWidth is the widest map whose 3×3 convolutions convSame runs on a patch matrix: at
 // 14² and 7² the grid's extra columns and rows would be 13% and 35% of the work. At batch 32
@@ -51,7 +57,8 @@ type hostNet struct {
 
 // hostConv is a Conv2D with its BatchNorm folded in, and what follows it in the graph.
 type hostConv struct {
-	w              *sgemm.Weights
+	w              *sgemm.Weights // nil when wino runs it
+	wino           *winograd.Conv // a stride-1 "same" 3×3 convolution by Winograd's F(2×2, 3×3)
 	kernel, stride int
 	same           bool
 	cIn, cOut      int
@@ -93,7 +100,23 @@ func BasePath(isGo, isXLACPU bool) string {
 	if on, err := useHostOn(isGo, isXLACPU, Options{}); err != nil || !on {
 		return "graph"
 	}
+	if on, err := useWinograd(); err == nil && on {
+		return "host (sgemm " + sgemm.Kernel() + ", 3×3 Winograd)"
+	}
 	return "host (sgemm " + sgemm.Kernel() + ")"
+}
+
+// useWinograd reports whether hostNet runs its 3×3 convolutions by Winograd's algorithm:
+// where the transforms are vectorized, unless $FLOWERS_WINOGRAD=off.
+func useWinograd() (bool, error) {
+	switch v := strings.ToLower(os.Getenv(EnvWinograd)); v {
+	case "", "on":
+		return winograd.Vector(), nil
+	case "off":
+		return false, nil
+	default:
+		return false, errors.Errorf("%s=%q is not one of on, off", EnvWinograd, v)
+	}
 }
 
 // newHostNet folds and packs w's convolutions for opts (which must not include the top).
@@ -103,6 +126,10 @@ func newHostNet(w *weights.File, opts Options) (*hostNet, error) {
 		return nil, err
 	}
 	values, err := weightsByName(w, false)
+	if err != nil {
+		return nil, err
+	}
+	wino, err := useWinograd()
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +146,7 @@ func newHostNet(w *weights.File, opts Options) (*hostNet, error) {
 		case "ZeroPadding2D":
 			h.pads[l.Name] = (l.OutputShape[0] - h.layer(l.Inputs[0]).OutputShape[0]) / 2
 		case "Conv2D":
-			c, err := h.fuse(l, values, produced)
+			c, err := h.fuse(l, values, produced, wino)
 			if err != nil {
 				return nil, err
 			}
@@ -150,7 +177,8 @@ func newHostNet(w *weights.File, opts Options) (*hostNet, error) {
 // fuse returns convolution l with its BatchNorm folded in (weights packed for sgemm) and
 // what follows fused into it: the ReLU, or the residual Add (and its ReLU) when the Add's
 // other input is produced before l (of a block's two convolutions into the Add, the second).
-func (h *hostNet) fuse(l *Layer, values map[string]*weights.Tensor, produced map[string]bool) (*hostConv, error) {
+// With wino, a stride-1 "same" 3×3 convolution is transformed for Winograd's algorithm instead.
+func (h *hostNet) fuse(l *Layer, values map[string]*weights.Tensor, produced map[string]bool, wino bool) (*hostConv, error) {
 	bn := h.consumer(l.Name, "BatchNormalization")
 	if bn == nil {
 		return nil, errors.Errorf("resnet50: convolution %q has no BatchNormalization after it", l.Name)
@@ -159,8 +187,18 @@ func (h *hostNet) fuse(l *Layer, values map[string]*weights.Tensor, produced map
 	kernel, bias := conv.FoldBatchNormValues(get(l.Name, "kernel"), get(l.Name, "bias"), get(bn.Name, "gamma"),
 		get(bn.Name, "beta"), get(bn.Name, "moving_mean"), get(bn.Name, "moving_variance"), BatchNormEpsilon)
 	ws := l.Weights[0].Shape // [k, k, cIn, cOut]
-	c := &hostConv{w: sgemm.Pack(ws[0]*ws[1]*ws[2], ws[3], kernel, bias), kernel: l.Kernel, stride: l.Stride,
-		same: l.Padding == "same", cIn: ws[2], cOut: ws[3], out: bn.Name}
+	c := &hostConv{kernel: l.Kernel, stride: l.Stride, same: l.Padding == "same", cIn: ws[2], cOut: ws[3], out: bn.Name}
+	defer func() { // once the residual is known: Winograd's tiles take none
+		direct := true
+		if wino && c.kernel == 3 && c.stride == 1 && c.same && c.residual == "" {
+			c.wino = winograd.New(kernel, bias, c.cIn, c.cOut)
+			// Small maps keep the direct weights too, for a batch too small for Winograd.
+			direct = (l.OutputShape[0]+1)/2*((l.OutputShape[1]+1)/2) < winograd.MinTiles
+		}
+		if direct {
+			c.w = sgemm.Pack(ws[0]*ws[1]*ws[2], ws[3], kernel, bias)
+		}
+	}()
 	h.fused[bn.Name] = true
 	last := bn
 	if add := h.consumer(bn.Name, "Add"); add != nil {
@@ -324,6 +362,8 @@ func (h *hostNet) conv(c *hostConv, x *act, vals map[string]*act, uses map[strin
 	}
 	op.C = out.data
 	switch {
+	case c.wino != nil && (c.w == nil || x.n*((x.h+1)/2)*((x.w+1)/2) >= winograd.MinTiles):
+		c.wino.Forward(x.data, x.n, x.h, x.w, out.data, c.relu, hostBuffers{h})
 	case c.kernel == 1:
 		src := x
 		if c.stride > 1 {
@@ -515,6 +555,12 @@ func (h *hostNet) put(b []float32) {
 	h.free[len(b)] = append(h.free[len(b)], b)
 	h.mu.Unlock()
 }
+
+// hostBuffers lends hostNet's buffers to internal/winograd.
+type hostBuffers struct{ h *hostNet }
+
+func (b hostBuffers) Get(n int) []float32 { return b.h.get(n) }
+func (b hostBuffers) Put(v []float32)     { b.h.put(v) }
 
 // release drops the reusable buffers (Base.Finalize).
 func (h *hostNet) release() {

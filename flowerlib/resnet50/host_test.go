@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowerlib/flowers/flowerlib/backend"
 	"github.com/flowerlib/flowers/flowerlib/internal/sgemm"
+	"github.com/flowerlib/flowers/flowerlib/internal/winograd"
 	"github.com/flowerlib/flowers/internal/testdata"
 	"github.com/gomlx/compute"
 )
@@ -16,7 +17,7 @@ import (
 // ($FLOWERS_BASE=graph), for every kind of output NewBase offers and at sizes whose maps have
 // edge tiles. The graph is itself checked against PyTorch (TestGoldenFeatures) and Keras.
 func TestHostMatchesGraph(t *testing.T) {
-	t.Logf("sgemm kernel: %s", sgemm.Kernel())
+	t.Logf("sgemm kernel: %s; frozen base: %s", sgemm.Kernel(), BasePath(true, false))
 	cases := []struct {
 		opts Options
 		n    int
@@ -97,6 +98,52 @@ func compareHostGraph(t *testing.T, b compute.Backend, opts Options, x []float32
 	}
 }
 
+// Winograd's 3×3 convolutions (where this build vectorizes their transforms) against the
+// direct ones, both on the host: at batch 1 the 7×7 layers run directly (too few tiles), at
+// batch 2 every 3×3 layer runs by Winograd. TestHostMatchesGraph checks the default against
+// the graph.
+func TestHostWinograd(t *testing.T) {
+	if !winograd.Vector() {
+		t.Skipf("no vector transforms in this build (amd64 with GOEXPERIMENT=simd has them): hostNet runs every convolution directly")
+	}
+	t.Setenv(EnvBase, "host")
+	w := RandomWeights(3, false)
+	x := randomImages(13, 2, DefaultSize, DefaultSize)
+	run := func(setting string, n int) []float32 {
+		t.Setenv(EnvWinograd, setting)
+		ex, err := NewBase(goBackend(t), w, Options{Pooling: PoolingAvg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ex.Finalize()
+		out, err := ex.ExtractFloats(x[:n*DefaultSize*DefaultSize*3], n, DefaultSize, DefaultSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, n := range []int{1, 2} {
+		got, want := run("on", n), run("off", n)
+		scale, worst := 0.0, 0.0
+		for i := range want {
+			scale = max(scale, math.Abs(float64(want[i])))
+			worst = max(worst, math.Abs(float64(got[i]-want[i])))
+		}
+		t.Logf("batch %d: max |winograd − direct| / max |direct| = %.2g", n, worst/scale)
+		if worst > 1e-5*scale || scale == 0 {
+			t.Errorf("batch %d: max |winograd − direct| = %g, max |direct| = %g", n, worst, scale)
+		}
+	}
+	t.Setenv(EnvWinograd, "on")
+	if got := BasePath(true, false); !strings.Contains(got, "Winograd") {
+		t.Errorf("BasePath with %s=on: %q does not say Winograd", EnvWinograd, got)
+	}
+	t.Setenv(EnvWinograd, "off")
+	if got := BasePath(true, false); strings.Contains(got, "Winograd") {
+		t.Errorf("BasePath with %s=off: %q", EnvWinograd, got)
+	}
+}
+
 func TestHostRefusesFusedOutputs(t *testing.T) {
 	t.Setenv(EnvBase, "host")
 	_, err := NewBase(goBackend(t), testWeights, Options{StopAt: "conv4_block6_3_bn"})
@@ -106,5 +153,10 @@ func TestHostRefusesFusedOutputs(t *testing.T) {
 	t.Setenv(EnvBase, "gpu")
 	if _, err := NewBase(goBackend(t), testWeights, Options{}); err == nil || !strings.Contains(err.Error(), EnvBase) {
 		t.Errorf("%s=gpu: got %v, want an error naming the variable", EnvBase, err)
+	}
+	t.Setenv(EnvBase, "host")
+	t.Setenv(EnvWinograd, "fast")
+	if _, err := NewBase(goBackend(t), testWeights, Options{}); err == nil || !strings.Contains(err.Error(), EnvWinograd) {
+		t.Errorf("%s=fast: got %v, want an error naming the variable", EnvWinograd, err)
 	}
 }

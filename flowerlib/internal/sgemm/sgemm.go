@@ -132,6 +132,74 @@ type chunk struct{ tap, k0, k int }
 // Apply computes op with w, in parallel on GOMAXPROCS goroutines. It panics when A or C is
 // too short for op's shape: a bug in the caller, never bad input.
 func (w *Weights) Apply(op Op) {
+	ApplyAll([]*Weights{w}, []Op{op})
+}
+
+// ApplyAll computes ws[i].Apply(ops[i]) for every i, the tasks of all of them shared among
+// one set of GOMAXPROCS goroutines: independent products too small to keep every core busy
+// alone (e.g. the 16 products of a Winograd convolution) run side by side.
+func ApplyAll(ws []*Weights, ops []Op) {
+	if len(ws) != len(ops) {
+		panic(fmt.Sprintf("sgemm.ApplyAll: %d weights for %d products", len(ws), len(ops)))
+	}
+	runs := make([]func(*scratch, int), len(ops))
+	ends := make([]int, len(ops)) // ends[i]: the tasks of products 0..i
+	tasks := 0
+	workers := runtime.GOMAXPROCS(0)
+	for i, w := range ws {
+		var n int
+		n, runs[i] = w.plan(ops[i], workers)
+		tasks += n
+		ends[i] = tasks
+	}
+	run := func(s *scratch, t int) {
+		i := 0
+		for t >= ends[i] {
+			i++
+		}
+		if i > 0 {
+			t -= ends[i-1]
+		}
+		runs[i](s, t)
+	}
+	if workers == 1 || tasks <= 1 {
+		s := newScratch()
+		for t := range tasks {
+			run(s, t)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, tasks) {
+		wg.Go(func() {
+			s := newScratch()
+			for t := int(next.Add(1) - 1); t < tasks; t = int(next.Add(1) - 1) {
+				run(s, t)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// ApplyHere is ApplyAll on the calling goroutine alone, for callers that share out the work
+// themselves (e.g. one Winograd chunk per goroutine, its data in that core's cache).
+func ApplyHere(ws []*Weights, ops []Op) {
+	if len(ws) != len(ops) {
+		panic(fmt.Sprintf("sgemm.ApplyHere: %d weights for %d products", len(ws), len(ops)))
+	}
+	s := newScratch()
+	for i, w := range ws {
+		tasks, run := w.plan(ops[i], 1)
+		for t := range tasks {
+			run(s, t)
+		}
+	}
+}
+
+// plan checks op against w and cuts it into tasks (items × row blocks × strip groups, enough
+// of them to keep the workers busy): it returns their number and the function that runs one.
+func (w *Weights) plan(op Op, workers int) (int, func(*scratch, int)) {
 	taps := op.Taps
 	if taps == nil {
 		taps = []int{0}
@@ -144,7 +212,7 @@ func (w *Weights) Apply(op Op) {
 	}
 	kTap := w.K / len(taps)
 	if op.M <= 0 {
-		return
+		return 0, nil
 	}
 	maxTap := 0
 	for _, t := range taps {
@@ -170,8 +238,6 @@ func (w *Weights) Apply(op Op) {
 		}
 	}
 
-	// Tasks: items × row blocks × strip groups, enough of them to keep every goroutine busy.
-	workers := runtime.GOMAXPROCS(0)
 	rowBlocks := (op.M + blockM - 1) / blockM
 	groups := (w.strips + blockN - 1) / blockN
 	for batch*rowBlocks*groups < 4*workers && groups < w.strips {
@@ -182,7 +248,6 @@ func (w *Weights) Apply(op Op) {
 		perGroup++ // whole pairs of strips per task
 	}
 	groups = (w.strips + perGroup - 1) / perGroup
-	tasks := batch * rowBlocks * groups
 	run := func(s *scratch, t int) {
 		item := op
 		if b := t / (rowBlocks * groups); b > 0 {
@@ -192,24 +257,7 @@ func (w *Weights) Apply(op Op) {
 		m0, g := (t/groups)*blockM, t%groups
 		w.block(&item, taps, chunks, kTap, m0, min(op.M, m0+blockM), g*perGroup, min(w.strips, (g+1)*perGroup), s)
 	}
-	if workers == 1 || tasks == 1 {
-		s := newScratch()
-		for t := range tasks {
-			run(s, t)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, tasks) {
-		wg.Go(func() {
-			s := newScratch()
-			for t := int(next.Add(1) - 1); t < tasks; t = int(next.Add(1) - 1) {
-				run(s, t)
-			}
-		})
-	}
-	wg.Wait()
+	return batch * rowBlocks * groups, run
 }
 
 // scratch holds one goroutine's copies of an edge tile (rows past M, columns past N).
