@@ -374,11 +374,19 @@ func (h *hostNet) conv(c *hostConv, x *act, vals map[string]*act, uses map[strin
 		c.w.Apply(op)
 	case c.same && c.stride == 1:
 		h.convSame(c, x, out, op)
-	default:
-		patches := h.im2col(x, c.kernel, c.stride, ho, wo)
-		op.A, op.RowStride = patches, c.kernel*c.kernel*c.cIn
-		c.w.Apply(op)
-		h.put(patches)
+	default: // conv1's 7×7 patches, an image at a time: they stay in cache for the product
+		// (at batch 32 the whole batch's patches are 236 MB; one image at a time took 47–53 ms
+		// against 67–78 on the AVX-512 Xeon)
+		in, per := x.h*x.w*x.c, ho*wo*c.cOut
+		for i := range x.n {
+			img := &act{n: 1, h: x.h, w: x.w, c: x.c, data: x.data[i*in : (i+1)*in]}
+			patches := h.im2col(img, c.kernel, c.stride, ho, wo)
+			o := op
+			o.M, o.C = ho*wo, op.C[i*per:(i+1)*per]
+			o.A, o.RowStride = patches, c.kernel*c.kernel*c.cIn
+			c.w.Apply(o)
+			h.put(patches)
+		}
 	}
 	return out
 }
