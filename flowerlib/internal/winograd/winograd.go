@@ -35,7 +35,7 @@ const points = 16
 // enough tiles, each goroutine takes whole chunks of at most ownBytes, transforms, multiplies
 // and transforms back on its own; else (few tiles: batch 1, deep layers) all goroutines share
 // each chunk of at most sharedBytes. On the 2-core Xeon of docs/BENCHMARKS.md, chunks of
-// 2–4 MB per goroutine ran ResNet50's four 3×3 layers at batch 32 1.2–1.5× faster than 1 MB
+// 2–4 MB per goroutine ran ResNet50's four 3×3 layers at batch 32 1.1–1.4× faster than 1 MB
 // ones (fewer, longer products), and 8–16 MB ones no faster.
 var (
 	ownBytes    = 4 << 20
