@@ -467,6 +467,23 @@ func (c *benchConfig) report() error {
 }
 
 // notes describes the run: machine, versions, settings of each implementation.
+// isaLimits are the environment variables that keep an implementation's code to older vector
+// extensions (e.g. AVX2 on an AVX-512 CPU, to measure what an AVX2 machine runs): Go's CPU
+// detection (flowerlib, compute), XLA's code generation, oneDNN (TF-Keras, PyTorch),
+// PyTorch's own kernels and OpenBLAS (docs/BENCHMARKS.md, "AVX2 code on the AVX-512 Xeon").
+var isaLimits = []string{"GODEBUG", "XLA_FLAGS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE"}
+
+// isaEnv lists the isaLimits variables set in this process's environment, as NAME=value.
+func isaEnv() []string {
+	var set []string
+	for _, k := range isaLimits {
+		if v := os.Getenv(k); v != "" {
+			set = append(set, k+"="+v)
+		}
+	}
+	return set
+}
+
 func (c *benchConfig) notes() []string {
 	n := []string{fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s, %s/%s; load average %.1f before, %.1f after; `flowers bench %s`",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
@@ -498,6 +515,9 @@ func (c *benchConfig) notes() []string {
 		"figures are the medians of the rounds, [ranges] their minimum and maximum, ratios taken within a round", c.rounds, order))
 	for _, r := range c.refs {
 		n = append(n, fmt.Sprintf("%s: %s, BLAS %s; %s; the same weights (.h5)", r.Name, r.Framework, r.BLAS, r.Settings))
+	}
+	if env := isaEnv(); len(env) > 0 {
+		n = append(n, "vector extensions limited by the environment, for every implementation started by this run: "+strings.Join(env, ", "))
 	}
 	if slices.ContainsFunc(c.results, func(r benchResult) bool { return r.OnceSeconds > 0 }) {
 		n = append(n, "fine-tuning: flowerlib runs the frozen layers (conv1–conv4) over the photos once before the first epoch "+

@@ -269,3 +269,28 @@ func TestBenchXLAFlagsVariant(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchISAEnvNote: variables that limit the vector extensions (here ATen's and oneDNN's)
+// are listed under the tables, and the references report the code they then run.
+func TestBenchISAEnvNote(t *testing.T) {
+	t.Setenv("ATEN_CPU_CAPABILITY", "avx2")
+	t.Setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+	refs := benchRefs(t)
+	out, err := benchStdout(t, "-tasks", "forward", "-batch", "1", "-size", "64", "-duration", "100ms", "-backends", "go",
+		"-refs", strings.Join(refs, ","), "-rounds", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"vector extensions limited by the environment, for every implementation started by this run: ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2"}
+	if slices.Contains(refs, "torch") {
+		want = append(want, "vector code: ATen AVX2")
+	}
+	if slices.Contains(refs, "keras") {
+		want = append(want, "oneDNN max ISA AVX2")
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("the notes lack %q:\n%s", w, out)
+		}
+	}
+}

@@ -41,7 +41,8 @@ def serve(a):
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
     print(json.dumps({"framework": "TensorFlow %s, tf-keras %s" % (tf.__version__, keras.__version__),
                       "blas": "oneDNN (TF's CPU kernels)" if onednn else "Eigen",
-                      "settings": "%d intra-op threads, compiled tf.function of model(x, training=False); predict() on tf.data for photos" % a.threads}),
+                      "settings": "%d intra-op threads, compiled tf.function of model(x, training=False); predict() on tf.data for photos%s" % (
+                          a.threads, ", oneDNN max ISA " + os.environ["ONEDNN_MAX_CPU_ISA"] if os.environ.get("ONEDNN_MAX_CPU_ISA") else "")}),
           flush=True)
     for line in sys.stdin:
         req = json.loads(line)

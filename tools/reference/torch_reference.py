@@ -232,6 +232,28 @@ def blas_info():
     return "unknown (%s)" % [l for l in torch.__config__.show().split(",") if "BLAS_INFO" in l]
 
 
+def cpu_isa():
+    """The vector extensions PyTorch's kernels use: ATen's (ATEN_CPU_CAPABILITY lowers it),
+    OpenBLAS's core (OPENBLAS_CORETYPE) and oneDNN's limit (DNNL_MAX_CPU_ISA), when set."""
+    parts = [l.split(":", 1)[1].strip() for l in torch.__config__.show().splitlines() if "CPU capability usage" in l]
+    parts = ["ATen " + p for p in parts]
+    try:
+        import ctypes
+
+        for line in open("/proc/self/maps"):
+            p = line.split()[-1]
+            if "openblas" in os.path.basename(p):
+                lib = ctypes.CDLL(p)
+                lib.openblas_get_corename.restype = ctypes.c_char_p
+                parts.append("OpenBLAS core " + lib.openblas_get_corename().decode())
+                break
+    except (OSError, AttributeError):
+        pass
+    if os.environ.get("DNNL_MAX_CPU_ISA"):
+        parts.append("oneDNN max ISA " + os.environ["DNNL_MAX_CPU_ISA"])
+    return ", ".join(parts)
+
+
 def load_photo(path, size):
     """PIL, as torchvision's ImageFolder loads a photo: RGB, bilinear resize to size x size."""
     from PIL import Image
@@ -269,6 +291,8 @@ def serve(a):
     torch.set_flush_denormal(True)
     torch.manual_seed(1)
     settings = "%d threads, eval + inference_mode, channels_last model and input, denormals flushed" % a.threads
+    if DEVICE.type == "cpu" and cpu_isa():
+        settings += ", vector code: " + cpu_isa()
     if DEVICE.type == "cuda":
         # XLA's CUDA backend multiplies float32 in TF32 by default (go-xla's "tf32" option): the same here.
         torch.backends.cuda.matmul.allow_tf32 = True
