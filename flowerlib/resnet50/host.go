@@ -189,13 +189,9 @@ func (h *hostNet) fuse(l *Layer, values map[string]*weights.Tensor, produced map
 	ws := l.Weights[0].Shape // [k, k, cIn, cOut]
 	c := &hostConv{kernel: l.Kernel, stride: l.Stride, same: l.Padding == "same", cIn: ws[2], cOut: ws[3], out: bn.Name}
 	defer func() { // once the residual is known: Winograd's tiles take none
-		direct := true
 		if wino && c.kernel == 3 && c.stride == 1 && c.same && c.residual == "" {
 			c.wino = winograd.New(kernel, bias, c.cIn, c.cOut)
-			// Small maps keep the direct weights too, for a batch too small for Winograd.
-			direct = (l.OutputShape[0]+1)/2*((l.OutputShape[1]+1)/2) < winograd.MinTiles
-		}
-		if direct {
+		} else {
 			c.w = sgemm.Pack(ws[0]*ws[1]*ws[2], ws[3], kernel, bias)
 		}
 	}()
@@ -362,7 +358,7 @@ func (h *hostNet) conv(c *hostConv, x *act, vals map[string]*act, uses map[strin
 	}
 	op.C = out.data
 	switch {
-	case c.wino != nil && (c.w == nil || x.n*((x.h+1)/2)*((x.w+1)/2) >= winograd.MinTiles):
+	case c.wino != nil:
 		c.wino.Forward(x.data, x.n, x.h, x.w, out.data, c.relu, hostBuffers{h})
 	case c.kernel == 1:
 		src := x

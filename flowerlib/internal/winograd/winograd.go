@@ -43,12 +43,6 @@ var (
 	sharedBytes = 4 << 20
 )
 
-// MinTiles is the fewest tiles (images × tiles per image) for which Forward is faster than a
-// direct convolution: with fewer, reading U (16/9 the size of the direct weights) takes longer
-// than the products save. Measured on ResNet50's 7×7×512 layers: 16 tiles (batch 1) 15%
-// slower than direct, 32 tiles (batch 2) 13% faster.
-const MinTiles = 32
-
 // Buffers lends float32 buffers of a given length (contents undefined) and takes them back.
 type Buffers interface {
 	Get(n int) []float32
