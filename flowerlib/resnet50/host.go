@@ -36,12 +36,13 @@ const patchWidth = 14
 // hostNet runs the frozen ResNet50 on the CPU, for NewBase on a CPU backend: every
 // convolution, with its BatchNorm folded in, is one sgemm product read straight from the
 // activations (1×1: the pixels are the rows; 3×3: nine taps into the zero-padded map; conv1:
-// 7×7 patches), with the bias, the residual Add and the ReLU applied as each tile is stored.
-// It follows Layers, the same description the graph builder follows, and its results equal
+// 7×7 patches; stride-1 3×3 ones by Winograd's F(2×2, 3×3) where internal/winograd has
+// vector transforms), with the bias, the residual Add and the ReLU applied as each tile is
+// stored. It follows Layers, the same description the graph builder follows, and its results equal
 // the graph's within float32 rounding (TestHostMatchesGraph). On the go backend it is 7–8×
-// faster than the graph; on xla:cpu, 1.2–1.4× faster than XLA's own convolutions (AVX2 and
-// AVX-512 tables of docs/BENCHMARKS.md), so it is used there too where sgemm has a vector
-// kernel for the CPU.
+// faster than the graph; on xla:cpu, 1.6–1.8× faster than XLA's own convolutions (AVX-512
+// table of docs/BENCHMARKS.md), so it is used there too where sgemm has a vector kernel for
+// the CPU.
 type hostNet struct {
 	layers []Layer
 	opts   Options
