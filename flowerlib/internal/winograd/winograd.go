@@ -120,7 +120,8 @@ func (c *Conv) Forward(x []float32, n, h, w int, out []float32, relu bool, bufs 
 	tiles := n * g.th * g.tw
 	perTile := 4 * points * (c.CIn + c.COut)
 	workers := runtime.GOMAXPROCS(0)
-	chunks := max((tiles+ownBytes/perTile-1)/max(1, ownBytes/perTile), 2*workers)
+	own := max(1, ownBytes/perTile) // tiles per goroutine's chunk at most
+	chunks := max((tiles+own-1)/own, 2*workers)
 	chunks = (chunks + workers - 1) / workers * workers // the same number for every goroutine
 	if size := (tiles + chunks - 1) / chunks; workers > 1 && size >= minOwnTiles {
 		c.forwardOwn(x, g, size, out, relu, bufs)
